@@ -1,0 +1,25 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both install into ./.venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test serve clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/yingji demo
+
+test: install
+	$(BIN)/python -m pytest
+
+serve: install
+	$(BIN)/yingji serve
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,145 @@
+"""Settings from the environment and an optional yingji.yaml, checked once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ROLES = ("commander", "tech", "comms", "legal", "support")
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/yingji.db"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the setting and never its secret value."""
+
+
+class RoleHolders(BaseModel):
+    """Default role holders: role name -> Slack user id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    commander: str | None = None
+    tech: str | None = None
+    comms: str | None = None
+    legal: str | None = None
+    support: str | None = None
+
+    def items(self) -> list[tuple[str, str]]:
+        """The roles that have a default holder, in the canonical order."""
+        return [(role, user) for role in ROLES if (user := getattr(self, role))]
+
+
+class FileConfig(BaseModel):
+    """What a team writes in yingji.yaml; every field has a safe default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    announce_channel: str | None = None
+    leadership_channel: str | None = None
+    channel_prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,19}$")
+    language: str = Field(default="zh", pattern=r"^(zh|en)$")
+    timezone: str = "Asia/Shanghai"
+    default_roles: RoleHolders = RoleHolders()
+    playbook_roles: dict[str, RoleHolders] = {}
+    comms_approvers: list[str] = []
+    legal_approvers: list[str] = []
+    playbooks_dir: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA timezone such as Asia/Shanghai") from None
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process needs; secrets are kept out of repr."""
+
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    alert_webhook_token: str | None = field(default=None, repr=False)
+    api_url: str = DEFAULT_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "0.0.0.0"
+    port: int = 3000
+    config_path: Path | None = None
+    file: FileConfig = field(default_factory=FileConfig)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The team's timezone, used for every date shown to a person."""
+        return ZoneInfo(self.file.timezone)
+
+
+def load_file_config(path: Path) -> FileConfig:
+    """Read and validate yingji.yaml, naming the file and the field on any problem."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"YINGJI_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YINGJI_CONFIG: {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"YINGJI_CONFIG: {path} must hold a mapping of settings")
+    try:
+        return FileConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"YINGJI_CONFIG: {path}: {problems}") from None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, need_app_token: bool = False
+) -> Settings:
+    """Build Settings from the environment; stop with a message naming what is wrong."""
+    env = os.environ if env is None else env
+    missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not env.get(name)]
+    if need_app_token and not env.get("SLACK_APP_TOKEN"):
+        missing.append("SLACK_APP_TOKEN")
+    if missing:
+        raise ConfigError(f"missing setting: {', '.join(missing)} (set it in the environment)")
+    if not env["SLACK_BOT_TOKEN"].startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN: expected a bot token starting with xoxb-")
+    app_token = env.get("SLACK_APP_TOKEN") or None
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN: expected an app-level token starting with xapp-")
+    port_text = env.get("PORT", "3000")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"PORT: expected a number from 0 to 65535, got {port_text!r}")
+    api_url = env.get("SLACK_API_URL") or DEFAULT_API_URL
+    if not api_url.startswith(("http://", "https://")):
+        raise ConfigError(f"SLACK_API_URL: expected an http(s) URL, got {api_url!r}")
+    database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "DATABASE_URL: expected sqlite+aiosqlite:///path or postgresql+asyncpg://… "
+            "(the scheme must name the async driver)"
+        )
+    config_path = Path(env["YINGJI_CONFIG"]) if env.get("YINGJI_CONFIG") else None
+    file = load_file_config(config_path) if config_path else FileConfig()
+    return Settings(
+        bot_token=env["SLACK_BOT_TOKEN"],
+        signing_secret=env["SLACK_SIGNING_SECRET"],
+        app_token=app_token,
+        alert_webhook_token=env.get("ALERT_WEBHOOK_TOKEN") or None,
+        api_url=api_url if api_url.endswith("/") else api_url + "/",
+        database_url=database_url,
+        host=env.get("HOST", "0.0.0.0"),
+        port=int(port_text),
+        config_path=config_path,
+        file=file,
+    )

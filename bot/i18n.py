@@ -1,0 +1,49 @@
+"""The bot's own words in Chinese and English; each message is written for a person, not a log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "severity": {"zh": "级别", "en": "Severity"},
+    "status": {"zh": "状态", "en": "Status"},
+    "playbook": {"zh": "预案", "en": "Playbook"},
+    "commander": {"zh": "应急指挥", "en": "Commander"},
+    "started": {"zh": "开始时间", "en": "Started"},
+    "declared_by": {"zh": "发起人", "en": "Declared by"},
+    "unassigned": {"zh": "待指定", "en": "unassigned"},
+    "private": {"zh": "非公开事件", "en": "Private incident"},
+    "drill": {"zh": "演练", "en": "DRILL"},
+    "announce": {"zh": "{key} 已启动应急响应 · {severity}\n*{title}*\n频道：{channel}",
+                 "en": "{key} declared · {severity}\n*{title}*\nChannel: {channel}"},
+    "announce_private": {"zh": "{key} 已启动应急响应 · {severity}（非公开事件）",
+                         "en": "{key} declared · {severity} (private incident)"},
+    "topic": {"zh": "{severity} · {status} · {key} {title}", "en": "{severity} · {status} · {key} {title}"},
+    "purpose": {"zh": "{key} 应急频道 · 预案：{playbook} · yingji 记录时间线",
+                "en": "{key} incident channel · playbook: {playbook} · timeline kept by yingji"},
+    "declaring": {"zh": ":rotating_light: 已记录 *{key}*：{title}\n正在创建频道 `#{channel}`，完成后通知你。",
+                  "en": ":rotating_light: Recorded *{key}*: {title}\nCreating `#{channel}`; I will tell you when it is ready."},
+    "already_declared": {"zh": "这个请求已经处理过：{key}（{channel}）。没有重复创建。",
+                         "en": "This request was already handled: {key} ({channel}). Nothing was created twice."},
+    "ready": {"zh": ":white_check_mark: {key} 已就绪：{channel}", "en": ":white_check_mark: {key} is ready: {channel}"},
+    "slack_gave_up": {
+        "zh": ":warning: {key} 已记录，但 Slack 暂时无法完成以下操作：{what}。\n错误：{error}\n"
+              "稍后运行 `/incident repair {key}` 补完，已完成的部分不会重复。",
+        "en": ":warning: {key} is recorded, but Slack could not finish: {what}.\nError: {error}\n"
+              "Run `/incident repair {key}` later to finish it; what is done will not be repeated.",
+    },
+    "op_create_channel": {"zh": "创建频道", "en": "create the channel"},
+    "op_set_topic": {"zh": "设置频道主题", "en": "set the channel topic"},
+    "op_set_purpose": {"zh": "设置频道说明", "en": "set the channel purpose"},
+    "op_invite": {"zh": "邀请成员", "en": "invite people"},
+    "op_post_header": {"zh": "发布事件概要", "en": "post the header"},
+    "op_pin_header": {"zh": "置顶事件概要", "en": "pin the header"},
+    "op_announce": {"zh": "在通告频道公告", "en": "announce the incident"},
+    "op_tell_declarer_ready": {"zh": "通知发起人", "en": "tell you it is ready"},
+}
+
+
+def t(name: str, language: str, /, **values: Any) -> str:
+    """The message `name` in `language` (falling back to English), with values filled in."""
+    entry = MESSAGES[name]
+    return entry.get(language, entry["en"]).format(**values)

@@ -1,0 +1,152 @@
+"""Declaring incidents and reading them back: the heart of the domain, free of Slack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import deliveries, outbox, roles, timeline
+from bot.db import utcnow
+from bot.metrics import INCIDENTS_DECLARED
+from bot.models import Incident
+from bot.naming import channel_name
+from bot.severity import ACTIVE_STATUSES
+
+MAX_TITLE = 10_000
+MAX_SUMMARY = 20_000
+
+
+@dataclass(frozen=True)
+class DeclareRequest:
+    """What a person asked for, already parsed and validated by the command layer."""
+
+    title: str
+    playbook: str
+    severity: str
+    declared_by: str
+    summary: str = ""
+    private: bool = False
+    language: str = "zh"
+    declarer_is_commander: bool = False
+    default_holders: dict[str, str] = field(default_factory=dict)
+    origin_channel_id: str | None = None
+    response_url: str | None = None
+    dedup_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Declared:
+    """The incident, and whether this request created it (False: a repeat of an earlier request)."""
+
+    incident: Incident
+    created: bool
+
+
+class DuplicateRequest(Exception):
+    """Another process recorded the same request a moment ago; the caller answers as for a repeat."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The deployment's choices that shape a declaration."""
+
+    channel_prefix: str
+    tz: ZoneInfo
+    announce: bool
+
+
+async def declare(session: AsyncSession, request: DeclareRequest, where: Workspace) -> Declared:
+    """Record the incident, its first timeline events and its Slack work, all in one transaction."""
+    if request.dedup_key:
+        earlier = await deliveries.seen(session, request.dedup_key)
+        if earlier is not None:
+            existing = await by_key(session, earlier.result)
+            if existing is not None:
+                return Declared(existing, created=False)
+    now = utcnow()
+    incident = Incident(
+        title=request.title[:MAX_TITLE],
+        summary=request.summary[:MAX_SUMMARY],
+        playbook=request.playbook,
+        severity=request.severity,
+        private=request.private,
+        language=request.language,
+        declared_by=request.declared_by,
+        declared_at=now,
+        origin_channel_id=request.origin_channel_id,
+        response_url=request.response_url,
+    )
+    session.add(incident)
+    await session.flush()
+    assert incident.id is not None
+    incident.key = f"INC-{incident.id}"
+    incident.channel_name = channel_name(
+        where.channel_prefix, incident.id, incident.title, now, where.tz, private=incident.private
+    )
+    if request.dedup_key and not await deliveries.claim(session, request.dedup_key, incident.key):
+        raise DuplicateRequest(request.dedup_key)
+    timeline.record(
+        session,
+        incident.id,
+        "declared",
+        actor=request.declared_by,
+        text=incident.title,
+        data={
+            "severity": incident.severity,
+            "playbook": incident.playbook,
+            "private": incident.private,
+            "summary": incident.summary,
+        },
+        at=now,
+    )
+    holders = dict(request.default_holders)
+    if request.declarer_is_commander:
+        holders["commander"] = request.declared_by
+    for role, user in holders.items():
+        await roles.assign(session, incident.id, role, user, by=request.declared_by)
+    _enqueue_provisioning(session, incident, holders, announce=where.announce)
+    await session.commit()
+    INCIDENTS_DECLARED.labels(incident.severity).inc()
+    return Declared(incident, created=True)
+
+
+def _enqueue_provisioning(
+    session: AsyncSession, incident: Incident, holders: dict[str, str], *, announce: bool
+) -> None:
+    """The Slack side of a declaration, in waves: each wave needs the one before it."""
+    assert incident.id is not None
+    invitees = list(dict.fromkeys([incident.declared_by, *holders.values()]))
+    outbox.enqueue(session, incident.id, "create_channel", wave=0)
+    outbox.enqueue(session, incident.id, "set_topic", wave=1)
+    outbox.enqueue(session, incident.id, "set_purpose", wave=1)
+    outbox.enqueue(session, incident.id, "invite", wave=1, users=invitees)
+    outbox.enqueue(session, incident.id, "post_header", wave=1)
+    if announce:
+        outbox.enqueue(session, incident.id, "announce", wave=1)
+    outbox.enqueue(session, incident.id, "pin_header", wave=2)
+    outbox.enqueue(session, incident.id, "tell_declarer_ready", wave=2)
+
+
+async def by_key(session: AsyncSession, key: str) -> Incident | None:
+    """An incident by its key, INC-n (any case)."""
+    result = await session.exec(select(Incident).where(Incident.key == key.upper()))
+    return result.first()
+
+
+async def by_channel(session: AsyncSession, channel_id: str) -> Incident | None:
+    """The incident whose channel this is, if any."""
+    result = await session.exec(select(Incident).where(Incident.channel_id == channel_id))
+    return result.first()
+
+
+async def active(session: AsyncSession) -> list[Incident]:
+    """Open incidents, newest first."""
+    result = await session.exec(
+        select(Incident)
+        .where(col(Incident.status).in_(ACTIVE_STATUSES))
+        .order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())
+    )
+    return list(result.all())

@@ -1,0 +1,159 @@
+"""The tables: incidents, roles, steps, the timeline, statements, and the Slack outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.db import UTCDateTime, utcnow
+
+
+def _when(nullable: bool = False) -> Any:
+    """A timezone-aware timestamp column; a required one defaults to now."""
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Incident(SQLModel, table=True):
+    """One emergency, from declaration to review; `id` is the n of its key INC-n."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, max_length=32, unique=True)
+    title: str = Field(sa_type=Text)
+    summary: str = Field(default="", sa_type=Text)
+    playbook: str = Field(max_length=64)
+    severity: str = Field(max_length=8)
+    status: str = Field(default="investigating", max_length=16, index=True)
+    private: bool = False
+    drill: bool = False
+    language: str = Field(default="zh", max_length=8)
+    declared_by: str = Field(max_length=32)
+    declared_at: datetime = _when()
+    resolved_at: datetime | None = _when(nullable=True)
+    closed_at: datetime | None = _when(nullable=True)
+    channel_name: str | None = Field(default=None, max_length=80, unique=True)
+    channel_id: str | None = Field(default=None, max_length=32, index=True)
+    header_ts: str | None = Field(default=None, max_length=32)
+    origin_channel_id: str | None = Field(default=None, max_length=32)
+    response_url: str | None = Field(default=None, sa_type=Text)
+
+
+class RoleAssignment(SQLModel, table=True):
+    """Who held a role and when; the open row (ended_at null) is the current holder."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    role: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    assigned_by: str = Field(max_length=32)
+    assigned_at: datetime = _when()
+    ended_at: datetime | None = _when(nullable=True)
+
+
+class Step(SQLModel, table=True):
+    """One checklist item copied from the playbook at declaration, with its deadline."""
+
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    number: int
+    step_key: str = Field(max_length=64)
+    phase: str = Field(max_length=16)
+    title: str = Field(sa_type=Text)
+    owner_role: str = Field(max_length=32)
+    due_at: datetime | None = _when(nullable=True)
+    clock: str | None = Field(default=None, max_length=64)
+    done_at: datetime | None = _when(nullable=True)
+    done_by: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, sa_type=Text)
+    message_ts: str | None = Field(default=None, max_length=32)
+
+
+class TimelineEvent(SQLModel, table=True):
+    """The single record of what happened; every change is one of these, written first."""
+
+    __table_args__ = (Index("ix_timelineevent_incident_at", "incident_id", "at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    at: datetime = _when()
+    actor: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    text: str = Field(default="", sa_type=Text)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source_key: str | None = Field(default=None, max_length=128, unique=True)
+
+
+class Statement(SQLModel, table=True):
+    """One version of the unified public statement; approved versions are frozen."""
+
+    __table_args__ = (UniqueConstraint("incident_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    version: int
+    stage: str = Field(max_length=16)
+    language: str = Field(max_length=8)
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    text: str = Field(default="", sa_type=Text)
+    status: str = Field(default="draft", max_length=16)
+    drafted_by: str = Field(max_length=32)
+    drafted_at: datetime = _when()
+    approved_at: datetime | None = _when(nullable=True)
+    message_ts: str | None = Field(default=None, max_length=32)
+
+
+class StatementReview(SQLModel, table=True):
+    """An approval or a change request on one statement version, by whom and as which role."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    statement_id: int = Field(foreign_key="statement.id", index=True)
+    reviewer: str = Field(max_length=32)
+    as_role: str = Field(max_length=16)
+    decision: str = Field(max_length=16)
+    comment: str = Field(default="", sa_type=Text)
+    at: datetime = _when()
+
+
+class SlackOp(SQLModel, table=True):
+    """A pending Slack side effect, written with the change that needs it and replayed until done."""
+
+    __table_args__ = (Index("ix_slackop_pending", "status", "incident_id", "wave"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    kind: str = Field(max_length=32)
+    wave: int = 0
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    lease_until: datetime | None = _when(nullable=True)
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _when()
+    done_at: datetime | None = _when(nullable=True)
+
+
+class Delivery(SQLModel, table=True):
+    """A request already acted on (Slack retry, double submit, event id): the unique key stops a repeat."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    at: datetime = _when()
+    result: str = Field(default="", sa_type=Text)
+
+
+__all__ = [
+    "Delivery",
+    "Incident",
+    "RoleAssignment",
+    "SlackOp",
+    "Statement",
+    "StatementReview",
+    "Step",
+    "TimelineEvent",
+    "utcnow",
+]

@@ -1,0 +1,179 @@
+"""The running bot: settings, database, Slack client, playbooks and background work, wired once."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlmodel import select
+
+from bot import roles
+from bot.config import ConfigError, Settings
+from bot.db import make_engine, make_sessionmaker
+from bot.incidents import Workspace
+from bot.models import Incident
+from bot.outbox import LEASE
+from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
+from bot.slack.channels import find_by_name
+from bot.slack.notify import tell_declarer
+from bot.slack.provision import SlackEnv
+from bot.slack.runner import OutboxRunner
+from bot.tasks import TaskSet
+
+log = logging.getLogger(__name__)
+
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+
+
+def make_client(settings: Settings, timeout: int = 10) -> AsyncWebClient:
+    """A Web API client pointed at SLACK_API_URL; 429s are waited out as Slack asks."""
+    return AsyncWebClient(
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        timeout=timeout,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+def load_deployment_playbooks(settings: Settings) -> dict[str, Playbook]:
+    """The shipped playbooks plus the deployment's own directory, which may override them."""
+    dirs = [SHIPPED_DIR]
+    if settings.file.playbooks_dir:
+        extra = Path(settings.file.playbooks_dir)
+        if settings.config_path and not extra.is_absolute():
+            extra = settings.config_path.parent / extra
+        if not extra.is_dir():
+            raise ConfigError(f"YINGJI_CONFIG: playbooks_dir: {extra} is not a directory")
+        dirs.append(extra)
+    try:
+        playbooks = load_playbooks(dirs)
+    except PlaybookError as exc:
+        raise ConfigError(f"playbooks: {exc}") from None
+    unknown = sorted(set(settings.file.playbook_roles) - set(playbooks))
+    if unknown:
+        raise ConfigError(f"YINGJI_CONFIG: playbook_roles: unknown playbook {', '.join(unknown)}")
+    return playbooks
+
+
+class Runtime:
+    """Everything a request handler needs; built once per process by the composition root."""
+
+    def __init__(
+        self, settings: Settings, *, outbox_backoff: float = 0.5, outbox_lease: timedelta = LEASE
+    ) -> None:
+        self.settings = settings
+        self.playbooks = load_deployment_playbooks(settings)
+        self.engine = make_engine(settings.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.client = make_client(settings)
+        self.tasks = TaskSet()
+        self.bot_user_id = ""
+        self.announce_channel_id: str | None = None
+        self.leadership_channel_id: str | None = None
+        self.ready = False
+        self.env = SlackEnv(
+            client=self.client,
+            bot_user_id="",
+            tz=settings.tz,
+            channel_prefix=settings.file.channel_prefix,
+            announce_channel_id=None,
+            playbook_name=self.playbook_name,
+            holders=self.holders,
+            channel_taken=self.channel_taken,
+            tell=lambda incident, message: tell_declarer(self.client, incident, message),
+        )
+        self.runner = OutboxRunner(
+            self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease
+        )
+
+    @property
+    def language(self) -> str:
+        """The deployment's default language for new incidents and replies."""
+        return self.settings.file.language
+
+    def workspace(self) -> Workspace:
+        """The choices that shape a declaration."""
+        return Workspace(
+            channel_prefix=self.settings.file.channel_prefix,
+            tz=self.settings.tz,
+            announce=self.announce_channel_id is not None,
+        )
+
+    def default_holders(self, playbook: str) -> dict[str, str]:
+        """Role holders from yingji.yaml: the global ones, overridden per playbook."""
+        holders = dict(self.settings.file.default_roles.items())
+        if playbook in self.settings.file.playbook_roles:
+            holders.update(self.settings.file.playbook_roles[playbook].items())
+        return holders
+
+    def playbook_name(self, slug: str, language: str) -> str:
+        """A playbook's name in the incident's language (the slug if it was removed since)."""
+        playbook = self.playbooks.get(slug)
+        return playbook.name.get(language) if playbook else slug
+
+    async def holders(self, incident_id: int) -> dict[str, str]:
+        """Current role holders of an incident."""
+        async with self.sessions() as session:
+            return await roles.holders(session, incident_id)
+
+    async def channel_taken(self, channel_id: str, incident_id: int) -> bool:
+        """Whether another incident already owns this Slack channel."""
+        async with self.sessions() as session:
+            result = await session.exec(
+                select(Incident.id).where(Incident.channel_id == channel_id, Incident.id != incident_id)
+            )
+            return result.first() is not None
+
+    async def start(self) -> None:
+        """Learn who the bot is, find the configured channels, resume unfinished Slack work."""
+        auth = await self.client.auth_test()
+        self.bot_user_id = self.env.bot_user_id = str(auth["user_id"])
+        self.announce_channel_id = await self._resolve_channel("announce_channel", self.settings.file.announce_channel)
+        self.leadership_channel_id = await self._resolve_channel("leadership_channel", self.settings.file.leadership_channel)
+        self.env.announce_channel_id = self.announce_channel_id
+        await self.runner.resume()
+        self.ready = True
+
+    async def _resolve_channel(self, setting: str, value: str | None) -> str | None:
+        """A configured channel (#name or id) as an id the bot can post in; unknown names stop start-up."""
+        if not value:
+            return None
+        name = value.lstrip("#")
+        if CHANNEL_ID.match(name):
+            channel_id: str | None = name
+        else:
+            found = await find_by_name(self.client, name)
+            channel_id = str(found["id"]) if found else None
+        if channel_id is None:
+            raise ConfigError(f"YINGJI_CONFIG: {setting}: no channel named #{name} in this workspace")
+        try:
+            await self.client.conversations_join(channel=channel_id)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error == "channel_not_found":
+                raise ConfigError(f"YINGJI_CONFIG: {setting}: channel {value} not found") from None
+            if error != "method_not_supported_for_channel_type":
+                raise
+            log.info("%s is private; the bot must be invited to it", setting)
+        return channel_id
+
+    async def database_ok(self) -> bool:
+        """Whether the database answers right now (for /healthz)."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 — any failure means not healthy
+            return False
+
+    async def stop(self) -> None:
+        """Stop background work (the outbox keeps what is unfinished) and close connections."""
+        self.ready = False
+        await self.tasks.cancel_all()
+        await self.engine.dispose()

@@ -1,0 +1,101 @@
+"""Block Kit for the incident header and the announcement, built with slack_sdk.models."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.i18n import t
+from bot.models import Incident
+from bot.severity import severity_label, status_label
+from bot.slack.text import channel_link, clip, escape, mention, when
+
+SEVERITY_ICON = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3": ":large_yellow_circle:", "sev4": ":white_circle:"}
+
+
+def header_title(incident: Incident) -> str:
+    """`INC-3 · title`, with a drill mark, clipped to the header block's 150 characters."""
+    lang = incident.language
+    prefix = f"[{t('drill', lang)}] " if incident.drill else ""
+    return clip(f"{prefix}{incident.key} · {incident.title}", 150)
+
+
+def header_blocks(
+    incident: Incident, holders: dict[str, str], playbook_name: str, tz: ZoneInfo
+) -> list[Block]:
+    """The pinned header: the one message people look at, updated in place as things change."""
+    lang = incident.language
+    fields = [
+        MarkdownTextObject(text=f"*{t('severity', lang)}*\n{SEVERITY_ICON[incident.severity]} {severity_label(incident.severity, lang)}"),
+        MarkdownTextObject(text=f"*{t('status', lang)}*\n{status_label(incident.status, lang)}"),
+        MarkdownTextObject(text=f"*{t('playbook', lang)}*\n{escape(playbook_name)}"),
+        MarkdownTextObject(text=f"*{t('commander', lang)}*\n{mention(holders.get('commander')) or t('unassigned', lang)}"),
+        MarkdownTextObject(text=f"*{t('started', lang)}*\n{when(incident.declared_at, tz)}"),
+        MarkdownTextObject(text=f"*{t('declared_by', lang)}*\n{mention(incident.declared_by)}"),
+    ]
+    blocks: list[Block] = [
+        HeaderBlock(text=header_title(incident)),
+        SectionBlock(fields=fields),
+    ]
+    if incident.summary:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(escape(incident.summary), 3000))))
+    notes = [incident.key or ""]
+    if incident.private:
+        notes.append(f":lock: {t('private', lang)}")
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(notes))]))
+    return blocks
+
+
+def header_text(incident: Incident) -> str:
+    """Plain fallback text for notifications; the blocks carry the detail."""
+    return clip(f"{incident.key} · {severity_label(incident.severity, incident.language)} · {incident.title}", 3000)
+
+
+def announcement_text(incident: Incident) -> str:
+    """What the announce channel sees; a private incident shows only its key and severity."""
+    lang = incident.language
+    severity = severity_label(incident.severity, lang)
+    if incident.private:
+        return t("announce_private", lang, key=incident.key, severity=severity)
+    return t(
+        "announce",
+        lang,
+        key=incident.key,
+        severity=severity,
+        title=clip(escape(incident.title), 2000),
+        channel=channel_link(incident.channel_id, incident.channel_name),
+    )
+
+
+def announcement_blocks(incident: Incident) -> list[Block]:
+    """The announcement as a single section, so its length is checked like any other block."""
+    icon = SEVERITY_ICON[incident.severity]
+    return [SectionBlock(text=MarkdownTextObject(text=f"{icon} {announcement_text(incident)}"))]
+
+
+def topic(incident: Incident) -> str:
+    """The channel topic, within Slack's 250 characters."""
+    lang = incident.language
+    return clip(
+        t(
+            "topic",
+            lang,
+            severity=severity_label(incident.severity, lang),
+            status=status_label(incident.status, lang),
+            key=incident.key,
+            title=incident.title,
+        ),
+        250,
+    )
+
+
+def purpose(incident: Incident, playbook_name: str) -> str:
+    """The channel purpose, within Slack's 250 characters."""
+    return clip(t("purpose", incident.language, key=incident.key, playbook=playbook_name), 250)

@@ -1,0 +1,238 @@
+"""The Slack side of a declaration, one small idempotent function per outbox operation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.i18n import t
+from bot.models import Incident, SlackOp
+from bot.naming import channel_name
+from bot.slack import blocks
+from bot.slack.channels import find_by_name
+from bot.slack.errors import slack_error
+from bot.slack.text import channel_link
+
+OP_EVENT_TYPE = "yingji_op"
+
+
+class Blocked(Exception):
+    """An operation needs the result of one that has not succeeded (no channel yet, no header)."""
+
+
+@dataclass
+class SlackEnv:
+    """What operations need besides the incident: the client and the deployment's choices."""
+
+    client: AsyncWebClient
+    bot_user_id: str
+    tz: ZoneInfo
+    channel_prefix: str
+    announce_channel_id: str | None
+    playbook_name: Callable[[str, str], str]
+    holders: Callable[[int], Awaitable[dict[str, str]]]
+    channel_taken: Callable[[str, int], Awaitable[bool]]
+    tell: Callable[[Incident, str], Awaitable[None]]
+
+
+@dataclass
+class Outcome:
+    """What an operation changed: incident fields to store and the timeline event to write."""
+
+    updates: dict[str, Any] = field(default_factory=dict)
+    event: str | None = None
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Operation = Callable[[SlackEnv, Incident, SlackOp], Awaitable[Outcome]]
+
+
+def _channel(incident: Incident) -> str:
+    if not incident.channel_id:
+        raise Blocked("the incident channel does not exist yet")
+    return incident.channel_id
+
+
+def _metadata(op: SlackOp) -> dict[str, Any]:
+    """Message metadata naming the operation, so a retried post can find its first attempt."""
+    return {"event_type": OP_EVENT_TYPE, "event_payload": {"op": op.id}}
+
+
+async def _already_posted(env: SlackEnv, channel: str, op: SlackOp) -> str | None:
+    """The ts of a message an earlier attempt of `op` posted, if it got through before failing."""
+    if op.attempts <= 1:
+        return None
+    history = await env.client.conversations_history(channel=channel, limit=100, include_all_metadata=True)
+    for message in history.get("messages", []):
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("op") == op.id:
+            return str(message["ts"])
+    return None
+
+
+async def _find_own_channel(env: SlackEnv, name: str) -> str | None:
+    """A channel by this name that the bot created (an earlier attempt that crashed before recording it)."""
+    channel = await find_by_name(env.client, name, archived=True)
+    return str(channel["id"]) if channel and channel.get("creator") == env.bot_user_id else None
+
+
+async def create_channel(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Create the channel; on name_taken adopt our own half-made channel or add a suffix."""
+    if incident.channel_id:
+        return Outcome()
+    assert incident.id is not None and incident.channel_name is not None
+    name = incident.channel_name
+    for attempt in range(2, 50):
+        try:
+            response = await env.client.conversations_create(name=name, is_private=incident.private)
+            channel_id = str(response["channel"]["id"])
+            break
+        except SlackApiError as exc:
+            if slack_error(exc) != "name_taken":
+                raise
+        own = await _find_own_channel(env, name)
+        if own and not await env.channel_taken(own, incident.id):
+            channel_id = own
+            break
+        name = channel_name(
+            env.channel_prefix, incident.id, incident.title, incident.declared_at, env.tz,
+            private=incident.private, attempt=attempt,
+        )
+    else:
+        raise RuntimeError("no free channel name after 48 attempts")
+    return Outcome(
+        updates={"channel_id": channel_id, "channel_name": name},
+        event="channel_created",
+        text=f"#{name}",
+        data={"channel": channel_id, "name": name, "private": incident.private},
+    )
+
+
+async def set_topic(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Topic: severity, status, key and title, so the sidebar tells the state at a glance."""
+    topic = blocks.topic(incident)
+    await env.client.conversations_setTopic(channel=_channel(incident), topic=topic)
+    return Outcome(event="topic_set", text=topic)
+
+
+async def set_purpose(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Purpose: what the channel is for and which playbook it runs."""
+    purpose = blocks.purpose(incident, env.playbook_name(incident.playbook, incident.language))
+    await env.client.conversations_setPurpose(channel=_channel(incident), purpose=purpose)
+    return Outcome(event="purpose_set", text=purpose)
+
+
+USER_REFUSALS = {"user_not_found", "user_is_deleted", "cant_invite", "user_is_restricted"}
+
+
+async def _invite_each(env: SlackEnv, channel: str, users: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Invite one at a time, after a batch invite was refused because of one user."""
+    invited: list[str] = []
+    refused: dict[str, str] = {}
+    for user in users:
+        try:
+            await env.client.conversations_invite(channel=channel, users=user)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error in USER_REFUSALS:
+                refused[user] = str(error)
+                continue
+            if error != "already_in_channel":
+                raise
+        invited.append(user)
+    return invited, refused
+
+
+async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Invite the declarer and role holders; one bad user id does not keep the others out."""
+    channel = _channel(incident)
+    users = [u for u in op.args.get("users", []) if u != env.bot_user_id]
+    if not users:
+        return Outcome()
+    invited, refused = users, {}
+    try:
+        await env.client.conversations_invite(channel=channel, users=",".join(users))
+    except SlackApiError as exc:
+        error = slack_error(exc)
+        if error in USER_REFUSALS or (error == "already_in_channel" and len(users) > 1):
+            invited, refused = await _invite_each(env, channel, users)
+        elif error != "already_in_channel":
+            raise
+    text = " ".join(f"<@{u}>" for u in invited)
+    return Outcome(event="members_invited", text=text, data={"invited": invited, "refused": refused})
+
+
+async def post_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Post the header message that later changes update in place."""
+    if incident.header_ts:
+        return Outcome()
+    assert incident.id is not None
+    channel = _channel(incident)
+    ts = await _already_posted(env, channel, op)
+    if ts is None:
+        holders = await env.holders(incident.id)
+        name = env.playbook_name(incident.playbook, incident.language)
+        response = await env.client.chat_postMessage(
+            channel=channel,
+            text=blocks.header_text(incident),
+            blocks=[b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz)],
+            metadata=_metadata(op),
+        )
+        ts = str(response["ts"])
+    return Outcome(updates={"header_ts": ts}, event="header_posted", data={"ts": ts})
+
+
+async def pin_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Pin the header so it stays at hand however long the channel grows."""
+    if not incident.header_ts:
+        raise Blocked("the header message was not posted")
+    try:
+        await env.client.pins_add(channel=_channel(incident), timestamp=incident.header_ts)
+    except SlackApiError as exc:
+        if slack_error(exc) != "already_pinned":
+            raise
+    return Outcome(event="header_pinned", data={"ts": incident.header_ts})
+
+
+async def announce(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Tell the announce channel; a private incident gives only its key and severity."""
+    if not env.announce_channel_id:
+        return Outcome()
+    _channel(incident)
+    ts = await _already_posted(env, env.announce_channel_id, op)
+    if ts is None:
+        response = await env.client.chat_postMessage(
+            channel=env.announce_channel_id,
+            text=blocks.announcement_text(incident),
+            blocks=[b.to_dict() for b in blocks.announcement_blocks(incident)],
+            metadata=_metadata(op),
+            unfurl_links=False,
+        )
+        ts = str(response["ts"])
+    return Outcome(event="announced", data={"channel": env.announce_channel_id, "ts": ts})
+
+
+async def tell_declarer_ready(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Tell the person who declared that the channel is ready (privately)."""
+    channel = _channel(incident)
+    text = t("ready", incident.language, key=incident.key, channel=channel_link(channel))
+    await env.tell(incident, text)
+    return Outcome()
+
+
+OPERATIONS: dict[str, Operation] = {
+    "create_channel": create_channel,
+    "set_topic": set_topic,
+    "set_purpose": set_purpose,
+    "invite": invite,
+    "post_header": post_header,
+    "pin_header": pin_header,
+    "announce": announce,
+    "tell_declarer_ready": tell_declarer_ready,
+}

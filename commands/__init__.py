@@ -1,0 +1,63 @@
+"""Slack listeners for /incident and its forms: parse, call bot/, reply, then start the Slack work."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.runtime import Runtime
+from bot.slack.text import unescape
+from commands import declare
+from commands.context import Invocation, Reply
+from commands.router import dispatch
+
+log = logging.getLogger(__name__)
+
+
+def _oops(language: str) -> Reply:
+    return Reply(text=(
+        "yingji 内部出错，这次没有做任何更改。请重试；如果再次出错，请联系管理员查看日志。"
+        if language == "zh"
+        else "Something went wrong inside yingji and nothing was changed. Try again; if it repeats, ask an admin to check the logs."
+    ))
+
+
+def _start(rt: Runtime, reply: Reply | None, name: str) -> None:
+    """Start the reply's follow-up work in the background, each task kept and watched."""
+    for job in reply.after if reply else []:
+        rt.tasks.spawn(job(), name=name)
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    """Attach every listener to the bolt app."""
+
+    @app.command("/incident")
+    async def incident_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        inv = Invocation(
+            rt=rt,
+            user_id=body.get("user_id", ""),
+            channel_id=body.get("channel_id", ""),
+            text=unescape(body.get("text") or ""),
+            response_url=body.get("response_url"),
+            trigger_id=body.get("trigger_id"),
+        )
+        try:
+            reply = await dispatch(inv)
+        except Exception:
+            log.exception("/incident failed before the ack")
+            reply = _oops(rt.language)
+        await ack(**reply.ack_kwargs())
+        _start(rt, reply, "after:/incident")
+
+    @app.view(declare.CALLBACK_ID)
+    async def declare_form_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            payload, reply = await declare.submit_form(rt, body)
+        except Exception:
+            log.exception("declare form failed before the ack")
+            await ack(response_action="errors", errors={"title": _oops(rt.language).text[:150]})
+            return
+        await ack(**payload)
+        _start(rt, reply, "after:declare_form")

@@ -1,0 +1,46 @@
+"""What a subcommand receives (the invocation) and what it gives back (the reply)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `/incident …` as Slack sent it, with the text unescaped."""
+
+    rt: Runtime
+    user_id: str
+    channel_id: str
+    text: str
+    response_url: str | None
+    trigger_id: str | None
+
+    @property
+    def language(self) -> str:
+        """The language replies are written in."""
+        return self.rt.language
+
+
+@dataclass
+class Reply:
+    """The ack's ephemeral message, and work to start once the ack is sent."""
+
+    text: str
+    blocks: list[Block] | None = None
+    after: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def ack_kwargs(self) -> dict[str, Any]:
+        """Arguments for bolt's ack(): always private to the person who typed the command."""
+        if not self.text and not self.blocks:
+            return {}
+        kwargs: dict[str, Any] = {"text": self.text, "response_type": "ephemeral"}
+        if self.blocks:
+            kwargs["blocks"] = [block.to_dict() for block in self.blocks]
+        return kwargs

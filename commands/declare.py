@@ -1,0 +1,224 @@
+"""`/incident declare`: at once from the command line, or through the declare form."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import (
+    CheckboxesElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot import deliveries, incidents
+from bot.incidents import DeclareRequest, Declared, DuplicateRequest
+from bot.runtime import Runtime
+from bot.severity import SEVERITIES, parse_severity, severity_label
+from bot.slack.notify import tell_person
+from bot.slack.text import channel_link, clip, escape
+from commands.context import Invocation, Reply
+from commands.usage import form_of
+
+log = logging.getLogger(__name__)
+
+CALLBACK_ID = "declare_form"
+TITLE_LIMIT = 1000
+
+
+def _msg(language: str, zh: str, en: str) -> str:
+    return zh if language == "zh" else en
+
+
+def known_playbooks(rt: Runtime, language: str) -> str:
+    """The playbook slugs a person can use, with their names."""
+    return "\n".join(f"• `{slug}` {pb.name.get(language)}" for slug, pb in rt.playbooks.items())
+
+
+async def declare(inv: Invocation, args: str) -> Reply:
+    """Declare at once when given `<sev> <playbook> <title>`, else open the form."""
+    lang = inv.language
+    if not args.strip():
+        return Reply(text="", after=[lambda: open_form(inv)])
+    parts = args.split(maxsplit=2)
+    severity = parse_severity(parts[0])
+    if severity is None:
+        return Reply(text=_msg(
+            lang,
+            f"`{escape(clip(parts[0], 50))}` 不是有效级别：请用 sev1–sev4（或 1–4）。\n正确格式：{form_of('declare')}",
+            f"`{escape(clip(parts[0], 50))}` is not a severity: use sev1–sev4 (or 1–4).\nRight form: {form_of('declare')}",
+        ))
+    if len(parts) < 2:
+        return Reply(text=_msg(
+            lang,
+            f"缺少预案。正确格式：{form_of('declare')}\n可用预案：\n{known_playbooks(inv.rt, lang)}",
+            f"The playbook is missing. Right form: {form_of('declare')}\nPlaybooks:\n{known_playbooks(inv.rt, lang)}",
+        ))
+    playbook = inv.rt.playbooks.get(parts[1].lower())
+    if playbook is None:
+        return Reply(text=_msg(
+            lang,
+            f"没有名为 `{escape(clip(parts[1], 80))}` 的预案。可用预案：\n{known_playbooks(inv.rt, lang)}",
+            f"There is no playbook `{escape(clip(parts[1], 80))}`. Playbooks:\n{known_playbooks(inv.rt, lang)}",
+        ))
+    title = parts[2].strip() if len(parts) > 2 else ""
+    if not title:
+        return Reply(text=_msg(
+            lang,
+            f"缺少标题。正确格式：{form_of('declare')}",
+            f"The title is missing. Right form: {form_of('declare')}",
+        ))
+    request = DeclareRequest(
+        title=title,
+        playbook=playbook.slug,
+        severity=severity,
+        declared_by=inv.user_id,
+        private=playbook.private,
+        language=lang,
+        default_holders=inv.rt.default_holders(playbook.slug),
+        origin_channel_id=inv.channel_id,
+        response_url=inv.response_url,
+        dedup_key=f"slash:{inv.trigger_id}" if inv.trigger_id else None,
+    )
+    declared = await record(inv.rt, request)
+    return declared_reply(inv.rt, declared, lang)
+
+
+async def record(rt: Runtime, request: DeclareRequest) -> Declared:
+    """Store the declaration; a repeat of an already handled request returns the first incident."""
+    try:
+        async with rt.sessions() as session:
+            return await incidents.declare(session, request, rt.workspace())
+    except DuplicateRequest:
+        async with rt.sessions() as session:
+            earlier = await deliveries.seen(session, request.dedup_key or "")
+            incident = await incidents.by_key(session, earlier.result) if earlier else None
+        if incident is None:
+            raise
+        return Declared(incident, created=False)
+
+
+def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
+    """Tell the declarer what was recorded; start the Slack work only for a new incident."""
+    incident = declared.incident
+    if not declared.created:
+        channel = channel_link(incident.channel_id, incident.channel_name)
+        return Reply(text=_msg(
+            lang,
+            f"这个请求已经处理过：{incident.key}（{channel}）。没有重复创建。",
+            f"This request was already handled: {incident.key} ({channel}). Nothing was created twice.",
+        ))
+    title = clip(escape(incident.title), 500)
+    text = _msg(
+        lang,
+        f":rotating_light: 已记录 *{incident.key}*：{title}\n正在创建频道 `#{incident.channel_name}`，完成后通知你。",
+        f":rotating_light: Recorded *{incident.key}*: {title}\nCreating `#{incident.channel_name}`; I will tell you when it is ready.",
+    )
+    incident_id = incident.id
+
+    async def start() -> None:
+        rt.runner.kick(incident_id)
+
+    return Reply(text=text, after=[start])
+
+
+def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
+    """The declare form: title, playbook, severity, summary, and the private / commander options."""
+    playbook_options = [Option(value=slug, text=clip(pb.name.get(lang), 75)) for slug, pb in rt.playbooks.items()]
+    severity_options = [Option(value=code, text=severity_label(code, lang)) for code in SEVERITIES]
+    choices = [
+        Option(value="private", text=_msg(lang, "非公开（标题不外传）", "Private (title stays in the channel)")),
+        Option(value="commander", text=_msg(lang, "由我担任应急指挥", "I will be the commander")),
+    ]
+    return View(
+        type="modal",
+        callback_id=CALLBACK_ID,
+        title=_msg(lang, "发起应急事件", "Declare an incident"),
+        submit=_msg(lang, "发起", "Declare"),
+        close=_msg(lang, "取消", "Cancel"),
+        private_metadata=json.dumps(origin),
+        blocks=[
+            InputBlock(block_id="title", label=_msg(lang, "标题", "Title"),
+                       element=PlainTextInputElement(action_id="value", max_length=TITLE_LIMIT)),
+            InputBlock(block_id="playbook", label=_msg(lang, "预案", "Playbook"),
+                       element=StaticSelectElement(action_id="value", options=playbook_options)),
+            InputBlock(block_id="severity", label=_msg(lang, "级别（不确定时选更高级别）", "Severity (if unsure, pick the higher)"),
+                       element=StaticSelectElement(action_id="value", options=severity_options)),
+            InputBlock(block_id="summary", label=_msg(lang, "概述", "Summary"), optional=True,
+                       element=PlainTextInputElement(action_id="value", multiline=True, max_length=3000)),
+            InputBlock(block_id="options", label=_msg(lang, "选项", "Options"), optional=True,
+                       element=CheckboxesElement(action_id="value", options=choices)),
+        ],
+    )
+
+
+async def open_form(inv: Invocation) -> None:
+    """Open the form after the ack; if Slack refuses, say so and show the one-line form."""
+    origin = {"channel": inv.channel_id}
+    view = declare_form(inv.rt, inv.language, origin)
+    try:
+        await inv.rt.client.views_open(trigger_id=inv.trigger_id or "", view=view.to_dict())
+    except SlackApiError as exc:
+        error = exc.response.get("error", "error")
+        log.warning("declare form did not open: %s", error)
+        text = _msg(
+            inv.language,
+            f"表单未能打开（Slack：{error}）。请重试，或直接发起：{form_of('declare')}",
+            f"The form did not open (Slack: {error}). Try again, or declare at once: {form_of('declare')}",
+        )
+        await tell_person(inv.rt.client, inv.user_id, text, response_url=inv.response_url)
+
+
+def _value(values: dict[str, Any], block: str) -> Any:
+    element = values.get(block, {}).get("value", {})
+    if "selected_option" in element:
+        return (element.get("selected_option") or {}).get("value")
+    if "selected_options" in element:
+        return [option.get("value") for option in element.get("selected_options") or []]
+    return element.get("value")
+
+
+async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
+    """Validate and record a submitted form; returns the ack payload and the follow-up work."""
+    lang = rt.language
+    view = body.get("view") or {}
+    values = (view.get("state") or {}).get("values") or {}
+    title = (_value(values, "title") or "").strip()
+    slug = _value(values, "playbook")
+    severity = parse_severity(_value(values, "severity") or "")
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = _msg(lang, "请填写标题", "A title is needed")
+    if slug not in rt.playbooks:
+        errors["playbook"] = _msg(lang, "请选择一个预案", "Pick a playbook")
+    if severity is None:
+        errors["severity"] = _msg(lang, "请选择级别", "Pick a severity")
+    if errors:
+        return {"response_action": "errors", "errors": errors}, None
+    assert severity is not None
+    options = _value(values, "options") or []
+    try:
+        origin = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        origin = {}
+    user_id = (body.get("user") or {}).get("id", "")
+    request = DeclareRequest(
+        title=title,
+        playbook=slug,
+        severity=severity,
+        declared_by=user_id,
+        summary=(_value(values, "summary") or "").strip(),
+        private="private" in options or rt.playbooks[slug].private,
+        language=lang,
+        declarer_is_commander="commander" in options,
+        default_holders=rt.default_holders(slug),
+        origin_channel_id=origin.get("channel") if isinstance(origin, dict) else None,
+        dedup_key=f"view:{view.get('id')}" if view.get("id") else None,
+    )
+    declared = await record(rt, request)
+    return {}, declared_reply(rt, declared, lang)

@@ -1,0 +1,38 @@
+"""Routes `/incident <subcommand> …` to its module; anything unknown gets the usage."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.slack.text import clip, escape
+from commands.context import Invocation, Reply
+from commands.declare import declare
+from commands.help import help_
+from commands.list import list_
+from commands.repair import repair
+from commands.usage import usage
+
+Handler = Callable[[Invocation, str], Awaitable[Reply]]
+
+HANDLERS: dict[str, Handler] = {
+    "declare": declare,
+    "list": list_,
+    "repair": repair,
+    "help": help_,
+}
+
+
+async def dispatch(inv: Invocation) -> Reply:
+    """Split off the subcommand and hand the rest, untouched, to its handler."""
+    parts = inv.text.split(maxsplit=1)
+    word = parts[0] if parts else ""
+    rest = parts[1] if len(parts) > 1 else ""
+    handler = HANDLERS.get(word.lower())
+    if handler is None:
+        lang = inv.language
+        if not word:
+            return Reply(text=usage(lang))
+        shown = escape(clip(word, 40))
+        intro = f"没有 `{shown}` 这个子命令。" if lang == "zh" else f"There is no subcommand `{shown}`."
+        return Reply(text=f"{intro}\n{usage(lang)}")
+    return await handler(inv, rest)

@@ -1,0 +1,39 @@
+"""The `/incident` grammar as people read it; every wrong command is answered with the right form."""
+
+from __future__ import annotations
+
+from bot.severity import SEVERITIES
+
+SUBCOMMANDS: dict[str, dict[str, str]] = {
+    "declare": {
+        "form": "/incident declare [<sev> <playbook> <title>]",
+        "zh": "发起应急事件：不带参数打开表单，或直接给出级别、预案和标题",
+        "en": "declare an incident: no arguments opens the form; or give severity, playbook and title",
+    },
+    "list": {"form": "/incident list", "zh": "进行中的事件，最新在前", "en": "active incidents, newest first"},
+    "repair": {
+        "form": "/incident repair [INC-n]",
+        "zh": "重试 Slack 未完成的操作（频道、置顶、公告）",
+        "en": "retry the Slack work that did not finish (channel, pin, announcement)",
+    },
+    "help": {"form": "/incident help", "zh": "显示本帮助", "en": "show this help"},
+}
+
+EXAMPLE = "/incident declare sev2 payment-failure 支付宝回调超时"
+
+
+def usage(language: str) -> str:
+    """Every subcommand with its form and a one-line description."""
+    heading = "用法：" if language == "zh" else "Usage:"
+    lines = [f"*{heading}*"]
+    for spec in SUBCOMMANDS.values():
+        lines.append(f"`{spec['form']}` — {spec[language]}")
+    levels = ", ".join(f"`{code}`" for code in SEVERITIES)
+    lines.append(("级别：" if language == "zh" else "Severities: ") + levels + " (1–4)")
+    lines.append(("例如：" if language == "zh" else "Example: ") + f"`{EXAMPLE}`")
+    return "\n".join(lines)
+
+
+def form_of(subcommand: str) -> str:
+    """The right form of one subcommand, for an error reply."""
+    return f"`{SUBCOMMANDS[subcommand]['form']}`"

@@ -1,0 +1,127 @@
+"""Declaring an incident end to end: signed requests in, sandbox and database checked after."""
+
+from __future__ import annotations
+
+from bot.sandbox.server import Sandbox
+from tests.conftest import incidents_in_db, timeline_kinds
+from yingji.local import LocalStack
+
+
+def _texts(sb: Sandbox, channel_id: str) -> str:
+    return "\n".join(str(m.get("text", "")) + str(m.get("blocks", "")) for m in sb.messages(channel_id))
+
+
+async def test_declare_at_once_builds_the_channel(stack: LocalStack) -> None:
+    sb, alice = stack.sandbox, stack.users["zhang.wei"]
+    r = await stack.actor.slash("/incident", "declare sev2 payment-failure Alipay callback timeout 支付宝回调超时",
+                                user_id=alice, channel_id=stack.channels["general"])
+    assert r.status == 200
+    assert "INC-1" in r.body
+    await stack.settle()
+
+    [incident] = await incidents_in_db(stack)
+    assert incident.key == "INC-1" and incident.severity == "sev2" and incident.playbook == "payment-failure"
+    assert incident.title == "Alipay callback timeout 支付宝回调超时"
+    assert incident.declared_at.tzinfo is not None
+    channel = sb.channels[incident.channel_id]
+    assert channel.name == "inc-1-alipay-callback-timeout"
+    assert not channel.is_private
+    assert alice in channel.members
+    assert "INC-1" in channel.topic["value"] if isinstance(channel.topic, dict) else "INC-1" in channel.topic
+    assert channel.pins == [incident.header_ts]
+    header = sb.messages(incident.channel_id)[0]
+    assert header["ts"] == incident.header_ts and "INC-1" in str(header["blocks"])
+    assert f"<#{incident.channel_id}>" in _texts(sb, stack.channels["incidents"])
+    kinds = await timeline_kinds(stack, incident.id)
+    assert kinds[0] == "declared"
+    for kind in ("channel_created", "topic_set", "purpose_set", "members_invited", "header_posted",
+                 "header_pinned", "announced"):
+        assert kind in kinds
+    assert any("is ready" in str(resp.get("text")) or "已就绪" in str(resp.get("text")) for resp in sb.responses)
+
+
+async def test_declare_by_form(stack: LocalStack) -> None:
+    sb, alice = stack.sandbox, stack.users["zhang.wei"]
+    r = await stack.actor.slash("/incident", "declare", user_id=alice, channel_id=stack.channels["general"])
+    assert r.status == 200 and r.body == ""
+    await stack.settle()
+    [view_id] = [vid for vid, view in sb.views.items() if view.get("callback_id") == "declare_form"]
+    submitted = await stack.actor.submit_view(view_id, alice, values={
+        "title": {"value": "Checkout 500 errors after deploy"},
+        "playbook": {"value": "site-outage"},
+        "severity": {"value": "sev1"},
+        "summary": {"value": "结算页大量 500"},
+        "options": {"value": ["commander"]},
+    })
+    assert submitted.status == 200
+    await stack.settle()
+    [incident] = await incidents_in_db(stack)
+    assert (incident.severity, incident.playbook, incident.summary) == ("sev1", "site-outage", "结算页大量 500")
+    assert sb.channels[incident.channel_id].name == "inc-1-checkout-500-errors-after-deploy"
+    header = sb.messages(incident.channel_id)[0]
+    assert f"<@{alice}>" in str(header["blocks"])  # the declarer chose to be commander
+    assert "role_assigned" in await timeline_kinds(stack, incident.id)
+    assert any("INC-1" in str(m.get("text")) for m in sb.dms(alice))  # told it is ready
+
+
+async def test_form_missing_choice_is_refused_in_the_form(stack: LocalStack) -> None:
+    sb, alice = stack.sandbox, stack.users["zhang.wei"]
+    await stack.actor.slash("/incident", "declare", user_id=alice, channel_id=stack.channels["general"])
+    await stack.settle()
+    [view_id] = list(sb.views)
+    r = await stack.actor.submit_view(view_id, alice, values={"title": {"value": "x"}})
+    assert r.json["response_action"] == "errors"
+    assert set(r.json["errors"]) == {"playbook", "severity"}
+    assert await incidents_in_db(stack) == []
+
+
+async def test_channel_names_follow_slack_rules(stack: LocalStack) -> None:
+    sb, alice, general = stack.sandbox, stack.users["zhang.wei"], stack.channels["general"]
+    sb.add_channel("inc-4-flash-sale-overload")  # someone took the name incident 4 will want
+    titles = ["双十一大促支付失败", "x" * 40 + " " + "y" * 260, "Flash sale overload", "Flash sale overload"]
+    for title in titles:
+        await stack.actor.slash("/incident", f"declare 2 traffic-surge {title}", user_id=alice, channel_id=general)
+    await stack.settle()
+    names = [sb.channels[i.channel_id].name for i in await incidents_in_db(stack)]
+    assert names[0] == f"inc-1-{(await incidents_in_db(stack))[0].declared_at.astimezone(stack.rt.settings.tz):%Y%m%d}"
+    assert names[1].startswith("inc-2-xxxx") and len(names[1]) <= 80
+    assert names[2] == "inc-3-flash-sale-overload"
+    assert names[3] == "inc-4-flash-sale-overload-2"
+    assert len(set(names)) == 4
+    full = (await incidents_in_db(stack))[1]
+    assert full.title == titles[1]  # stored whole even though the channel name is cut
+
+
+async def test_private_incident_never_shows_its_title(stack: LocalStack) -> None:
+    sb, alice = stack.sandbox, stack.users["zhang.wei"]
+    title = "Customer PII exported by contractor account"
+    await stack.actor.slash("/incident", f"declare sev1 data-breach {title}", user_id=alice,
+                            channel_id=stack.channels["general"])
+    await stack.settle()
+    [incident] = await incidents_in_db(stack)
+    channel = sb.channels[incident.channel_id]
+    assert incident.private and channel.is_private
+    assert "customer" not in channel.name and "pii" not in channel.name
+    announce = _texts(sb, stack.channels["incidents"])
+    assert "INC-1" in announce and "SEV1" in announce
+    assert "PII" not in announce and "contractor" not in announce
+    outsider = await stack.actor.slash("/incident", "list", user_id=stack.users["guest"],
+                                       channel_id=stack.channels["general"])
+    assert "INC-1" not in outsider.body and "PII" not in outsider.body
+    insider = await stack.actor.slash("/incident", "list", user_id=alice, channel_id=stack.channels["general"])
+    assert "INC-1" in insider.body
+
+
+async def test_default_role_holders_are_assigned_and_invited(make_stack) -> None:
+    stack = await make_stack(config=lambda users: {
+        "default_roles": {"comms": users["wang.fang"]},
+        "playbook_roles": {"data-breach": {"legal": users["chen.jie"]}},
+    })
+    alice = stack.users["zhang.wei"]
+    await stack.actor.slash("/incident", "declare sev2 data-breach leaked coupons export", user_id=alice,
+                            channel_id=stack.channels["general"])
+    await stack.settle()
+    [incident] = await incidents_in_db(stack)
+    members = stack.sandbox.channels[incident.channel_id].members
+    assert {alice, stack.users["wang.fang"], stack.users["chen.jie"]} <= set(members)
+    assert (await timeline_kinds(stack, incident.id)).count("role_assigned") == 2

@@ -1,0 +1,120 @@
+"""Builds the bolt app and the HTTP server around one Runtime; the only place that sees both bot/ and commands/."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from urllib.parse import parse_qsl
+
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+import commands
+from bot.metrics import BACKGROUND_TASKS, REGISTRY, REQUESTS
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def build_bolt_app(rt: Runtime) -> AsyncApp:
+    """The bolt app: signature checks on, listeners run before the response so the ack follows the write."""
+    app = AsyncApp(
+        client=rt.client,
+        signing_secret=rt.settings.signing_secret,
+        process_before_response=True,
+        raise_error_for_unhandled_request=False,
+    )
+    commands.register(app, rt)
+    return app
+
+
+async def bolt_request(request: web.Request) -> AsyncBoltRequest:
+    """bolt's request, except that a slash command whose text says "payload" is parsed as a slash command.
+
+    bolt treats any form body containing the word "payload" as an interactivity payload and
+    drops the command (404, nothing done); a person typing that word must still be heard.
+    """
+    bolt_req = await to_bolt_request(request)
+    raw = bolt_req.raw_body
+    if not bolt_req.body and "payload" in raw and not raw.startswith("{"):
+        params = dict(parse_qsl(raw, keep_blank_values=True))
+        if "payload" not in params:
+            bolt_req.body = params
+            bolt_req.context = build_async_context(AsyncBoltContext({}), params)
+    return bolt_req
+
+
+def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
+    """Routes from DESIGN.md: /slack/events, /healthz, /metrics."""
+
+    async def slack_events(request: web.Request) -> web.Response:
+        response = await bolt.async_dispatch(await bolt_request(request))
+        REQUESTS.labels(str(response.status)).inc()
+        return await to_aiohttp_response(response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        database = await rt.database_ok()
+        ok = database and rt.ready
+        body = {"status": "ok" if ok else "unavailable", "database": database, "ready": rt.ready}
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        BACKGROUND_TASKS.set(len(rt.tasks))
+        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", slack_events)
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
+    return web_app
+
+
+@dataclass
+class Server:
+    """A started bot: its HTTP listener, and the Socket Mode connection when asked for."""
+
+    rt: Runtime
+    runner: web.AppRunner
+    port: int
+    socket: AsyncSocketModeHandler | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the HTTP listener on loopback."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        """Close Socket Mode, stop taking requests, then stop background work."""
+        if self.socket is not None:
+            await self.socket.close_async()
+        await self.runner.cleanup()
+        await self.rt.stop()
+
+
+async def start(rt: Runtime, *, host: str, port: int, socket_mode: bool = False) -> Server:
+    """Start listening, then make the runtime ready (health answers 503 until it is)."""
+    bolt = build_bolt_app(rt)
+    runner = web.AppRunner(build_web_app(rt, bolt), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    server = Server(rt=rt, runner=runner, port=bound)
+    try:
+        await rt.start()
+        if socket_mode:
+            assert rt.settings.app_token is not None
+            server.socket = AsyncSocketModeHandler(bolt, app_token=rt.settings.app_token)
+            await server.socket.connect_async()
+    except BaseException:
+        await server.stop()
+        raise
+    log.info("yingji listening on %s:%s%s", host, bound, " with Socket Mode" if socket_mode else "")
+    return server

@@ -1,0 +1,104 @@
+"""`yingji`: serve the bot, run the demo, upgrade the database, check playbooks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, load_settings
+from bot.db import upgrade
+
+
+def _serve(socket_mode: bool) -> int:
+    from bot.runtime import Runtime
+    from yingji.app import start
+
+    settings = load_settings(need_app_token=socket_mode)
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        rt = Runtime(settings)
+        server = await start(rt, host=settings.host, port=settings.port, socket_mode=socket_mode)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def _demo() -> int:
+    from yingji.demo import run_demo
+
+    return asyncio.run(run_demo())
+
+
+def _db_upgrade() -> int:
+    import os
+
+    from bot.config import DEFAULT_DATABASE_URL
+
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    upgrade(url)
+    print(f"database schema is up to date ({url.split('://', 1)[0]})")
+    return 0
+
+
+def _playbooks_check(directory: str | None) -> int:
+    from bot.playbooks import SHIPPED_DIR, check_dir
+
+    path = Path(directory) if directory else SHIPPED_DIR
+    problems = check_dir(path)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {path}")
+        return 1
+    count = len(list(path.glob("*.yaml")) + list(path.glob("*.yml")))
+    print(f"{count} playbooks in {path}: all valid")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line, as `yingji --help` shows it."""
+    root = argparse.ArgumentParser(prog="yingji", description="应急 — Slack incident response for e-commerce teams")
+    sub = root.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the Slack app (HTTP on $HOST:$PORT, or --socket for Socket Mode)")
+    serve.add_argument("--socket", action="store_true", help="connect with Socket Mode (needs SLACK_APP_TOKEN)")
+    sub.add_parser("demo", help="run a whole incident against the local Slack sandbox; no Slack account needed")
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply Alembic migrations up to the latest ($DATABASE_URL)")
+    playbooks = sub.add_parser("playbooks", help="playbook files")
+    pb_sub = playbooks.add_subparsers(dest="pb_command", required=True)
+    check = pb_sub.add_parser("check", help="validate a directory of playbooks (default: the shipped ones)")
+    check.add_argument("dir", nargs="?")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "serve":
+            return _serve(args.socket)
+        if args.command == "demo":
+            return _demo()
+        if args.command == "db":
+            return _db_upgrade()
+        return _playbooks_check(args.dir)
+    except ConfigError as exc:
+        print(f"yingji: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
