@@ -12,6 +12,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "started": {"zh": "开始时间", "en": "Started"},
     "declared_by": {"zh": "发起人", "en": "Declared by"},
     "unassigned": {"zh": "待指定", "en": "unassigned"},
+    "assign_roles": {"zh": "指定角色", "en": "Assign roles"},
     "private": {"zh": "非公开事件", "en": "Private incident"},
     "drill": {"zh": "演练", "en": "DRILL"},
     "announce": {"zh": "{key} 已启动应急响应 · {severity}\n*{title}*\n频道：{channel}",
@@ -40,6 +41,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "op_pin_header": {"zh": "置顶事件概要", "en": "pin the header"},
     "op_announce": {"zh": "在通告频道公告", "en": "announce the incident"},
     "op_tell_declarer_ready": {"zh": "通知发起人", "en": "tell you it is ready"},
+    "op_update_header": {"zh": "更新事件概要", "en": "update the header"},
+    "op_post_checklist": {"zh": "发布处置清单", "en": "post the checklist"},
+    "op_refresh_checklist": {"zh": "更新处置清单", "en": "update the checklist"},
+    "op_schedule_reminders": {"zh": "安排超时提醒", "en": "schedule step reminders"},
+    "op_post_step_reminder": {"zh": "发送超时提醒", "en": "post a step reminder"},
+    "op_assign_role": {"zh": "指定角色", "en": "assign the role"},
+    "op_brief_role_holder": {"zh": "私信告知角色职责", "en": "brief the role holder"},
+    "op_tell_previous_holder": {"zh": "通知原角色负责人", "en": "tell the previous holder"},
 }
 
 

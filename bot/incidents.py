@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import deliveries, outbox, roles, timeline
+from bot import deliveries, outbox, roles, steps, timeline
 from bot.db import utcnow
 from bot.metrics import INCIDENTS_DECLARED
 from bot.models import Incident
 from bot.naming import channel_name
+from bot.playbooks import Playbook
 from bot.severity import ACTIVE_STATUSES
 
 MAX_TITLE = 10_000
@@ -58,7 +59,9 @@ class Workspace:
     announce: bool
 
 
-async def declare(session: AsyncSession, request: DeclareRequest, where: Workspace) -> Declared:
+async def declare(
+    session: AsyncSession, request: DeclareRequest, where: Workspace, playbook: Playbook
+) -> Declared:
     """Record the incident, its first timeline events and its Slack work, all in one transaction."""
     if request.dedup_key:
         earlier = await deliveries.seen(session, request.dedup_key)
@@ -103,10 +106,12 @@ async def declare(session: AsyncSession, request: DeclareRequest, where: Workspa
         at=now,
     )
     holders = dict(request.default_holders)
+    for role, user in request.default_holders.items():
+        await roles.assign(session, incident.id, role, user, by=timeline.BOT_ACTOR)
     if request.declarer_is_commander:
         holders["commander"] = request.declared_by
-    for role, user in holders.items():
-        await roles.assign(session, incident.id, role, user, by=request.declared_by)
+        await roles.assign(session, incident.id, "commander", request.declared_by, by=request.declared_by)
+    steps.copy_from_playbook(session, incident, playbook)
     _enqueue_provisioning(session, incident, holders, announce=where.announce)
     await session.commit()
     INCIDENTS_DECLARED.labels(incident.severity).inc()
@@ -120,12 +125,14 @@ def _enqueue_provisioning(
     assert incident.id is not None
     invitees = list(dict.fromkeys([incident.declared_by, *holders.values()]))
     outbox.enqueue(session, incident.id, "create_channel", wave=0)
+    outbox.enqueue(session, incident.id, "schedule_reminders", wave=0)
     outbox.enqueue(session, incident.id, "set_topic", wave=1)
     outbox.enqueue(session, incident.id, "set_purpose", wave=1)
     outbox.enqueue(session, incident.id, "invite", wave=1, users=invitees)
     outbox.enqueue(session, incident.id, "post_header", wave=1)
     if announce:
         outbox.enqueue(session, incident.id, "announce", wave=1)
+    outbox.enqueue(session, incident.id, "post_checklist", wave=2)
     outbox.enqueue(session, incident.id, "pin_header", wave=2)
     outbox.enqueue(session, incident.id, "tell_declarer_ready", wave=2)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Float, Index, LargeBinary, Text, Unicode, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.db import UTCDateTime, utcnow
@@ -71,6 +71,7 @@ class Step(SQLModel, table=True):
     done_at: datetime | None = _when(nullable=True)
     done_by: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, sa_type=Text)
+    reminded_at: datetime | None = _when(nullable=True)
     message_ts: str | None = Field(default=None, max_length=32)
 
 
@@ -138,6 +139,16 @@ class SlackOp(SQLModel, table=True):
     done_at: datetime | None = _when(nullable=True)
 
 
+class SchedulerJob(SQLModel, table=True):
+    """APScheduler's persistent job store, declared here so the migrations own every table."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: str = Field(primary_key=True, sa_type=Unicode(191))
+    next_run_time: float | None = Field(default=None, sa_type=Float(25), index=True)
+    job_state: bytes = Field(sa_type=LargeBinary, nullable=False)
+
+
 class Delivery(SQLModel, table=True):
     """A request already acted on (Slack retry, double submit, event id): the unique key stops a repeat."""
 
@@ -150,6 +161,7 @@ __all__ = [
     "Delivery",
     "Incident",
     "RoleAssignment",
+    "SchedulerJob",
     "SlackOp",
     "Statement",
     "StatementReview",

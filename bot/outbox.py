@@ -25,6 +25,20 @@ def enqueue(
     return op
 
 
+async def enqueue_once(
+    session: AsyncSession, incident_id: int | None, kind: str, *, wave: int = 0, **args: Any
+) -> SlackOp | None:
+    """Enqueue unless the same operation is already waiting (a redraw needs doing once, not per change)."""
+    result = await session.exec(
+        select(SlackOp).where(
+            SlackOp.incident_id == incident_id, SlackOp.kind == kind, SlackOp.status == PENDING
+        )
+    )
+    if any(op.args == args for op in result.all()):
+        return None
+    return enqueue(session, incident_id, kind, wave=wave, **args)
+
+
 async def open_ops(session: AsyncSession, incident_id: int | None) -> list[SlackOp]:
     """The incident's operations not yet done or given up, in the order they must run."""
     result = await session.exec(

@@ -80,7 +80,7 @@ class Step(_Model):
     phase: Phase
     title: Text
     owner: str
-    due_minutes: int = Field(gt=0)
+    due_minutes: float = Field(gt=0)  # fractions allowed, for demos and drills with short limits
     clock: str | None = None
 
 

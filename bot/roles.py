@@ -7,6 +7,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
 from bot.config import ROLES
+
+ROLE_NAMES = {
+    "commander": {"zh": "应急指挥", "en": "Commander"},
+    "tech": {"zh": "技术支持", "en": "Tech"},
+    "comms": {"zh": "信息发布", "en": "Comms"},
+    "legal": {"zh": "法务", "en": "Legal"},
+    "support": {"zh": "客服", "en": "Support"},
+}
+
+
+def role_name(role: str, language: str) -> str:
+    """A role as people call it, in the incident's language."""
+    return ROLE_NAMES.get(role, {}).get(language, role)
+
+
+def may_assign(holders: dict[str, str], role: str, actor: str) -> bool:
+    """An empty role anyone in the channel may fill; a held one only its holder or the commander hands over."""
+    current = holders.get(role)
+    return current is None or actor in (current, holders.get("commander"))
 from bot.db import utcnow
 from bot.models import RoleAssignment
 
@@ -53,7 +72,7 @@ async def assign(
         incident_id,
         "role_assigned",
         actor=by,
-        text=f"{role}: <@{user_id}>",
+        text=f"{role}: " + (f"<@{previous}> → " if previous else "") + f"<@{user_id}>",
         data={"role": role, "user": user_id, "previous": previous},
         at=now,
     )

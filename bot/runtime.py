@@ -13,16 +13,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlmodel import select
 
-from bot import roles
+from bot import reminders
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.incidents import Workspace
 from bot.models import Incident
 from bot.outbox import LEASE
+from bot.scheduler import Scheduler
 from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
 from bot.slack.channels import find_by_name
 from bot.slack.notify import tell_declarer
-from bot.slack.provision import SlackEnv
+from bot.slack.ops import SlackEnv
 from bot.slack.runner import OutboxRunner
 from bot.tasks import TaskSet
 
@@ -77,6 +78,8 @@ class Runtime:
         self.announce_channel_id: str | None = None
         self.leadership_channel_id: str | None = None
         self.ready = False
+        self.scheduler = Scheduler(settings.database_url)
+        self.scheduler.register("step_due", self._step_due)
         self.env = SlackEnv(
             client=self.client,
             bot_user_id="",
@@ -84,9 +87,12 @@ class Runtime:
             channel_prefix=settings.file.channel_prefix,
             announce_channel_id=None,
             playbook_name=self.playbook_name,
-            holders=self.holders,
+            sessions=self.sessions,
+            playbooks=self.playbooks,
             channel_taken=self.channel_taken,
             tell=lambda incident, message: tell_declarer(self.client, incident, message),
+            schedule=self.scheduler.at,
+            unschedule=self.scheduler.cancel,
         )
         self.runner = OutboxRunner(
             self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease
@@ -117,10 +123,12 @@ class Runtime:
         playbook = self.playbooks.get(slug)
         return playbook.name.get(language) if playbook else slug
 
-    async def holders(self, incident_id: int) -> dict[str, str]:
-        """Current role holders of an incident."""
+    async def _step_due(self, step_id: int) -> None:
+        """A step's time limit passed: record it and send its one reminder."""
         async with self.sessions() as session:
-            return await roles.holders(session, incident_id)
+            incident_id = await reminders.step_due(session, step_id)
+        if incident_id is not None:
+            self.runner.kick(incident_id)
 
     async def channel_taken(self, channel_id: str, incident_id: int) -> bool:
         """Whether another incident already owns this Slack channel."""
@@ -137,6 +145,7 @@ class Runtime:
         self.announce_channel_id = await self._resolve_channel("announce_channel", self.settings.file.announce_channel)
         self.leadership_channel_id = await self._resolve_channel("leadership_channel", self.settings.file.leadership_channel)
         self.env.announce_channel_id = self.announce_channel_id
+        self.scheduler.start()
         await self.runner.resume()
         self.ready = True
 
@@ -175,5 +184,6 @@ class Runtime:
     async def stop(self) -> None:
         """Stop background work (the outbox keeps what is unfinished) and close connections."""
         self.ready = False
+        self.scheduler.shutdown()
         await self.tasks.cancel_all()
         await self.engine.dispose()

@@ -93,7 +93,7 @@ async def record(rt: Runtime, request: DeclareRequest) -> Declared:
     """Store the declaration; a repeat of an already handled request returns the first incident."""
     try:
         async with rt.sessions() as session:
-            return await incidents.declare(session, request, rt.workspace())
+            return await incidents.declare(session, request, rt.workspace(), rt.playbooks[request.playbook])
     except DuplicateRequest:
         async with rt.sessions() as session:
             earlier = await deliveries.seen(session, request.dedup_key or "")

@@ -14,6 +14,15 @@ from yingji.local import LocalStack
 READY = ("channel_created", "header_posted", "header_pinned", "announced")
 
 
+def _headers(sb: Sandbox, channel_id: str) -> list[dict]:
+    """Header messages (the ones with the Assign roles button)."""
+    return [m for m in sb.messages(channel_id) if "open_assign_roles" in str(m.get("blocks"))]
+
+
+def _checklists(sb: Sandbox, channel_id: str) -> list[dict]:
+    return [m for m in sb.messages(channel_id) if "step_done" in str(m.get("blocks"))]
+
+
 def _calls(sb: Sandbox, method: str) -> int:
     return len([c for c in sb.calls if c[0] == method])
 
@@ -41,8 +50,9 @@ async def test_5xx_on_posting_never_posts_twice(stack: LocalStack) -> None:
     await _declare(stack)
     await stack.settle()
     [incident] = await incidents_in_db(stack)
-    headers = [m for m in sb.messages(incident.channel_id) if "INC-1" in str(m.get("blocks"))]
+    headers = _headers(sb, incident.channel_id)
     assert len(headers) == 1 and sb.channels[incident.channel_id].pins == [headers[0]["ts"]]
+    assert len(_checklists(sb, incident.channel_id)) == 1
     assert len(sb.messages(stack.channels["incidents"])) == 1
 
 
@@ -95,8 +105,8 @@ async def test_restart_finishes_interrupted_work_exactly_once(tmp_path: Path, st
         [incident] = await incidents_in_db(restarted)
         assert incident.channel_id is not None
         assert [c.name for c in sb.channels.values() if c.name.startswith("inc-1")] == [incident.channel_name]
-        headers = [m for m in sb.messages(incident.channel_id) if "INC-1" in str(m.get("blocks"))]
-        assert len(headers) == 1
+        assert len(_headers(sb, incident.channel_id)) == 1
+        assert len(_checklists(sb, incident.channel_id)) == 1
         assert len(sb.messages(restarted.channels["incidents"])) == 1
     finally:
         await restarted.stop()

@@ -114,3 +114,11 @@ async def test_migrations_match_the_models(tmp_path: Path) -> None:
     await engine.dispose()
     assert journal == "wal"
     assert diff == []
+
+
+def test_every_operation_has_a_name_people_can_read() -> None:
+    from bot.i18n import MESSAGES
+    from bot.slack.ops import OPERATIONS
+
+    for kind in OPERATIONS:
+        assert f"op_{kind}" in MESSAGES, kind

@@ -29,7 +29,7 @@ def _section(title: str) -> None:
 async def run_demo() -> int:
     """Declare one incident as a person would, then print the channel, header, announcement and timeline."""
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
-    stack = await LocalStack.start(DEMO_DIR)
+    stack = await LocalStack.start(DEMO_DIR, config=lambda people: {"default_roles": {"comms": people["wang.fang"]}})
     try:
         names = _names(stack)
         declarer = stack.users["zhang.wei"]
@@ -76,7 +76,7 @@ async def run_demo() -> int:
         for event in events:
             actor = "yingji" if event.actor == "yingji" else names.get(event.actor, event.actor)
             detail = humanize(event.text, names).replace("\n", " ")
-            print(f"  {when(event.at, tz)}  {actor:<8} {event.kind:<16} {detail[:70]}")
+            print(f"  {when(event.at, tz, seconds=True)}  {actor:<6} {event.kind:<16} {detail[:60]}")
         print(f"\n{incident.key} declared and ready: {len(events)} timeline events, "
               f"{len(stack.sandbox.calls)} Slack Web API calls.")
         return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -17,6 +19,7 @@ from bot.models import Incident
 from bot.severity import severity_label, status_label
 from bot.slack.text import channel_link, clip, escape, mention, when
 
+ASSIGN_ROLES_ACTION = "open_assign_roles"
 SEVERITY_ICON = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3": ":large_yellow_circle:", "sev4": ":white_circle:"}
 
 
@@ -50,6 +53,9 @@ def header_blocks(
     if incident.private:
         notes.append(f":lock: {t('private', lang)}")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(notes))]))
+    blocks.append(ActionsBlock(block_id="header-actions", elements=[
+        ButtonElement(text=t("assign_roles", lang), action_id=ASSIGN_ROLES_ACTION, value=str(incident.id)),
+    ]))
     return blocks
 
 

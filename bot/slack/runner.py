@@ -15,7 +15,7 @@ from bot.i18n import t
 from bot.metrics import OUTBOX_OPS
 from bot.models import Incident, SlackOp
 from bot.slack.errors import classify
-from bot.slack.provision import OPERATIONS, Blocked, Outcome, SlackEnv
+from bot.slack.ops import OPERATIONS, Blocked, Outcome, SlackEnv
 from bot.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class OutboxRunner:
             except Exception as exc:  # noqa: BLE001 — classified below; nothing escapes unlogged
                 failure = classify(exc)
                 if failure.kind == "ratelimited":
-                    await self._settle(op, "retry", failure.error, not_attempted=True)
+                    await self._settle(op, "retry", failure.error)
                     await asyncio.sleep(failure.retry_after)
                     continue
                 if failure.kind == "transient" and op.attempts < self.max_attempts:
@@ -123,15 +123,13 @@ class OutboxRunner:
             OUTBOX_OPS.labels(op.kind, DONE).inc()
             return DONE, ""
 
-    async def _settle(self, op: SlackOp, status: str, error: str, *, not_attempted: bool = False) -> None:
+    async def _settle(self, op: SlackOp, status: str, error: str) -> None:
         async with self.sessions() as session:
             row = await session.get(SlackOp, op.id)
             assert row is not None
             if status == FAILED:
                 await outbox.fail(session, row, error)
             else:
-                if not_attempted:
-                    row.attempts = max(row.attempts - 1, 0)
                 await outbox.release(session, row, error)
             await session.commit()
 
@@ -148,6 +146,8 @@ class OutboxRunner:
                     timeline.record(
                         session, op.incident_id, outcome.event, text=outcome.text, data=outcome.data
                     )
+            if outcome.apply is not None:
+                await outcome.apply(session)
             row = await session.get(SlackOp, op.id)
             assert row is not None
             await outbox.finish(session, row)

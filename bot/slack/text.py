@@ -21,9 +21,9 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def when(moment: datetime, tz: ZoneInfo) -> str:
+def when(moment: datetime, tz: ZoneInfo, *, seconds: bool = False) -> str:
     """A date and time in the team's timezone, always with the date: incidents cross midnight."""
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
 def mention(user_id: str | None) -> str:

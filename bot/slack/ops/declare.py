@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
-from zoneinfo import ZoneInfo
-
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import t
 from bot.models import Incident, SlackOp
@@ -16,64 +10,17 @@ from bot.naming import channel_name
 from bot.slack import blocks
 from bot.slack.channels import find_by_name
 from bot.slack.errors import slack_error
+from bot.slack.ops.base import (
+    Blocked,
+    Operation,
+    Outcome,
+    SlackEnv,
+    already_posted,
+    current_holders,
+    need_channel,
+    op_metadata,
+)
 from bot.slack.text import channel_link
-
-OP_EVENT_TYPE = "yingji_op"
-
-
-class Blocked(Exception):
-    """An operation needs the result of one that has not succeeded (no channel yet, no header)."""
-
-
-@dataclass
-class SlackEnv:
-    """What operations need besides the incident: the client and the deployment's choices."""
-
-    client: AsyncWebClient
-    bot_user_id: str
-    tz: ZoneInfo
-    channel_prefix: str
-    announce_channel_id: str | None
-    playbook_name: Callable[[str, str], str]
-    holders: Callable[[int], Awaitable[dict[str, str]]]
-    channel_taken: Callable[[str, int], Awaitable[bool]]
-    tell: Callable[[Incident, str], Awaitable[None]]
-
-
-@dataclass
-class Outcome:
-    """What an operation changed: incident fields to store and the timeline event to write."""
-
-    updates: dict[str, Any] = field(default_factory=dict)
-    event: str | None = None
-    text: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-Operation = Callable[[SlackEnv, Incident, SlackOp], Awaitable[Outcome]]
-
-
-def _channel(incident: Incident) -> str:
-    if not incident.channel_id:
-        raise Blocked("the incident channel does not exist yet")
-    return incident.channel_id
-
-
-def _metadata(op: SlackOp) -> dict[str, Any]:
-    """Message metadata naming the operation, so a retried post can find its first attempt."""
-    return {"event_type": OP_EVENT_TYPE, "event_payload": {"op": op.id}}
-
-
-async def _already_posted(env: SlackEnv, channel: str, op: SlackOp) -> str | None:
-    """The ts of a message an earlier attempt of `op` posted, if it got through before failing."""
-    if op.attempts <= 1:
-        return None
-    history = await env.client.conversations_history(channel=channel, limit=100, include_all_metadata=True)
-    for message in history.get("messages", []):
-        payload = (message.get("metadata") or {}).get("event_payload") or {}
-        if payload.get("op") == op.id:
-            return str(message["ts"])
-    return None
 
 
 async def _find_own_channel(env: SlackEnv, name: str) -> str | None:
@@ -117,14 +64,14 @@ async def create_channel(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
 async def set_topic(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Topic: severity, status, key and title, so the sidebar tells the state at a glance."""
     topic = blocks.topic(incident)
-    await env.client.conversations_setTopic(channel=_channel(incident), topic=topic)
+    await env.client.conversations_setTopic(channel=need_channel(incident), topic=topic)
     return Outcome(event="topic_set", text=topic)
 
 
 async def set_purpose(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Purpose: what the channel is for and which playbook it runs."""
     purpose = blocks.purpose(incident, env.playbook_name(incident.playbook, incident.language))
-    await env.client.conversations_setPurpose(channel=_channel(incident), purpose=purpose)
+    await env.client.conversations_setPurpose(channel=need_channel(incident), purpose=purpose)
     return Outcome(event="purpose_set", text=purpose)
 
 
@@ -151,7 +98,7 @@ async def _invite_each(env: SlackEnv, channel: str, users: list[str]) -> tuple[l
 
 async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Invite the declarer and role holders; one bad user id does not keep the others out."""
-    channel = _channel(incident)
+    channel = need_channel(incident)
     users = [u for u in op.args.get("users", []) if u != env.bot_user_id]
     if not users:
         return Outcome()
@@ -173,19 +120,34 @@ async def post_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
     if incident.header_ts:
         return Outcome()
     assert incident.id is not None
-    channel = _channel(incident)
-    ts = await _already_posted(env, channel, op)
+    channel = need_channel(incident)
+    ts = await already_posted(env, channel, op)
     if ts is None:
-        holders = await env.holders(incident.id)
-        name = env.playbook_name(incident.playbook, incident.language)
         response = await env.client.chat_postMessage(
             channel=channel,
             text=blocks.header_text(incident),
-            blocks=[b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz)],
-            metadata=_metadata(op),
+            blocks=await _header(env, incident),
+            metadata=op_metadata(op),
         )
         ts = str(response["ts"])
-    return Outcome(updates={"header_ts": ts}, event="header_posted", data={"ts": ts})
+    return Outcome(updates={"header_ts": ts}, event="header_posted", text=blocks.header_text(incident), data={"ts": ts})
+
+
+async def _header(env: SlackEnv, incident: Incident) -> list[dict]:
+    assert incident.id is not None
+    holders = await current_holders(env, incident.id)
+    name = env.playbook_name(incident.playbook, incident.language)
+    return [b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz)]
+
+
+async def update_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Redraw the header in place from the current state; before it is posted there is nothing to do."""
+    if incident.header_ts and incident.channel_id:
+        await env.client.chat_update(
+            channel=incident.channel_id, ts=incident.header_ts,
+            text=blocks.header_text(incident), blocks=await _header(env, incident),
+        )
+    return Outcome()
 
 
 async def pin_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -193,34 +155,36 @@ async def pin_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     if not incident.header_ts:
         raise Blocked("the header message was not posted")
     try:
-        await env.client.pins_add(channel=_channel(incident), timestamp=incident.header_ts)
+        await env.client.pins_add(channel=need_channel(incident), timestamp=incident.header_ts)
     except SlackApiError as exc:
         if slack_error(exc) != "already_pinned":
             raise
-    return Outcome(event="header_pinned", data={"ts": incident.header_ts})
+    return Outcome(event="header_pinned", text=blocks.header_title(incident), data={"ts": incident.header_ts})
 
 
 async def announce(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Tell the announce channel; a private incident gives only its key and severity."""
     if not env.announce_channel_id:
         return Outcome()
-    _channel(incident)
-    ts = await _already_posted(env, env.announce_channel_id, op)
+    need_channel(incident)
+    ts = await already_posted(env, env.announce_channel_id, op)
     if ts is None:
         response = await env.client.chat_postMessage(
             channel=env.announce_channel_id,
             text=blocks.announcement_text(incident),
             blocks=[b.to_dict() for b in blocks.announcement_blocks(incident)],
-            metadata=_metadata(op),
+            metadata=op_metadata(op),
             unfurl_links=False,
         )
         ts = str(response["ts"])
-    return Outcome(event="announced", data={"channel": env.announce_channel_id, "ts": ts})
+    return Outcome(
+        event="announced", text=f"<#{env.announce_channel_id}>", data={"channel": env.announce_channel_id, "ts": ts}
+    )
 
 
 async def tell_declarer_ready(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Tell the person who declared that the channel is ready (privately)."""
-    channel = _channel(incident)
+    channel = need_channel(incident)
     text = t("ready", incident.language, key=incident.key, channel=channel_link(channel))
     await env.tell(incident, text)
     return Outcome()
@@ -233,6 +197,7 @@ OPERATIONS: dict[str, Operation] = {
     "invite": invite,
     "post_header": post_header,
     "pin_header": pin_header,
+    "update_header": update_header,
     "announce": announce,
     "tell_declarer_ready": tell_declarer_ready,
 }

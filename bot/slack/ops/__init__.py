@@ -1,0 +1,10 @@
+"""Outbox operations: each kind of Slack side effect, by name."""
+
+from __future__ import annotations
+
+from bot.slack.ops import declare, roles, steps
+from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv
+
+OPERATIONS: dict[str, Operation] = {**declare.OPERATIONS, **roles.OPERATIONS, **steps.OPERATIONS}
+
+__all__ = ["OPERATIONS", "Blocked", "Operation", "Outcome", "SlackEnv"]

@@ -1,0 +1,95 @@
+"""What every outbox operation shares: its environment, its outcome, and idempotent posting."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import roles
+from bot.models import Incident, SlackOp
+from bot.playbooks import Playbook
+
+OP_EVENT_TYPE = "yingji_op"
+
+
+class Blocked(Exception):
+    """An operation needs the result of one that has not succeeded (no channel yet, no header)."""
+
+
+@dataclass
+class SlackEnv:
+    """What operations need besides the incident: the client and the deployment's choices."""
+
+    client: AsyncWebClient
+    bot_user_id: str
+    tz: ZoneInfo
+    channel_prefix: str
+    announce_channel_id: str | None
+    playbook_name: Callable[[str, str], str]
+    sessions: async_sessionmaker[AsyncSession]
+    playbooks: dict[str, Playbook]
+    channel_taken: Callable[[str, int], Awaitable[bool]]
+    tell: Callable[[Incident, str], Awaitable[None]]
+    schedule: Callable[[str, datetime, str, int], Awaitable[None]]
+    unschedule: Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class Outcome:
+    """What an operation changed: incident fields to store and the timeline event to write."""
+
+    updates: dict[str, Any] = field(default_factory=dict)
+    event: str | None = None
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    apply: Callable[[AsyncSession], Awaitable[None]] | None = None
+
+
+Operation = Callable[[SlackEnv, Incident, SlackOp], Awaitable[Outcome]]
+
+
+def need_channel(incident: Incident) -> str:
+    if not incident.channel_id:
+        raise Blocked("the incident channel does not exist yet")
+    return incident.channel_id
+
+
+def op_metadata(op: SlackOp, part: int = 0) -> dict[str, Any]:
+    """Message metadata naming the operation (and which of its messages), so a retry can find what it posted."""
+    return {"event_type": OP_EVENT_TYPE, "event_payload": {"op": op.id, "part": part}}
+
+
+async def already_posted(env: SlackEnv, channel: str, op: SlackOp, part: int = 0) -> str | None:
+    """The ts of a message an earlier attempt of `op` posted, if it got through before failing."""
+    if op.attempts <= 1:
+        return None
+    history = await env.client.conversations_history(channel=channel, limit=100, include_all_metadata=True)
+    for message in history.get("messages", []):
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("op") == op.id and payload.get("part", 0) == part:
+            return str(message["ts"])
+    return None
+
+
+async def current_holders(env: SlackEnv, incident_id: int) -> dict[str, str]:
+    """Who holds each role now, read fresh for rendering."""
+    async with env.sessions() as session:
+        return await roles.holders(session, incident_id)
+
+
+async def dm(env: SlackEnv, user_id: str, text: str, op: SlackOp) -> str:
+    """Send a direct message once: a retried attempt first looks for the message it may have sent."""
+    if op.attempts > 1:
+        im = await env.client.conversations_open(users=user_id)
+        ts = await already_posted(env, str(im["channel"]["id"]), op)
+        if ts:
+            return ts
+    response = await env.client.chat_postMessage(channel=user_id, text=text, metadata=op_metadata(op))
+    return str(response["ts"])

@@ -1,0 +1,118 @@
+"""The Slack side of the checklist: post it in parts, redraw a part in place, remind when a step is late."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import steps as step_service
+from bot.models import Incident, SlackOp, Step
+from bot.roles import role_name
+from bot.slack.checklist import checklist_blocks, checklist_text, parts
+from bot.slack.ops.base import (
+    Operation,
+    Outcome,
+    SlackEnv,
+    already_posted,
+    current_holders,
+    need_channel,
+    op_metadata,
+)
+from bot.slack.text import clip, escape, mention
+
+
+async def _parts(env: SlackEnv, incident_id: int) -> list[list[Step]]:
+    async with env.sessions() as session:
+        return parts(await step_service.all_steps(session, incident_id))
+
+
+async def post_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Post the checklist, split under Slack's block limit, and remember which message holds which step."""
+    assert incident.id is not None
+    channel = need_channel(incident)
+    chunks = await _parts(env, incident.id)
+    holders = await current_holders(env, incident.id)
+    posted: dict[int, str] = {}
+    for part, chunk in enumerate(chunks):
+        ts = chunk[0].message_ts or await already_posted(env, channel, op, part)
+        if ts is None:
+            response = await env.client.chat_postMessage(
+                channel=channel,
+                text=checklist_text(incident, chunk),
+                blocks=[b.to_dict() for b in checklist_blocks(incident, chunk, holders, env.tz, part=part, total=len(chunks))],
+                metadata=op_metadata(op, part),
+            )
+            ts = str(response["ts"])
+        posted.update({step.id or 0: ts for step in chunk})
+
+    async def apply(session: AsyncSession) -> None:
+        for step_id, ts in posted.items():
+            row = await session.get(Step, step_id)
+            assert row is not None
+            row.message_ts = ts
+            session.add(row)
+
+    return Outcome(
+        event="checklist_posted",
+        text=f"{len(posted)}",
+        data={"messages": sorted(set(posted.values())), "steps": len(posted)},
+        apply=apply,
+    )
+
+
+async def refresh_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Redraw one part (or every part) in place; a part not posted yet will be drawn fresh when it is."""
+    assert incident.id is not None
+    chunks = await _parts(env, incident.id)
+    wanted = op.args.get("part")
+    holders = await current_holders(env, incident.id)
+    for part, chunk in enumerate(chunks):
+        ts = chunk[0].message_ts
+        if (wanted is not None and part != wanted) or not ts or not incident.channel_id:
+            continue
+        await env.client.chat_update(
+            channel=incident.channel_id, ts=ts, text=checklist_text(incident, chunk),
+            blocks=[b.to_dict() for b in checklist_blocks(incident, chunk, holders, env.tz, part=part, total=len(chunks))],
+        )
+    return Outcome()
+
+
+async def schedule_reminders(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Put a reminder for every open step in the persistent job store (idempotent: same job ids)."""
+    assert incident.id is not None
+    async with env.sessions() as session:
+        open_steps = [s for s in await step_service.all_steps(session, incident.id)
+                      if s.done_at is None and s.reminded_at is None and s.due_at is not None]
+    for step in open_steps:
+        assert step.due_at is not None
+        await env.schedule(f"step:{step.id}", step.due_at, "step_due", step.id or 0)
+    return Outcome()
+
+
+async def post_step_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """One reminder in the channel, to the owner role's holder (the commander if the role is empty)."""
+    assert incident.id is not None
+    channel = need_channel(incident)
+    async with env.sessions() as session:
+        step = await session.get(Step, op.args["step_id"])
+    if step is None or step.done_at is not None:
+        return Outcome()
+    if await already_posted(env, channel, op):
+        return Outcome()
+    holders = await current_holders(env, incident.id)
+    who = holders.get(step.owner_role) or holders.get("commander")
+    lang = incident.language
+    owner = role_name(step.owner_role, lang)
+    if lang == "zh":
+        text = f":alarm_clock: 第 {step.number} 项已超时：{clip(escape(step.title), 2000)}\n负责：{owner} {mention(who) or '（未指定，请指挥指定）'}\n完成后运行 `/incident done {step.number}` 或点清单上的「完成」。"
+    else:
+        text = f":alarm_clock: Step {step.number} is overdue: {clip(escape(step.title), 2000)}\nOwner: {owner} {mention(who) or '(unassigned — commander, please assign)'}\nWhen done: `/incident done {step.number}` or press Done on the checklist."
+    await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
+    return Outcome()
+
+
+OPERATIONS: dict[str, Operation] = {
+    "post_checklist": post_checklist,
+    "refresh_checklist": refresh_checklist,
+    "schedule_reminders": schedule_reminders,
+    "post_step_reminder": post_step_reminder,
+}

@@ -1,0 +1,91 @@
+"""The checklist: playbook steps copied into an incident, each with an owner role and a deadline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import timeline
+from bot.db import utcnow
+from bot.models import Incident, Step
+from bot.playbooks import PHASES, Playbook
+
+PHASE_NAMES = {
+    "detect": {"zh": "发现", "en": "Detect"},
+    "report": {"zh": "报告", "en": "Report"},
+    "respond": {"zh": "响应", "en": "Respond"},
+    "handle": {"zh": "处置", "en": "Handle"},
+    "recover": {"zh": "恢复", "en": "Recover"},
+    "review": {"zh": "复盘", "en": "Review"},
+}
+
+
+def copy_from_playbook(session: AsyncSession, incident: Incident, playbook: Playbook) -> list[Step]:
+    """Create the incident's steps, numbered from 1 in phase order, due relative to declaration."""
+    assert incident.id is not None
+    ordered = sorted(playbook.steps, key=lambda s: (PHASES.index(s.phase), playbook.steps.index(s)))
+    steps = [
+        Step(
+            incident_id=incident.id,
+            number=number,
+            step_key=step.id,
+            phase=step.phase,
+            title=step.title.get(incident.language),
+            owner_role=step.owner,
+            due_at=incident.declared_at + timedelta(minutes=step.due_minutes),
+            clock=step.clock,
+        )
+        for number, step in enumerate(ordered, start=1)
+    ]
+    session.add_all(steps)
+    return steps
+
+
+async def all_steps(session: AsyncSession, incident_id: int) -> list[Step]:
+    """Every step of an incident, by number."""
+    result = await session.exec(select(Step).where(Step.incident_id == incident_id).order_by(col(Step.number)))
+    return list(result.all())
+
+
+def open_first(steps: list[Step]) -> list[Step]:
+    """Open steps (soonest due first), then completed ones."""
+    return sorted(steps, key=lambda s: (s.done_at is not None, s.due_at or utcnow(), s.number))
+
+
+def is_overdue(step: Step, now: datetime | None = None) -> bool:
+    """An open step past its deadline."""
+    return step.done_at is None and step.due_at is not None and step.due_at < (now or utcnow())
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What `complete` found: the step (if any) and whether this call completed it."""
+
+    step: Step | None
+    completed: bool
+
+
+async def complete(
+    session: AsyncSession, incident_id: int, number: int, *, by: str, note: str = ""
+) -> Completion:
+    """Mark step `number` done with who and when; a missing or already-done step changes nothing."""
+    result = await session.exec(select(Step).where(Step.incident_id == incident_id, Step.number == number))
+    step = result.first()
+    if step is None or step.done_at is not None:
+        return Completion(step, completed=False)
+    now = utcnow()
+    step.done_at, step.done_by, step.note = now, by, note or None
+    session.add(step)
+    timeline.record(
+        session,
+        incident_id,
+        "step_done",
+        actor=by,
+        text=f"{step.number}. {step.title}" + (f" — {note}" if note else ""),
+        data={"step": step.number, "key": step.step_key, "note": note, "clock": step.clock},
+        at=now,
+    )
+    return Completion(step, completed=True)
