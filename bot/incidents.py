@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import deliveries, outbox, roles, steps, timeline
 from bot.db import utcnow
 from bot.metrics import INCIDENTS_DECLARED
-from bot.models import Incident
+from bot.models import Incident, RoleAssignment, TimelineEvent
 from bot.naming import channel_name
 from bot.playbooks import Playbook
 from bot.severity import ACTIVE_STATUSES
@@ -157,3 +157,24 @@ async def active(session: AsyncSession) -> list[Incident]:
         .order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())
     )
     return list(result.all())
+
+
+async def insiders(session: AsyncSession, incident_ids: list[int]) -> dict[int, set[str]]:
+    """Who is inside each incident: the declarer, everyone who held a role, and everyone the bot invited."""
+    inside: dict[int, set[str]] = {i: set() for i in incident_ids}
+    if not incident_ids:
+        return inside
+    declared = await session.exec(select(Incident).where(col(Incident.id).in_(incident_ids)))
+    for incident in declared.all():
+        inside[incident.id or 0].add(incident.declared_by)
+    assigned = await session.exec(select(RoleAssignment).where(col(RoleAssignment.incident_id).in_(incident_ids)))
+    for row in assigned.all():
+        inside[row.incident_id].add(row.user_id)
+    invites = await session.exec(
+        select(TimelineEvent).where(
+            col(TimelineEvent.incident_id).in_(incident_ids), TimelineEvent.kind == "members_invited"
+        )
+    )
+    for event in invites.all():
+        inside[event.incident_id].update(event.data.get("invited", []))
+    return inside

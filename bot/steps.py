@@ -50,6 +50,12 @@ async def all_steps(session: AsyncSession, incident_id: int) -> list[Step]:
     return list(result.all())
 
 
+async def by_number(session: AsyncSession, incident_id: int, number: int) -> Step | None:
+    """One step by its number in the checklist."""
+    result = await session.exec(select(Step).where(Step.incident_id == incident_id, Step.number == number))
+    return result.first()
+
+
 def open_first(steps: list[Step]) -> list[Step]:
     """Open steps (soonest due first), then completed ones."""
     return sorted(steps, key=lambda s: (s.done_at is not None, s.due_at or utcnow(), s.number))
@@ -72,8 +78,7 @@ async def complete(
     session: AsyncSession, incident_id: int, number: int, *, by: str, note: str = ""
 ) -> Completion:
     """Mark step `number` done with who and when; a missing or already-done step changes nothing."""
-    result = await session.exec(select(Step).where(Step.incident_id == incident_id, Step.number == number))
-    step = result.first()
+    step = await by_number(session, incident_id, number)
     if step is None or step.done_at is not None:
         return Completion(step, completed=False)
     now = utcnow()

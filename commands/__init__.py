@@ -9,7 +9,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.runtime import Runtime
 from bot.slack.text import unescape
-from commands import declare
+from bot.slack.blocks import ASSIGN_ROLES_ACTION
+from bot.slack.checklist import DONE_ACTION
+from commands import declare, roles, steps
 from commands.context import Invocation, Reply
 from commands.router import dispatch
 
@@ -50,6 +52,32 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             reply = _oops(rt.language)
         await ack(**reply.ack_kwargs())
         _start(rt, reply, "after:/incident")
+
+    @app.action(ASSIGN_ROLES_ACTION)
+    async def assign_roles_pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        rt.tasks.spawn(roles.open_assign_form(rt, body), name="open:assign_roles")
+
+    @app.view(roles.FORM_ID)
+    async def assign_roles_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            payload, reply = await roles.submit_assign_form(rt, body)
+        except Exception:
+            log.exception("assign roles form failed before the ack")
+            await ack(response_action="errors", errors={"commander": _oops(rt.language).text[:150]})
+            return
+        await ack(**payload)
+        _start(rt, reply, "after:assign_roles")
+
+    @app.action(DONE_ACTION)
+    async def step_done_pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            reply = await steps.done_button(rt, body)
+        except Exception:
+            log.exception("Done button failed before the ack")
+            reply = None
+        await ack()
+        _start(rt, reply, "after:step_done")
 
     @app.view(declare.CALLBACK_ID)
     async def declare_form_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
-
 from bot import incidents
-from bot.models import RoleAssignment, TimelineEvent
 from bot.severity import severity_label, status_label
 from bot.slack.text import channel_link, clip, escape, when
 from commands.context import Invocation, Reply
@@ -13,32 +10,12 @@ from commands.context import Invocation, Reply
 MAX_LINES = 40
 
 
-async def _insiders(inv: Invocation, incident_ids: list[int]) -> dict[int, set[str]]:
-    """Who is inside each private incident: the declarer, role holders and people the bot invited."""
-    insiders: dict[int, set[str]] = {i: set() for i in incident_ids}
-    if not incident_ids:
-        return insiders
-    async with inv.rt.sessions() as session:
-        roles = await session.exec(select(RoleAssignment).where(RoleAssignment.incident_id.in_(incident_ids)))  # type: ignore[attr-defined]
-        for row in roles.all():
-            insiders[row.incident_id].add(row.user_id)
-        invites = await session.exec(
-            select(TimelineEvent).where(
-                TimelineEvent.incident_id.in_(incident_ids), TimelineEvent.kind == "members_invited"  # type: ignore[attr-defined]
-            )
-        )
-        for event in invites.all():
-            insiders[event.incident_id].update(event.data.get("invited", []))
-    return insiders
-
-
 async def list_(inv: Invocation, args: str) -> Reply:
     """One line per active incident the person may see."""
     lang = inv.language
     async with inv.rt.sessions() as session:
         active = await incidents.active(session)
-    private_ids = [i.id for i in active if i.private and i.id is not None]
-    insiders = await _insiders(inv, private_ids)
+        insiders = await incidents.insiders(session, [i.id for i in active if i.private and i.id is not None])
     visible = [
         i for i in active
         if not i.private or i.declared_by == inv.user_id or inv.user_id in insiders.get(i.id or 0, set())

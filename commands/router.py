@@ -10,12 +10,19 @@ from commands.declare import declare
 from commands.help import help_
 from commands.list import list_
 from commands.repair import repair
+from commands.roles import role, roles_
+from commands.steps import done, steps_
+from commands.target import KEY
 from commands.usage import usage
 
 Handler = Callable[[Invocation, str], Awaitable[Reply]]
 
 HANDLERS: dict[str, Handler] = {
     "declare": declare,
+    "role": role,
+    "roles": roles_,
+    "steps": steps_,
+    "done": done,
     "list": list_,
     "repair": repair,
     "help": help_,
@@ -24,7 +31,11 @@ HANDLERS: dict[str, Handler] = {
 
 async def dispatch(inv: Invocation) -> Reply:
     """Split off the subcommand and hand the rest, untouched, to its handler."""
-    parts = inv.text.split(maxsplit=1)
+    parts = inv.text.split(maxsplit=2)
+    if len(parts) > 1 and KEY.match(parts[0]) and parts[1].lower() in HANDLERS:
+        parts = [parts[1], " ".join([parts[0], *parts[2:]])]  # /incident INC-3 role … = /incident role INC-3 …
+    else:
+        parts = inv.text.split(maxsplit=1)
     word = parts[0] if parts else ""
     rest = parts[1] if len(parts) > 1 else ""
     handler = HANDLERS.get(word.lower())

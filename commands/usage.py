@@ -10,6 +10,14 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
         "zh": "发起应急事件：不带参数打开表单，或直接给出级别、预案和标题",
         "en": "declare an incident: no arguments opens the form; or give severity, playbook and title",
     },
+    "role": {
+        "form": "/incident role <role> @person",
+        "zh": "指定或交接角色：commander tech comms legal support",
+        "en": "assign or hand over a role: commander tech comms legal support",
+    },
+    "roles": {"form": "/incident roles", "zh": "谁担任哪个角色", "en": "who holds which role"},
+    "steps": {"form": "/incident steps", "zh": "处置清单，未完成在前", "en": "the checklist, open steps first"},
+    "done": {"form": "/incident done <n> [note]", "zh": "完成第 n 项，可附说明", "en": "complete step n, with an optional note"},
     "list": {"form": "/incident list", "zh": "进行中的事件，最新在前", "en": "active incidents, newest first"},
     "repair": {
         "form": "/incident repair [INC-n]",
@@ -20,6 +28,10 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
 }
 
 EXAMPLE = "/incident declare sev2 payment-failure 支付宝回调超时"
+OUTSIDE = {
+    "zh": "在事件频道里无需写编号；在别处，把编号写在子命令后：`/incident roles INC-42`",
+    "en": "Inside an incident channel the incident is implied; elsewhere put its key after the subcommand: `/incident roles INC-42`",
+}
 
 
 def usage(language: str) -> str:
@@ -31,6 +43,7 @@ def usage(language: str) -> str:
     levels = ", ".join(f"`{code}`" for code in SEVERITIES)
     lines.append(("级别：" if language == "zh" else "Severities: ") + levels + " (1–4)")
     lines.append(("例如：" if language == "zh" else "Example: ") + f"`{EXAMPLE}`")
+    lines.append(OUTSIDE[language])
     return "\n".join(lines)
 
 

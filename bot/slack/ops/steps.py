@@ -60,14 +60,14 @@ async def post_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
 
 
 async def refresh_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """Redraw one part (or every part) in place; a part not posted yet will be drawn fresh when it is."""
+    """Redraw the message holding `ts` (or every message) in place; an unposted part is drawn fresh later."""
     assert incident.id is not None
     chunks = await _parts(env, incident.id)
-    wanted = op.args.get("part")
+    wanted = op.args.get("ts")
     holders = await current_holders(env, incident.id)
     for part, chunk in enumerate(chunks):
         ts = chunk[0].message_ts
-        if (wanted is not None and part != wanted) or not ts or not incident.channel_id:
+        if (wanted is not None and ts != wanted) or not ts or not incident.channel_id:
             continue
         await env.client.chat_update(
             channel=incident.channel_id, ts=ts, text=checklist_text(incident, chunk),
