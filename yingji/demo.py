@@ -1,84 +1,135 @@
-"""`yingji demo`: a whole incident against the local Slack sandbox, printed as a person would see it."""
+"""`yingji demo`: a whole incident against the local Slack sandbox, printed as people would see it."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
+from typing import Any
 
+import yaml
 from sqlmodel import select
 
-from bot.models import Incident, TimelineEvent
+from bot.models import Incident, Step, TimelineEvent
+from bot.playbooks import SHIPPED_DIR
 from bot.slack.text import when
 from yingji.local import LocalStack
 from yingji.textview import humanize, message_as_text
 
 DEMO_DIR = Path("data") / "demo"
 TITLE = "支付宝回调超时，部分订单支付后仍显示待支付"
+SHORT_LIMIT_MINUTES = 0.08  # step 1's time limit in the demo (about 5 s), so a reminder fires while you watch
 
 
-def _names(stack: LocalStack) -> dict[str, str]:
-    names = {user.id: user.real_name or user.name for user in stack.sandbox.users.values()}
-    names.update({channel.id: channel.name for channel in stack.sandbox.channels.values()})
-    return names
+def _demo_playbooks(directory: Path) -> Path:
+    """The shipped payment-failure playbook with step 1 due in seconds instead of ten minutes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = yaml.safe_load((SHIPPED_DIR / "payment-failure.yaml").read_text(encoding="utf-8"))
+    data["steps"][0]["due_minutes"] = SHORT_LIMIT_MINUTES
+    (directory / "payment-failure.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return directory
 
 
-def _section(title: str) -> None:
-    print(f"\n── {title} " + "─" * max(0, 60 - len(title)))
+class Demo:
+    """Plays the people of the incident and prints what each of them would see."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    @property
+    def names(self) -> dict[str, str]:
+        sb = self.stack.sandbox
+        names = {user.id: user.real_name or user.name for user in sb.users.values()}
+        names.update({channel.id: channel.name for channel in sb.channels.values()})
+        return names
+
+    def section(self, title: str) -> None:
+        print(f"\n── {title} " + "─" * max(0, 66 - len(title)))
+
+    def show(self, lines: list[str]) -> None:
+        for line in lines:
+            print(f"  │ {line}")
+
+    async def run(self, person: str, text: str, channel_id: str) -> dict[str, Any]:
+        """A person types `/incident <text>`; print it and the private reply."""
+        sb = self.stack.sandbox
+        user = self.stack.users[person]
+        where = self.names.get(channel_id, channel_id)
+        print(f"\n{self.names[user]} in #{where}:  /incident {humanize(text, self.names)}")
+        reply = await self.stack.actor.slash("/incident", text, user_id=user, channel_id=channel_id)
+        if reply.json and reply.json.get("text"):
+            self.show(humanize(reply.json["text"], self.names).splitlines())
+        await self.stack.settle()
+        assert reply.status == 200, reply.body
+        return reply.json or {}
+
+    def mention(self, person: str) -> str:
+        return f"<@{self.stack.users[person]}|{person}>"
 
 
 async def run_demo() -> int:
-    """Declare one incident as a person would, then print the channel, header, announcement and timeline."""
+    """Declare, staff, work and watch one incident; then print the channel, checklist and timeline."""
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
-    stack = await LocalStack.start(DEMO_DIR, config=lambda people: {"default_roles": {"comms": people["wang.fang"]}})
+    playbooks = _demo_playbooks(DEMO_DIR / "playbooks")
+    stack = await LocalStack.start(DEMO_DIR, config=lambda people: {
+        "default_roles": {"comms": people["wang.fang"]},
+        "playbooks_dir": str(playbooks.resolve()),
+    })
+    demo = Demo(stack)
+    sb = stack.sandbox
     try:
-        names = _names(stack)
-        declarer = stack.users["zhang.wei"]
-        command = f"declare sev2 payment-failure {TITLE}"
-        print(f"{names[declarer]} types in #general:  /incident {command}")
-        reply = await stack.actor.slash("/incident", command, user_id=declarer, channel_id=stack.channels["general"])
-        print(f"Slack answered HTTP {reply.status}; the bot replied privately:")
-        for line in humanize((reply.json or {}).get("text", reply.body), names).splitlines():
-            print(f"  │ {line}")
+        await demo.run("zhang.wei", f"declare sev2 payment-failure {TITLE}", stack.channels["general"])
+        async with stack.rt.sessions() as session:
+            incident = (await session.exec(select(Incident))).one()
+        channel_id = incident.channel_id
+        assert channel_id is not None
+        for role, person in (("commander", "zhang.wei"), ("tech", "chen.jie"), ("legal", "li.na"), ("support", "liu.yang")):
+            await demo.run("zhang.wei", f"role {role} {demo.mention(person)}", channel_id)
+        await demo.run("zhang.wei", "roles", channel_id)
+        await demo.run("zhang.wei", "done 2 已联系支付宝技术支持，工单 #8812", channel_id)
+        async with stack.rt.sessions() as session:
+            step3 = (await session.exec(select(Step).where(Step.incident_id == incident.id, Step.number == 3))).one()
+        print(f"\n{demo.names[stack.users['chen.jie']]} presses [完成] on step 3 of the checklist")
+        await stack.actor.block_action(stack.users["chen.jie"], "step_done", value=str(step3.id),
+                                       channel_id=channel_id, message_ts=step3.message_ts)
+        await stack.settle()
+        print(f"\n… waiting for step 1's time limit ({SHORT_LIMIT_MINUTES * 60:.0f} s in this demo) to pass …")
+        for _ in range(150):
+            if any(":alarm_clock:" in str(m.get("text")) for m in sb.messages(channel_id)):
+                break
+            await asyncio.sleep(0.1)
         await stack.settle()
 
         async with stack.rt.sessions() as session:
-            incident = (await session.exec(select(Incident).order_by(Incident.id))).first()
-            assert incident is not None and incident.channel_id is not None
+            incident = (await session.exec(select(Incident))).one()
             events = list((await session.exec(
                 select(TimelineEvent).where(TimelineEvent.incident_id == incident.id).order_by(TimelineEvent.id)
             )).all())
-        names = _names(stack)
-        channel = stack.sandbox.channels[incident.channel_id]
-
-        _section("New channel")
-        print(f"#{channel.name}  ({'private' if channel.is_private else 'public'}, {len(channel.members)} members: "
-              + ", ".join(sorted(names.get(m, m) for m in channel.members)) + ")")
-        print(f"topic:   {channel.topic}")
-        print(f"purpose: {channel.purpose}")
-
-        _section("Pinned header")
-        header = next(m for m in stack.sandbox.messages(incident.channel_id) if m["ts"] in channel.pins)
-        for line in message_as_text(header, names):
-            print(f"  │ {line}")
-
-        _section("Announcement in #incidents")
-        for message in stack.sandbox.messages(stack.channels["incidents"]):
-            for line in message_as_text(message, names):
-                print(f"  │ {line}")
-
-        _section("Private notices to the declarer")
-        for response in stack.sandbox.responses:
-            for line in humanize(str(response.get("text", "")), names).splitlines():
-                print(f"  │ {line}")
-
-        _section(f"Timeline of {incident.key} in SQLite ({stack.rt.settings.database_url.split('///')[-1]})")
+        names = demo.names
+        channel = sb.channels[channel_id]
+        demo.section(f"#{channel.name}")
+        print(f"  {'private' if channel.is_private else 'public'} · members: "
+              + ", ".join(sorted(names.get(m, m) for m in channel.members)))
+        print(f"  topic:   {channel.topic}")
+        print(f"  purpose: {channel.purpose}")
+        for message in sb.messages(channel_id):
+            pinned = " (pinned)" if message["ts"] in channel.pins else ""
+            print(f"\n  yingji{pinned}:")
+            demo.show(message_as_text(message, names))
+        demo.section("#incidents (announcement)")
+        for message in sb.messages(stack.channels["incidents"]):
+            demo.show(message_as_text(message, names))
+        demo.section(f"Direct message to {names[stack.users['chen.jie']]}")
+        for message in sb.dms(stack.users["chen.jie"]):
+            demo.show(message_as_text(message, names))
+        demo.section(f"Timeline of {incident.key} in SQLite ({stack.rt.settings.database_url.split('///')[-1]})")
         tz = stack.rt.settings.tz
         for event in events:
-            actor = "yingji" if event.actor == "yingji" else names.get(event.actor, event.actor)
+            actor = names.get(event.actor, event.actor)
             detail = humanize(event.text, names).replace("\n", " ")
-            print(f"  {when(event.at, tz, seconds=True)}  {actor:<6} {event.kind:<16} {detail[:60]}")
-        print(f"\n{incident.key} declared and ready: {len(events)} timeline events, "
-              f"{len(stack.sandbox.calls)} Slack Web API calls.")
+            print(f"  {when(event.at, tz, seconds=True)}  {actor:<6} {event.kind:<17} {detail[:56]}")
+        print(f"\n{incident.key}: {len(events)} timeline events, {len(sb.calls)} Slack Web API calls, "
+              f"{len([m for m in sb.messages(channel_id) if ':alarm_clock:' in str(m.get('text'))])} reminder.")
         return 0
     finally:
         await stack.stop()

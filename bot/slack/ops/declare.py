@@ -85,14 +85,13 @@ async def _invite_each(env: SlackEnv, channel: str, users: list[str]) -> tuple[l
     for user in users:
         try:
             await env.client.conversations_invite(channel=channel, users=user)
+            invited.append(user)
         except SlackApiError as exc:
             error = slack_error(exc)
             if error in USER_REFUSALS:
                 refused[user] = str(error)
-                continue
-            if error != "already_in_channel":
+            elif error != "already_in_channel":
                 raise
-        invited.append(user)
     return invited, refused
 
 
@@ -107,10 +106,11 @@ async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
         await env.client.conversations_invite(channel=channel, users=",".join(users))
     except SlackApiError as exc:
         error = slack_error(exc)
-        if error in USER_REFUSALS or (error == "already_in_channel" and len(users) > 1):
-            invited, refused = await _invite_each(env, channel, users)
-        elif error != "already_in_channel":
+        if error not in USER_REFUSALS and error != "already_in_channel":
             raise
+        invited, refused = await _invite_each(env, channel, users)
+    if not invited and not refused:
+        return Outcome()  # everyone was already there
     text = " ".join(f"<@{u}>" for u in invited)
     return Outcome(event="members_invited", text=text, data={"invited": invited, "refused": refused})
 
