@@ -50,7 +50,10 @@ class FileConfig(BaseModel):
     playbook_roles: dict[str, RoleHolders] = {}
     comms_approvers: list[str] = []
     legal_approvers: list[str] = []
+    incident_managers: list[str] = []
     playbooks_dir: str | None = None
+    timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+\-']{1,100}$")
+    digest_time: str | None = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
     @field_validator("timezone")
     @classmethod
@@ -103,16 +106,19 @@ def load_file_config(path: Path) -> FileConfig:
 
 
 def load_settings(
-    env: Mapping[str, str] | None = None, *, need_app_token: bool = False
+    env: Mapping[str, str] | None = None, *, need_app_token: bool = False, need_slack: bool = True
 ) -> Settings:
-    """Build Settings from the environment; stop with a message naming what is wrong."""
+    """Build Settings from the environment; stop with a message naming what is wrong.
+
+    Offline commands (export, report) pass need_slack=False: they read the database only.
+    """
     env = os.environ if env is None else env
-    missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not env.get(name)]
+    missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if need_slack and not env.get(name)]
     if need_app_token and not env.get("SLACK_APP_TOKEN"):
         missing.append("SLACK_APP_TOKEN")
     if missing:
         raise ConfigError(f"missing setting: {', '.join(missing)} (set it in the environment)")
-    if not env["SLACK_BOT_TOKEN"].startswith("xoxb-"):
+    if need_slack and not env["SLACK_BOT_TOKEN"].startswith("xoxb-"):
         raise ConfigError("SLACK_BOT_TOKEN: expected a bot token starting with xoxb-")
     app_token = env.get("SLACK_APP_TOKEN") or None
     if app_token and not app_token.startswith("xapp-"):
@@ -132,8 +138,8 @@ def load_settings(
     config_path = Path(env["YINGJI_CONFIG"]) if env.get("YINGJI_CONFIG") else None
     file = load_file_config(config_path) if config_path else FileConfig()
     return Settings(
-        bot_token=env["SLACK_BOT_TOKEN"],
-        signing_secret=env["SLACK_SIGNING_SECRET"],
+        bot_token=env.get("SLACK_BOT_TOKEN", ""),
+        signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
         app_token=app_token,
         alert_webhook_token=env.get("ALERT_WEBHOOK_TOKEN") or None,
         api_url=api_url if api_url.endswith("/") else api_url + "/",

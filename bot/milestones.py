@@ -1,10 +1,11 @@
-"""Times derived from the timeline (never typed in): time to acknowledge, and later to mitigate and resolve."""
+"""Times derived from the timeline (never typed in): to detect, acknowledge, mitigate and resolve."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.models import TimelineEvent
+from bot.models import Incident, TimelineEvent
 
 
 def acknowledged_at(events: list[TimelineEvent]) -> datetime | None:
@@ -15,14 +16,73 @@ def acknowledged_at(events: list[TimelineEvent]) -> datetime | None:
     return None
 
 
+def _first_status(events: list[TimelineEvent], statuses: tuple[str, ...]) -> datetime | None:
+    for event in events:
+        if event.kind == "status_changed" and event.data.get("to") in statuses:
+            return event.at
+    return None
+
+
+def _last_status(events: list[TimelineEvent], status: str) -> datetime | None:
+    found = None
+    for event in events:
+        if event.kind == "status_changed":
+            found = event.at if event.data.get("to") == status else (None if event.data.get("from") == status else found)
+    return found
+
+
+@dataclass(frozen=True)
+class Milestones:
+    """The moments the metrics are measured between; None where the timeline does not (yet) show it."""
+
+    impact_started: datetime | None
+    declared: datetime
+    acknowledged: datetime | None
+    mitigated: datetime | None
+    resolved: datetime | None
+
+    def _since_declared(self, moment: datetime | None) -> timedelta | None:
+        return None if moment is None else max(moment - self.declared, timedelta(0))
+
+    @property
+    def time_to_detect(self) -> timedelta | None:
+        """From impact start (when known, e.g. an alert's startsAt) to declaration."""
+        return None if self.impact_started is None else max(self.declared - self.impact_started, timedelta(0))
+
+    @property
+    def time_to_acknowledge(self) -> timedelta | None:
+        return self._since_declared(self.acknowledged)
+
+    @property
+    def time_to_mitigate(self) -> timedelta | None:
+        return self._since_declared(self.mitigated)
+
+    @property
+    def time_to_resolve(self) -> timedelta | None:
+        return self._since_declared(self.resolved)
+
+
+def milestones(incident: Incident, events: list[TimelineEvent]) -> Milestones:
+    """Read the milestones off the timeline: mitigated = first monitoring (or resolved), resolved = last resolve."""
+    return Milestones(
+        impact_started=incident.impact_started_at,
+        declared=incident.declared_at,
+        acknowledged=acknowledged_at(events),
+        mitigated=_first_status(events, ("monitoring", "resolved")),
+        resolved=_last_status(events, "resolved"),
+    )
+
+
 def time_to_acknowledge(declared_at: datetime, events: list[TimelineEvent]) -> timedelta | None:
     """From declaration to the first commander; None while nobody has taken command."""
     at = acknowledged_at(events)
     return None if at is None else max(at - declared_at, timedelta(0))
 
 
-def duration(delta: timedelta, language: str) -> str:
-    """A short human duration: 45s, 12 min, 3 h 05 min, 2 d 4 h."""
+def duration(delta: timedelta | None, language: str) -> str:
+    """A short human duration: 45s, 12 min, 3 h 05 min, 2 d 4 h; a dash when unknown."""
+    if delta is None:
+        return "—"
     seconds = int(delta.total_seconds())
     if seconds < 60:
         return f"{seconds}s" if language == "en" else f"{seconds} 秒"

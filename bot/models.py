@@ -33,6 +33,7 @@ class Incident(SQLModel, table=True):
     language: str = Field(default="zh", max_length=8)
     declared_by: str = Field(max_length=32)
     declared_at: datetime = _when()
+    impact_started_at: datetime | None = _when(nullable=True)
     resolved_at: datetime | None = _when(nullable=True)
     closed_at: datetime | None = _when(nullable=True)
     channel_name: str | None = Field(default=None, max_length=80, unique=True)
@@ -40,6 +41,7 @@ class Incident(SQLModel, table=True):
     header_ts: str | None = Field(default=None, max_length=32)
     origin_channel_id: str | None = Field(default=None, max_length=32)
     response_url: str | None = Field(default=None, sa_type=Text)
+    resolution: str = Field(default="", sa_type=Text)
 
 
 class RoleAssignment(SQLModel, table=True):

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlmodel import select
 
-from bot import reminders
+from bot import outbox, reminders
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.incidents import Workspace
@@ -80,6 +80,7 @@ class Runtime:
         self.ready = False
         self.scheduler = Scheduler(settings.database_url)
         self.scheduler.register("step_due", self._step_due)
+        self.scheduler.register("digest", self._digest)
         self.env = SlackEnv(
             client=self.client,
             bot_user_id="",
@@ -123,6 +124,22 @@ class Runtime:
         playbook = self.playbooks.get(slug)
         return playbook.name.get(language) if playbook else slug
 
+    async def _schedule_digest(self) -> None:
+        """The daily digest of active incidents to the leadership channel, at the configured time."""
+        at = self.settings.file.digest_time
+        if at and self.leadership_channel_id:
+            hour, minute = (int(part) for part in at.split(":"))
+            await self.scheduler.daily("digest", hour, minute, self.settings.file.timezone, "digest")
+        else:
+            await self.scheduler.cancel("digest")
+
+    async def _digest(self) -> None:
+        """Queue today's digest (through the outbox, so a Slack hiccup does not lose it)."""
+        async with self.sessions() as session:
+            outbox.enqueue(session, None, "post_digest", channel=self.leadership_channel_id)
+            await session.commit()
+        self.runner.kick(None)
+
     async def _step_due(self, step_id: int) -> None:
         """A step's time limit passed: record it and send its one reminder."""
         async with self.sessions() as session:
@@ -146,6 +163,7 @@ class Runtime:
         self.leadership_channel_id = await self._resolve_channel("leadership_channel", self.settings.file.leadership_channel)
         self.env.announce_channel_id = self.announce_channel_id
         self.scheduler.start()
+        await self._schedule_digest()
         await self.runner.resume()
         self.ready = True
 

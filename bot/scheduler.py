@@ -70,6 +70,13 @@ class Scheduler:
             id=job_id, replace_existing=True,
         )
 
+    async def daily(self, job_id: str, hour: int, minute: int, tz: str, kind: str) -> None:
+        """Run `kind()` every day at hour:minute in `tz`."""
+        await asyncio.to_thread(
+            self._scheduler.add_job, fire, "cron", hour=hour, minute=minute, timezone=tz, args=[kind],
+            id=job_id, replace_existing=True,
+        )
+
     async def cancel(self, job_id: str) -> None:
         """Drop a job if it has not fired yet."""
         try:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
@@ -11,11 +12,15 @@ from bot.runtime import Runtime
 from bot.slack.text import unescape
 from bot.slack.blocks import ASSIGN_ROLES_ACTION
 from bot.slack.checklist import DONE_ACTION
-from commands import declare, roles, steps
+import re
+
+from bot.slack.timeline_view import PAGE_ACTION
+from commands import capture, declare, roles, steps, timeline
 from commands.context import Invocation, Reply
 from commands.router import dispatch
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _oops(language: str) -> Reply:
@@ -30,6 +35,15 @@ def _start(rt: Runtime, reply: Reply | None, name: str) -> None:
     """Start the reply's follow-up work in the background, each task kept and watched."""
     for job in reply.after if reply else []:
         rt.tasks.spawn(job(), name=name)
+
+
+async def _safely(work: Awaitable[T], what: str) -> T | None:
+    """Run pre-ack work; a failure is logged and answered with an ordinary ack, never a 500 to Slack."""
+    try:
+        return await work
+    except Exception:
+        log.exception("%s failed before the ack", what)
+        return None
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
@@ -78,6 +92,30 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             reply = None
         await ack()
         _start(rt, reply, "after:step_done")
+
+    @app.shortcut(capture.SHORTCUT_ID)
+    async def add_to_timeline(ack: AsyncAck, body: dict[str, Any]) -> None:
+        reply = await _safely(capture.shortcut(rt, body), "Add to timeline")
+        await ack()
+        _start(rt, reply, "after:add_to_timeline")
+
+    @app.event("pin_added")
+    async def pinned(body: dict[str, Any]) -> None:
+        _start(rt, await _safely(capture.pin_added(rt, body), "pin_added"), "after:pin_added")
+
+    @app.event("reaction_added")
+    async def reacted(body: dict[str, Any]) -> None:
+        _start(rt, await _safely(capture.reaction_added(rt, body), "reaction_added"), "after:reaction_added")
+
+    @app.event("message")
+    async def message(body: dict[str, Any]) -> None:
+        await _safely(capture.message_event(rt, body), "message event")
+
+    @app.action(re.compile(f"^{PAGE_ACTION}_"))
+    async def timeline_page(ack: AsyncAck, body: dict[str, Any]) -> None:
+        reply = await _safely(timeline.page_button(rt, body), "timeline page")
+        await ack()
+        _start(rt, reply, "after:timeline_page")
 
     @app.view(declare.CALLBACK_ID)
     async def declare_form_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:

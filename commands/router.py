@@ -6,13 +6,17 @@ from collections.abc import Awaitable, Callable
 
 from bot.slack.text import clip, escape
 from commands.context import Invocation, Reply
+from commands.capture import note
 from commands.declare import declare
 from commands.help import help_
 from commands.list import list_
 from commands.repair import repair
 from commands.roles import role, roles_
 from commands.steps import done, steps_
+from commands.status import resolve, status
+from commands.summary import summary_
 from commands.target import KEY
+from commands.timeline import timeline_
 from commands.usage import usage
 
 Handler = Callable[[Invocation, str], Awaitable[Reply]]
@@ -23,6 +27,11 @@ HANDLERS: dict[str, Handler] = {
     "roles": roles_,
     "steps": steps_,
     "done": done,
+    "note": note,
+    "status": status,
+    "resolve": resolve,
+    "timeline": timeline_,
+    "summary": summary_,
     "list": list_,
     "repair": repair,
     "help": help_,

@@ -18,6 +18,17 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
     "roles": {"form": "/incident roles", "zh": "谁担任哪个角色", "en": "who holds which role"},
     "steps": {"form": "/incident steps", "zh": "处置清单，未完成在前", "en": "the checklist, open steps first"},
     "done": {"form": "/incident done <n> [note]", "zh": "完成第 n 项，可附说明", "en": "complete step n, with an optional note"},
+    "status": {"form": "/incident status <status> [note]", "zh": "更新状态：investigating identified monitoring resolved",
+               "en": "set the status: investigating identified monitoring resolved"},
+    "resolve": {"form": "/incident resolve [resolution]", "zh": "宣布解决（应急指挥），并发布复盘草稿",
+                "en": "resolve (commander) and post the review draft"},
+    "note": {
+        "form": "/incident note <text>",
+        "zh": "在时间线上记一笔；以 `action:` 开头记为行动项",
+        "en": "add a line to the timeline; start with `action:` for an action item",
+    },
+    "summary": {"form": "/incident summary [INC-n]", "zh": "给管理者的摘要（私信附时间线图）", "en": "manager summary (chart by DM)"},
+    "timeline": {"form": "/incident timeline [INC-n]", "zh": "完整的时间线（分页）", "en": "the whole dated timeline, page by page"},
     "list": {"form": "/incident list", "zh": "进行中的事件，最新在前", "en": "active incidents, newest first"},
     "repair": {
         "form": "/incident repair [INC-n]",

@@ -17,7 +17,11 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 import commands
-from bot.metrics import BACKGROUND_TASKS, REGISTRY, REQUESTS
+from datetime import timedelta
+
+from bot.db import utcnow
+from bot.figures import figures
+from bot.metrics import BACKGROUND_TASKS, REGISTRY, REQUESTS, WINDOW_DAYS, publish
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,8 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
 
     async def metrics(_: web.Request) -> web.Response:
         BACKGROUND_TASKS.set(len(rt.tasks))
+        async with rt.sessions() as session:
+            publish(await figures(session, utcnow() - timedelta(days=WINDOW_DAYS)))
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     web_app = web.Application()

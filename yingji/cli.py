@@ -66,6 +66,25 @@ def _playbooks_check(directory: str | None) -> int:
     return 0
 
 
+def _export(key: str, fmt: str, output: str | None) -> int:
+    from yingji.offline import export
+
+    text = asyncio.run(export(load_settings(need_slack=False), key, fmt))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _report(since: str) -> int:
+    from yingji.offline import parse_period, report
+
+    sys.stdout.write(asyncio.run(report(load_settings(need_slack=False), parse_period(since))))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line, as `yingji --help` shows it."""
     root = argparse.ArgumentParser(prog="yingji", description="应急 — Slack incident response for e-commerce teams")
@@ -80,6 +99,12 @@ def parser() -> argparse.ArgumentParser:
     pb_sub = playbooks.add_subparsers(dest="pb_command", required=True)
     check = pb_sub.add_parser("check", help="validate a directory of playbooks (default: the shipped ones)")
     check.add_argument("dir", nargs="?")
+    export = sub.add_parser("export", help="write an incident's review (md), data (json) or timeline (csv)")
+    export.add_argument("key", help="the incident key, e.g. INC-42")
+    export.add_argument("--format", choices=("md", "json", "csv"), default="md")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    report = sub.add_parser("report", help="counts by severity and playbook, median times (drills excluded)")
+    report.add_argument("--since", default="30d", help="period, e.g. 30d, 12h, 8w (default 30d)")
     return root
 
 
@@ -94,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             return _demo()
         if args.command == "db":
             return _db_upgrade()
+        if args.command == "export":
+            return _export(args.key, args.format, args.output)
+        if args.command == "report":
+            return _report(args.since)
         return _playbooks_check(args.dir)
     except ConfigError as exc:
         print(f"yingji: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.models import Incident, Step, TimelineEvent
 from bot.playbooks import SHIPPED_DIR
+from bot.sandbox import people
 from bot.slack.text import when
 from yingji.local import LocalStack
 from yingji.textview import humanize, message_as_text
@@ -100,6 +101,16 @@ async def run_demo() -> int:
             await asyncio.sleep(0.1)
         await stack.settle()
 
+        said = people.say(stack.actor, stack.users["chen.jie"], channel_id, "回调队列积压 12 万条，已切到备用通道 B，积压开始下降")
+        print(f"\n{demo.names[stack.users['chen.jie']]} in #{demo.names[channel_id]}: {said['text']}")
+        print(f"{demo.names[stack.users['zhang.wei']]} pins that message (pins go on the timeline)")
+        await people.pin(stack.actor, stack.users["zhang.wei"], channel_id, said["ts"])
+        await stack.settle()
+        await demo.run("zhang.wei", "note action: 回调延迟告警阈值改为 30 秒，并按渠道拆分", channel_id)
+        await demo.run("zhang.wei", "status monitoring 已切换备用通道，积压回调补单中", channel_id)
+        await demo.run("li.na", f"summary {incident.key}", stack.channels["general"])
+        await demo.run("zhang.wei", "resolve 支付宝通道恢复，积压回调已全部补单，无重复扣款", channel_id)
+
         async with stack.rt.sessions() as session:
             incident = (await session.exec(select(Incident))).one()
             events = list((await session.exec(
@@ -114,7 +125,9 @@ async def run_demo() -> int:
         print(f"  purpose: {channel.purpose}")
         for message in sb.messages(channel_id):
             pinned = " (pinned)" if message["ts"] in channel.pins else ""
-            print(f"\n  yingji{pinned}:")
+            author = names.get(str(message.get("user")), "yingji")
+            files = ", ".join(f["name"] for f in message.get("files") or [])
+            print(f"\n  {author}{pinned}:" + (f"  [files: {files}]" if files else ""))
             demo.show(message_as_text(message, names))
         demo.section("#incidents (announcement)")
         for message in sb.messages(stack.channels["incidents"]):
@@ -122,6 +135,11 @@ async def run_demo() -> int:
         demo.section(f"Direct message to {names[stack.users['chen.jie']]}")
         for message in sb.dms(stack.users["chen.jie"]):
             demo.show(message_as_text(message, names))
+        demo.section("Files the bot shared")
+        for file in sb.files.values():
+            target = DEMO_DIR / str(file["name"])
+            target.write_bytes(bytes(file["bytes"]))
+            print(f"  {file['name']:<22} {len(file['bytes']):>7} bytes  → {target}")
         demo.section(f"Timeline of {incident.key} in SQLite ({stack.rt.settings.database_url.split('///')[-1]})")
         tz = stack.rt.settings.tz
         for event in events:

@@ -94,9 +94,9 @@ class OutboxRunner:
                 op = await session.get(SlackOp, op.id, populate_existing=True)  # type: ignore[assignment]
                 incident = await session.get(Incident, op.incident_id) if op.incident_id else None
             try:
-                if incident is None:
+                if incident is None and op.incident_id is not None:
                     raise Blocked("the incident no longer exists")
-                outcome = await operation(self.env, incident, op)
+                outcome = await operation(self.env, incident, op)  # type: ignore[arg-type]
             except Blocked as exc:
                 await self._settle(op, FAILED, str(exc))
                 OUTBOX_OPS.labels(op.kind, FAILED).inc()

@@ -50,6 +50,7 @@ def upgrade() -> None:
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('declared_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('declared_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('impact_started_at', bot.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolved_at', bot.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('channel_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
@@ -57,6 +58,7 @@ def upgrade() -> None:
     sa.Column('header_ts', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('origin_channel_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('response_url', sa.Text(), nullable=True),
+    sa.Column('resolution', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('channel_name'),
     sa.UniqueConstraint('key')

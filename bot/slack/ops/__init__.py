@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from bot.slack.ops import declare, roles, steps
+from bot.slack.ops import declare, reports, roles, steps, timeline
 from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv
 
-OPERATIONS: dict[str, Operation] = {**declare.OPERATIONS, **roles.OPERATIONS, **steps.OPERATIONS}
+OPERATIONS: dict[str, Operation] = {
+    **declare.OPERATIONS, **roles.OPERATIONS, **steps.OPERATIONS, **timeline.OPERATIONS,
+    **reports.OPERATIONS,
+}
 
 __all__ = ["OPERATIONS", "Blocked", "Operation", "Outcome", "SlackEnv"]

@@ -1,0 +1,147 @@
+"""The post-incident review (复盘) and the exports: markdown, JSON and CSV, all from the same facts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import ROLES
+from bot.milestones import duration
+from bot.roles import role_name
+from bot.severity import severity_label, status_label
+from bot.summary import Facts
+
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def _m(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def _local(moment: Any, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "—"
+
+
+def person(user: str | None, names: dict[str, str]) -> str:
+    """A person by name where known, else by Slack id."""
+    if not user:
+        return "—"
+    return "yingji" if user == "yingji" else f"@{names.get(user, user)}"
+
+
+def _plain(text: str, names: dict[str, str]) -> str:
+    return MENTION.sub(lambda m: person(m.group(1), names), text)
+
+
+def metrics(facts: Facts) -> dict[str, float | None]:
+    """The review's metrics in seconds (None where the timeline does not show the milestone)."""
+    ms = facts.milestones
+    pairs = {
+        "time_to_detect": ms.time_to_detect,
+        "time_to_acknowledge": ms.time_to_acknowledge,
+        "time_to_mitigate": ms.time_to_mitigate,
+        "time_to_resolve": ms.time_to_resolve,
+    }
+    return {name: (value.total_seconds() if value is not None else None) for name, value in pairs.items()}
+
+
+def action_items(facts: Facts) -> list[Any]:
+    """Notes marked as action items (`/incident note action: …`)."""
+    return [e for e in facts.events if e.kind == "action_item"]
+
+
+def markdown(facts: Facts, tz: ZoneInfo, *, playbook_name: str, names: dict[str, str] | None = None) -> str:
+    """The review draft: summary, impact, metrics, the whole timeline, prompts, action items."""
+    names = names or {}
+    incident, lang, ms = facts.incident, facts.incident.language, facts.milestones
+    title = _m(lang, "复盘草稿", "Post-incident review draft")
+    out = [f"# {title}: {incident.key} · {incident.title}", ""]
+    if incident.drill:
+        out += [_m(lang, "> 这是一次演练。", "> This was a drill."), ""]
+    out += [
+        f"## {_m(lang, '概要', 'Summary')}",
+        f"- {_m(lang, '级别', 'Severity')}: {severity_label(incident.severity, lang)}",
+        f"- {_m(lang, '状态', 'Status')}: {status_label(incident.status, lang)}",
+        f"- {_m(lang, '预案', 'Playbook')}: {playbook_name} (`{incident.playbook}`)",
+        f"- {_m(lang, '开始', 'Declared')}: {_local(incident.declared_at, tz)}",
+        f"- {_m(lang, '解决', 'Resolved')}: {_local(incident.resolved_at, tz)}",
+    ]
+    if incident.resolution:
+        out.append(f"- {_m(lang, '解决说明', 'Resolution')}: {_plain(incident.resolution, names)}")
+    out += [f"- {role_name(r, lang)}: {person(facts.holders.get(r), names)}" for r in ROLES]
+    impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
+    out += ["", f"## {_m(lang, '影响', 'Impact')}", impact or _m(lang, "（待补充）", "(to be written)"), ""]
+    out += [
+        f"## {_m(lang, '指标', 'Metrics')}",
+        f"- {_m(lang, '发现用时', 'Time to detect')}: {duration(ms.time_to_detect, lang) if ms.time_to_detect is not None else _m(lang, '未知（没有记录影响开始时间）', 'unknown (impact start not recorded)')}",
+        f"- {_m(lang, '响应用时', 'Time to acknowledge')}: {duration(ms.time_to_acknowledge, lang)}",
+        f"- {_m(lang, '止损用时', 'Time to mitigate')}: {duration(ms.time_to_mitigate, lang)}",
+        f"- {_m(lang, '解决用时', 'Time to resolve')}: {duration(ms.time_to_resolve, lang)}",
+        "",
+        f"## {_m(lang, '时间线', 'Timeline')}",
+    ]
+    for event in facts.events:
+        text = _m(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else _plain(event.text, names)
+        link = f" ([{_m(lang, '原消息', 'message')}]({event.data['permalink']}))" if event.data.get("permalink") else ""
+        out.append(f"- {_local(event.at, tz)} · {person(event.actor, names)} · {event.kind} · {text}{link}".rstrip())
+    out += [
+        "",
+        f"## {_m(lang, '做得好的', 'What went well')}",
+        _m(lang, "- （哪些环节按时限完成？哪些工具和预案帮上了忙？）", "- (Which steps met their time limits? What helped?)"),
+        "",
+        f"## {_m(lang, '需要改进的', 'What did not go well')}",
+        _m(lang, "- （哪里慢了、漏了、做了两遍？发现是否及时？）", "- (Where were we slow, blind, or doing things twice? Did we detect it in time?)"),
+        "",
+        f"## {_m(lang, '行动项', 'Action items')}",
+    ]
+    items = action_items(facts)
+    out += [f"- [ ] {_plain(e.text, names)} ({person(e.actor, names)}, {_local(e.at, tz)})" for e in items] or [
+        _m(lang, "- （用 `/incident note action: …` 记录行动项）", "- (record them with `/incident note action: …`)")
+    ]
+    return "\n".join(out) + "\n"
+
+
+def as_dict(facts: Facts, tz: ZoneInfo) -> dict[str, Any]:
+    """Everything stored about the incident, for tools: the JSON export."""
+    incident = facts.incident
+    return {
+        "key": incident.key,
+        "title": incident.title,
+        "summary": incident.summary,
+        "playbook": incident.playbook,
+        "severity": incident.severity,
+        "status": incident.status,
+        "private": incident.private,
+        "drill": incident.drill,
+        "declared_at": incident.declared_at.isoformat(),
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "resolution": incident.resolution,
+        "timezone": str(tz),
+        "roles": facts.holders,
+        "metrics_seconds": metrics(facts),
+        "steps": [
+            {"number": s.number, "phase": s.phase, "title": s.title, "owner_role": s.owner_role,
+             "due_at": s.due_at.isoformat() if s.due_at else None,
+             "done_at": s.done_at.isoformat() if s.done_at else None, "done_by": s.done_by, "note": s.note}
+            for s in facts.steps
+        ],
+        "timeline": [
+            {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "text": e.text, "data": e.data}
+            for e in facts.events
+        ],
+        "action_items": [e.text for e in action_items(facts)],
+    }
+
+
+def timeline_csv(facts: Facts, tz: ZoneInfo) -> str:
+    """The timeline as CSV rows: UTC time, local time, actor, kind, text, permalink."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["at_utc", "at_local", "actor", "kind", "text", "permalink"])
+    for event in facts.events:
+        writer.writerow([event.at.isoformat(), _local(event.at, tz), event.actor, event.kind, event.text,
+                         event.data.get("permalink", "")])
+    return buffer.getvalue()

@@ -1,0 +1,159 @@
+"""The Slack side of reporting: the chart to a manager, the review draft at resolve, quiet reminders after."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+
+from bot import review, steps as step_service, summary
+from bot.chart import ChartData, Mark, render_timeline
+from bot.db import utcnow
+from bot.models import Incident, SlackOp
+from bot.incidents import active
+from bot.milestones import duration
+from bot.severity import severity_label, status_label
+from bot.slack.ops.base import Operation, Outcome, SlackEnv, need_channel
+from bot.slack.text import channel_link, clip, escape, when
+
+
+def chart_data(facts: summary.Facts, env: SlackEnv, names: dict[str, str], now: datetime) -> ChartData:
+    """What the chart shows, read off the timeline."""
+    incident, events = facts.incident, facts.events
+    statuses = [Mark(incident.declared_at, "investigating")] + [
+        Mark(e.at, str(e.data.get("to"))) for e in events if e.kind == "status_changed"]
+    severities = [Mark(incident.declared_at, str(events[0].data.get("severity", incident.severity)) if events else incident.severity)]
+    severities += [Mark(e.at, str(e.data.get("to"))) for e in events if e.kind == "severity_changed"]
+    handovers = [Mark(e.at, f"{e.data.get('role')}: {names.get(str(e.data.get('user')), str(e.data.get('user')))}")
+                 for e in events if e.kind == "role_assigned"]
+    done = [Mark(e.at, f"#{e.data.get('step')}") for e in events if e.kind == "step_done"]
+    approved = [Mark(e.at, f"v{e.data.get('version')}") for e in events if e.kind == "statement_approved"]
+    end = incident.closed_at or incident.resolved_at or now
+    return ChartData(key=incident.key or "", title=incident.title, start=incident.declared_at, end=max(end, incident.declared_at),
+                     tz=env.tz, statuses=statuses, severities=severities, handovers=handovers, steps_done=done,
+                     statements=approved, drill=incident.drill)
+
+
+async def _facts(env: SlackEnv, incident: Incident) -> summary.Facts:
+    async with env.sessions() as session:
+        return await summary.gather(session, incident)
+
+
+async def _names(env: SlackEnv, facts: summary.Facts) -> dict[str, str]:
+    """Display names of the people in the timeline, for files read outside Slack."""
+    people = {e.actor for e in facts.events if e.actor != "yingji"} | set(facts.holders.values())
+    names: dict[str, str] = {}
+    for user in sorted(people)[:50]:
+        try:
+            info = (await env.client.users_info(user=user))["user"]
+        except SlackApiError:
+            continue
+        profile = info.get("profile") or {}
+        names[user] = str(profile.get("display_name") or info.get("real_name") or info.get("name") or user)
+    return names
+
+
+async def _chart_png(facts: summary.Facts, env: SlackEnv, names: dict[str, str]) -> bytes:
+    return await asyncio.to_thread(render_timeline, chart_data(facts, env, names, utcnow()))
+
+
+async def _uploaded(env: SlackEnv, channel: str, filename: str, op: SlackOp) -> bool:
+    """Whether an earlier attempt of this op already shared `filename` here."""
+    if op.attempts <= 1:
+        return False
+    history = await env.client.conversations_history(channel=channel, limit=50)
+    return any(f.get("name") == filename for m in history.get("messages", []) for f in m.get("files") or [])
+
+
+async def send_chart(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """The timeline chart, by direct message to the manager who asked for the summary."""
+    user = op.args["user"]
+    im = str((await env.client.conversations_open(users=user))["channel"]["id"])
+    filename = f"{incident.key}-summary.png"
+    if await _uploaded(env, im, filename, op):
+        return Outcome()
+    facts = await _facts(env, incident)
+    names = await _names(env, facts)
+    png = await _chart_png(facts, env, names)
+    await env.client.files_upload_v2(
+        channel=im, content=png, filename=filename, title=f"{incident.key} timeline",
+        initial_comment=f"{incident.key} · {status_label(incident.status, incident.language)}",
+    )
+    return Outcome()
+
+
+async def post_review(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """At resolve: the review draft as a file, with the chart, and its headline in the channel."""
+    channel = need_channel(incident)
+    filename = f"{incident.key}-review.md"
+    if await _uploaded(env, channel, filename, op):
+        return Outcome(event="review_posted", text=filename)
+    facts = await _facts(env, incident)
+    names = await _names(env, facts)
+    document = review.markdown(facts, env.tz, playbook_name=env.playbook_name(incident.playbook, incident.language), names=names)
+    png = await _chart_png(facts, env, names)
+    lang = incident.language
+    figures = review.metrics(facts)
+    items = review.action_items(facts)
+    minutes = {k: duration(timedelta(seconds=v) if v is not None else None, lang) for k, v in figures.items()}
+    if lang == "zh":
+        comment = (f":clipboard: *{incident.key} 复盘草稿*（请在会前补充“做得好的 / 需要改进的”）\n"
+                   f"响应 {minutes['time_to_acknowledge']} · 止损 {minutes['time_to_mitigate']} · 解决 {minutes['time_to_resolve']} · "
+                   f"行动项 {len(items)} 条")
+    else:
+        comment = (f":clipboard: *{incident.key} review draft* (fill in what went well and what did not before the meeting)\n"
+                   f"Acknowledge {minutes['time_to_acknowledge']} · mitigate {minutes['time_to_mitigate']} · resolve {minutes['time_to_resolve']} · "
+                   f"{len(items)} action items")
+    for item in items[:10]:
+        comment += f"\n• {clip(escape(item.text), 200)}"
+    await env.client.files_upload_v2(
+        channel=channel,
+        initial_comment=comment,
+        file_uploads=[
+            {"content": document.encode("utf-8"), "filename": filename, "title": f"{incident.key} review"},
+            {"content": png, "filename": f"{incident.key}-timeline.png", "title": f"{incident.key} timeline"},
+        ],
+    )
+    return Outcome(event="review_posted", text=filename, data={"metrics_seconds": figures, "action_items": len(items)})
+
+
+async def cancel_reminders(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """After resolve no step reminder fires."""
+    assert incident.id is not None
+    async with env.sessions() as session:
+        steps = await step_service.all_steps(session, incident.id)
+    for step in steps:
+        await env.unschedule(f"step:{step.id}")
+    return Outcome()
+
+
+async def post_digest(env: SlackEnv, incident: Incident | None, op: SlackOp) -> Outcome:
+    """The daily digest: every active incident in one message; a private one shows key and severity only."""
+    channel = op.args.get("channel")
+    if not channel:
+        return Outcome()
+    async with env.sessions() as session:
+        current = await active(session)
+    lang = "zh" if not current else current[0].language
+    heading = f"*每日应急摘要 · {when(utcnow(), env.tz)}*" if lang == "zh" else f"*Daily incident digest · {when(utcnow(), env.tz)}*"
+    lines = [heading]
+    for item in current:
+        label = severity_label(item.severity, item.language)
+        if item.private:
+            lines.append(f"• {item.key} · {label} · :lock:")
+        else:
+            lines.append(f"• {item.key} · {label} · {status_label(item.status, item.language)} · "
+                         f"{clip(escape(item.title), 120)} · {channel_link(item.channel_id, item.channel_name)}")
+    if not current:
+        lines.append("目前没有进行中的事件。" if lang == "zh" else "No active incidents.")
+    await env.client.chat_postMessage(channel=channel, text=clip("\n".join(lines), 39000))
+    return Outcome()
+
+
+OPERATIONS: dict[str, Operation] = {
+    "send_chart": send_chart,
+    "post_review": post_review,
+    "cancel_reminders": cancel_reminders,
+    "post_digest": post_digest,  # type: ignore[dict-item]
+}

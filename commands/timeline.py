@@ -1,0 +1,56 @@
+"""`/incident timeline [INC-n]`: the whole dated timeline, privately, page by page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot import incidents, timeline
+from bot.models import Incident
+from bot.runtime import Runtime
+from bot.slack.timeline_view import page_blocks, paginate, sections
+from commands import target
+from commands.context import Invocation, Reply
+
+
+async def _page(rt: Runtime, incident: Incident, number: int) -> tuple[str, list[Any]]:
+    assert incident.id is not None
+    async with rt.sessions() as session:
+        events = await timeline.events(session, incident.id)
+    pages = paginate(sections(events, rt.settings.tz, incident.language))
+    number = min(max(number, 0), len(pages) - 1)
+    text = f"{incident.key} timeline, page {number + 1} of {len(pages)}"
+    return text, page_blocks(incident, pages[number], number, len(pages), len(events))
+
+
+async def timeline_(inv: Invocation, args: str) -> Reply:
+    """The first page; the buttons lead through the rest, so nothing is cut."""
+    found = await target.find(inv, args, "`/incident timeline INC-n`")
+    if isinstance(found, Reply):
+        return found
+    text, blocks = await _page(inv.rt, found.incident, 0)
+    return Reply(text=text, blocks=blocks)
+
+
+async def page_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
+    """Next / Previous: replace the private message with the asked page (after the ack)."""
+    value = str((body.get("actions") or [{}])[0].get("value") or "")
+    user = (body.get("user") or {}).get("id", "")
+    incident_text, _, page_text = value.partition(":")
+    if not incident_text.isdigit() or not page_text.isdigit() or not body.get("response_url"):
+        return None
+    async with rt.sessions() as session:
+        incident = await session.get(Incident, int(incident_text))
+        if incident is None or incident.id is None:
+            return None
+        if incident.private and user not in (await incidents.insiders(session, [incident.id]))[incident.id]:
+            return None
+    text, blocks = await _page(rt, incident, int(page_text))
+
+    async def show() -> None:
+        await AsyncWebhookClient(body["response_url"]).send(
+            text=text, blocks=[b.to_dict() for b in blocks], response_type="ephemeral", replace_original=True
+        )
+
+    return Reply(text="", after=[show])

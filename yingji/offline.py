@@ -1,0 +1,67 @@
+"""`yingji export` and `yingji report`: read the database, print or write files; no Slack needed."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+from bot import incidents, review, summary
+from bot.config import ConfigError, Settings
+from bot.db import make_engine, make_sessionmaker, utcnow
+from bot.figures import figures
+from bot.milestones import duration
+from bot.runtime import load_deployment_playbooks
+
+PERIOD = re.compile(r"^(\d{1,5})([hdw])$")
+
+
+def parse_period(text: str) -> timedelta:
+    """`30d`, `12h`, `8w` as a timedelta."""
+    match = PERIOD.match(text.strip())
+    if match is None:
+        raise ConfigError(f"--since: expected a number followed by h, d or w (e.g. 30d), got {text!r}")
+    amount, unit = int(match.group(1)), match.group(2)
+    return {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount)}[unit]
+
+
+async def export(settings: Settings, key: str, fmt: str) -> str:
+    """The review as markdown, everything as JSON, or the timeline as CSV."""
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            incident = await incidents.by_key(session, key)
+            if incident is None:
+                raise ConfigError(f"no incident {key} in this database")
+            facts = await summary.gather(session, incident)
+    finally:
+        await engine.dispose()
+    if fmt == "json":
+        return json.dumps(review.as_dict(facts, settings.tz), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        return review.timeline_csv(facts, settings.tz)
+    playbooks = load_deployment_playbooks(settings)
+    name = playbooks[incident.playbook].name.get(incident.language) if incident.playbook in playbooks else incident.playbook
+    return review.markdown(facts, settings.tz, playbook_name=name)
+
+
+async def report(settings: Settings, period: timedelta) -> str:
+    """Counts by severity and playbook and the median times, drills excluded."""
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            result = await figures(session, utcnow() - period)
+    finally:
+        await engine.dispose()
+    since = result.since.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+    lines = [f"Incidents since {since} (drills excluded): {result.incidents}", "", "By severity:"]
+    lines += [f"  {severity:<6} {count}" for severity, count in result.by_severity.items()] or ["  (none)"]
+    lines += ["", "By playbook:"]
+    lines += [f"  {playbook:<28} {count}" for playbook, count in result.by_playbook.items()] or ["  (none)"]
+
+    def median(seconds: float | None) -> str:
+        return duration(timedelta(seconds=seconds), "en") if seconds is not None else "—"
+
+    lines += ["", f"Median time to acknowledge: {median(result.median_time_to_acknowledge)}",
+              f"Median time to resolve:     {median(result.median_time_to_resolve)}"]
+    return "\n".join(lines) + "\n"
