@@ -58,6 +58,11 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+def pick(language: str, zh: str, en: str) -> str:
+    """The Chinese or the English of an inline message, by the incident's language."""
+    return zh if language == "zh" else en
+
+
 def t(name: str, language: str, /, **values: Any) -> str:
     """The message `name` in `language` (falling back to English), with values filled in."""
     entry = MESSAGES[name]

@@ -8,6 +8,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.i18n import pick
 from bot.config import ROLES
 from bot.milestones import duration
 from bot.roles import role_name
@@ -16,9 +17,6 @@ from bot.summary import Facts
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
-
-def _m(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
 
 
 def _local(moment: Any, tz: ZoneInfo) -> str:
@@ -57,49 +55,49 @@ def markdown(facts: Facts, tz: ZoneInfo, *, playbook_name: str, names: dict[str,
     """The review draft: summary, impact, metrics, the whole timeline, prompts, action items."""
     names = names or {}
     incident, lang, ms = facts.incident, facts.incident.language, facts.milestones
-    title = _m(lang, "复盘草稿", "Post-incident review draft")
+    title = pick(lang, "复盘草稿", "Post-incident review draft")
     out = [f"# {title}: {incident.key} · {incident.title}", ""]
     if incident.drill:
-        out += [_m(lang, "> 这是一次演练。", "> This was a drill."), ""]
+        out += [pick(lang, "> 这是一次演练。", "> This was a drill."), ""]
     out += [
-        f"## {_m(lang, '概要', 'Summary')}",
-        f"- {_m(lang, '级别', 'Severity')}: {severity_label(incident.severity, lang)}",
-        f"- {_m(lang, '状态', 'Status')}: {status_label(incident.status, lang)}",
-        f"- {_m(lang, '预案', 'Playbook')}: {playbook_name} (`{incident.playbook}`)",
-        f"- {_m(lang, '开始', 'Declared')}: {_local(incident.declared_at, tz)}",
-        f"- {_m(lang, '解决', 'Resolved')}: {_local(incident.resolved_at, tz)}",
+        f"## {pick(lang, '概要', 'Summary')}",
+        f"- {pick(lang, '级别', 'Severity')}: {severity_label(incident.severity, lang)}",
+        f"- {pick(lang, '状态', 'Status')}: {status_label(incident.status, lang)}",
+        f"- {pick(lang, '预案', 'Playbook')}: {playbook_name} (`{incident.playbook}`)",
+        f"- {pick(lang, '开始', 'Declared')}: {_local(incident.declared_at, tz)}",
+        f"- {pick(lang, '解决', 'Resolved')}: {_local(incident.resolved_at, tz)}",
     ]
     if incident.resolution:
-        out.append(f"- {_m(lang, '解决说明', 'Resolution')}: {_plain(incident.resolution, names)}")
+        out.append(f"- {pick(lang, '解决说明', 'Resolution')}: {_plain(incident.resolution, names)}")
     out += [f"- {role_name(r, lang)}: {person(facts.holders.get(r), names)}" for r in ROLES]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
-    out += ["", f"## {_m(lang, '影响', 'Impact')}", impact or _m(lang, "（待补充）", "(to be written)"), ""]
+    out += ["", f"## {pick(lang, '影响', 'Impact')}", impact or pick(lang, "（待补充）", "(to be written)"), ""]
     out += [
-        f"## {_m(lang, '指标', 'Metrics')}",
-        f"- {_m(lang, '发现用时', 'Time to detect')}: {duration(ms.time_to_detect, lang) if ms.time_to_detect is not None else _m(lang, '未知（没有记录影响开始时间）', 'unknown (impact start not recorded)')}",
-        f"- {_m(lang, '响应用时', 'Time to acknowledge')}: {duration(ms.time_to_acknowledge, lang)}",
-        f"- {_m(lang, '止损用时', 'Time to mitigate')}: {duration(ms.time_to_mitigate, lang)}",
-        f"- {_m(lang, '解决用时', 'Time to resolve')}: {duration(ms.time_to_resolve, lang)}",
+        f"## {pick(lang, '指标', 'Metrics')}",
+        f"- {pick(lang, '发现用时', 'Time to detect')}: {duration(ms.time_to_detect, lang) if ms.time_to_detect is not None else pick(lang, '未知（没有记录影响开始时间）', 'unknown (impact start not recorded)')}",
+        f"- {pick(lang, '响应用时', 'Time to acknowledge')}: {duration(ms.time_to_acknowledge, lang)}",
+        f"- {pick(lang, '止损用时', 'Time to mitigate')}: {duration(ms.time_to_mitigate, lang)}",
+        f"- {pick(lang, '解决用时', 'Time to resolve')}: {duration(ms.time_to_resolve, lang)}",
         "",
-        f"## {_m(lang, '时间线', 'Timeline')}",
+        f"## {pick(lang, '时间线', 'Timeline')}",
     ]
     for event in facts.events:
-        text = _m(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else _plain(event.text, names)
-        link = f" ([{_m(lang, '原消息', 'message')}]({event.data['permalink']}))" if event.data.get("permalink") else ""
+        text = pick(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else _plain(event.text, names)
+        link = f" ([{pick(lang, '原消息', 'message')}]({event.data['permalink']}))" if event.data.get("permalink") else ""
         out.append(f"- {_local(event.at, tz)} · {person(event.actor, names)} · {event.kind} · {text}{link}".rstrip())
     out += [
         "",
-        f"## {_m(lang, '做得好的', 'What went well')}",
-        _m(lang, "- （哪些环节按时限完成？哪些工具和预案帮上了忙？）", "- (Which steps met their time limits? What helped?)"),
+        f"## {pick(lang, '做得好的', 'What went well')}",
+        pick(lang, "- （哪些环节按时限完成？哪些工具和预案帮上了忙？）", "- (Which steps met their time limits? What helped?)"),
         "",
-        f"## {_m(lang, '需要改进的', 'What did not go well')}",
-        _m(lang, "- （哪里慢了、漏了、做了两遍？发现是否及时？）", "- (Where were we slow, blind, or doing things twice? Did we detect it in time?)"),
+        f"## {pick(lang, '需要改进的', 'What did not go well')}",
+        pick(lang, "- （哪里慢了、漏了、做了两遍？发现是否及时？）", "- (Where were we slow, blind, or doing things twice? Did we detect it in time?)"),
         "",
-        f"## {_m(lang, '行动项', 'Action items')}",
+        f"## {pick(lang, '行动项', 'Action items')}",
     ]
     items = action_items(facts)
     out += [f"- [ ] {_plain(e.text, names)} ({person(e.actor, names)}, {_local(e.at, tz)})" for e in items] or [
-        _m(lang, "- （用 `/incident note action: …` 记录行动项）", "- (record them with `/incident note action: …`)")
+        pick(lang, "- （用 `/incident note action: …` 记录行动项）", "- (record them with `/incident note action: …`)")
     ]
     return "\n".join(out) + "\n"
 

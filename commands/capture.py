@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.i18n import pick
 from bot import capture, deliveries, incidents, outbox
 from bot.runtime import Runtime
 from bot.slack.notify import tell_person
 from commands import target
-from commands.context import Invocation, Reply
+from commands.context import Invocation, Reply, start_work
 
 NOTE_FORM = "`/incident note <text>`（`action: …` 标为行动项）"
 NOTE_FORM_EN = "`/incident note <text>` (start with `action:` for an action item)"
 SHORTCUT_ID = "add_to_timeline"
 
-
-def _msg(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
 
 
 async def note(inv: Invocation, args: str) -> Reply:
@@ -26,9 +24,9 @@ async def note(inv: Invocation, args: str) -> Reply:
     if isinstance(found, Reply):
         return found
     if not found.args:
-        return Reply(text=_msg(lang, f"请写下要记录的内容。正确格式：{NOTE_FORM}", f"Write what to record. Right form: {NOTE_FORM_EN}"))
+        return Reply(text=pick(lang, f"请写下要记录的内容。正确格式：{NOTE_FORM}", f"Write what to record. Right form: {NOTE_FORM_EN}"))
     if not found.inside:
-        return Reply(text=_msg(lang, "只有事件频道里的人可以记录。", "Only people in the incident channel can add notes."))
+        return Reply(text=pick(lang, "只有事件频道里的人可以记录。", "Only people in the incident channel can add notes."))
     incident = found.incident
     assert incident.id is not None
     async with inv.rt.sessions() as session:
@@ -37,13 +35,9 @@ async def note(inv: Invocation, args: str) -> Reply:
         outbox.enqueue(session, incident.id, "post_note", event_id=event.id)
         await session.commit()
     incident_id = incident.id
-
-    async def start() -> None:
-        inv.rt.runner.kick(incident_id)
-
-    kind = _msg(lang, "行动项", "action item") if event.kind == "action_item" else _msg(lang, "记录", "note")
-    return Reply(text=_msg(lang, f"已记入 {incident.key} 的时间线（{kind}）。", f"Recorded on {incident.key}'s timeline ({kind})."),
-                 after=[start])
+    kind = pick(lang, "行动项", "action item") if event.kind == "action_item" else pick(lang, "记录", "note")
+    return Reply(text=pick(lang, f"已记入 {incident.key} 的时间线（{kind}）。", f"Recorded on {incident.key}'s timeline ({kind})."),
+                 after=start_work(inv.rt, incident_id))
 
 
 async def queue_import(
@@ -69,10 +63,7 @@ def _kick(rt: Runtime, incident_id: int | None) -> Reply | None:
     if incident_id is None:
         return None
 
-    async def start() -> None:
-        rt.runner.kick(incident_id)
-
-    return Reply(text="", after=[start])
+    return Reply(text="", after=start_work(rt, incident_id))
 
 
 async def shortcut(rt: Runtime, body: dict[str, Any]) -> Reply | None:
@@ -85,7 +76,7 @@ async def shortcut(rt: Runtime, body: dict[str, Any]) -> Reply | None:
         dedup_key=f"shortcut:{body.get('trigger_id')}", message=message, response_url=body.get("response_url"),
     )
     if incident_id is None:
-        text = _msg(rt.language, "只能把事件频道里的消息加入时间线。", "Only messages in an incident channel can be added to a timeline.")
+        text = pick(rt.language, "只能把事件频道里的消息加入时间线。", "Only messages in an incident channel can be added to a timeline.")
 
         async def tell() -> None:
             await tell_person(rt.client, user, text, response_url=body.get("response_url"))

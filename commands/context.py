@@ -44,3 +44,12 @@ class Reply:
         if self.blocks:
             kwargs["blocks"] = [block.to_dict() for block in self.blocks]
         return kwargs
+
+
+def start_work(rt: Runtime, incident_id: int | None) -> list[Callable[[], Awaitable[Any]]]:
+    """Follow-up work for a Reply: once the ack is sent, run the incident's queued Slack operations."""
+
+    async def start() -> None:
+        rt.runner.kick(incident_id)
+
+    return [start]

@@ -16,13 +16,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import pick
 from bot import deliveries, incidents
 from bot.incidents import DeclareRequest, Declared, DuplicateRequest
 from bot.runtime import Runtime
 from bot.severity import SEVERITIES, parse_severity, severity_label
 from bot.slack.notify import tell_person
 from bot.slack.text import channel_link, clip, escape
-from commands.context import Invocation, Reply
+from commands.context import Invocation, Reply, start_work
 from commands.usage import form_of
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ CALLBACK_ID = "declare_form"
 TITLE_LIMIT = 1000
 
 
-def _msg(language: str, zh: str, en: str) -> str:
+def pick(language: str, zh: str, en: str) -> str:
     return zh if language == "zh" else en
 
 
@@ -48,27 +49,27 @@ async def declare(inv: Invocation, args: str) -> Reply:
     parts = args.split(maxsplit=2)
     severity = parse_severity(parts[0])
     if severity is None:
-        return Reply(text=_msg(
+        return Reply(text=pick(
             lang,
             f"`{escape(clip(parts[0], 50))}` 不是有效级别：请用 sev1–sev4（或 1–4）。\n正确格式：{form_of('declare')}",
             f"`{escape(clip(parts[0], 50))}` is not a severity: use sev1–sev4 (or 1–4).\nRight form: {form_of('declare')}",
         ))
     if len(parts) < 2:
-        return Reply(text=_msg(
+        return Reply(text=pick(
             lang,
             f"缺少预案。正确格式：{form_of('declare')}\n可用预案：\n{known_playbooks(inv.rt, lang)}",
             f"The playbook is missing. Right form: {form_of('declare')}\nPlaybooks:\n{known_playbooks(inv.rt, lang)}",
         ))
     playbook = inv.rt.playbooks.get(parts[1].lower())
     if playbook is None:
-        return Reply(text=_msg(
+        return Reply(text=pick(
             lang,
             f"没有名为 `{escape(clip(parts[1], 80))}` 的预案。可用预案：\n{known_playbooks(inv.rt, lang)}",
             f"There is no playbook `{escape(clip(parts[1], 80))}`. Playbooks:\n{known_playbooks(inv.rt, lang)}",
         ))
     title = parts[2].strip() if len(parts) > 2 else ""
     if not title:
-        return Reply(text=_msg(
+        return Reply(text=pick(
             lang,
             f"缺少标题。正确格式：{form_of('declare')}",
             f"The title is missing. Right form: {form_of('declare')}",
@@ -108,23 +109,19 @@ def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
     incident = declared.incident
     if not declared.created:
         channel = channel_link(incident.channel_id, incident.channel_name)
-        return Reply(text=_msg(
+        return Reply(text=pick(
             lang,
             f"这个请求已经处理过：{incident.key}（{channel}）。没有重复创建。",
             f"This request was already handled: {incident.key} ({channel}). Nothing was created twice.",
         ))
     title = clip(escape(incident.title), 500)
-    text = _msg(
+    text = pick(
         lang,
         f":rotating_light: 已记录 *{incident.key}*：{title}\n正在创建频道 `#{incident.channel_name}`，完成后通知你。",
         f":rotating_light: Recorded *{incident.key}*: {title}\nCreating `#{incident.channel_name}`; I will tell you when it is ready.",
     )
     incident_id = incident.id
-
-    async def start() -> None:
-        rt.runner.kick(incident_id)
-
-    return Reply(text=text, after=[start])
+    return Reply(text=text, after=start_work(rt, incident_id))
 
 
 def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
@@ -132,26 +129,26 @@ def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
     playbook_options = [Option(value=slug, text=clip(pb.name.get(lang), 75)) for slug, pb in rt.playbooks.items()]
     severity_options = [Option(value=code, text=severity_label(code, lang)) for code in SEVERITIES]
     choices = [
-        Option(value="private", text=_msg(lang, "非公开（标题不外传）", "Private (title stays in the channel)")),
-        Option(value="commander", text=_msg(lang, "由我担任应急指挥", "I will be the commander")),
+        Option(value="private", text=pick(lang, "非公开（标题不外传）", "Private (title stays in the channel)")),
+        Option(value="commander", text=pick(lang, "由我担任应急指挥", "I will be the commander")),
     ]
     return View(
         type="modal",
         callback_id=CALLBACK_ID,
-        title=_msg(lang, "发起应急事件", "Declare an incident"),
-        submit=_msg(lang, "发起", "Declare"),
-        close=_msg(lang, "取消", "Cancel"),
+        title=pick(lang, "发起应急事件", "Declare an incident"),
+        submit=pick(lang, "发起", "Declare"),
+        close=pick(lang, "取消", "Cancel"),
         private_metadata=json.dumps(origin),
         blocks=[
-            InputBlock(block_id="title", label=_msg(lang, "标题", "Title"),
+            InputBlock(block_id="title", label=pick(lang, "标题", "Title"),
                        element=PlainTextInputElement(action_id="value", max_length=TITLE_LIMIT)),
-            InputBlock(block_id="playbook", label=_msg(lang, "预案", "Playbook"),
+            InputBlock(block_id="playbook", label=pick(lang, "预案", "Playbook"),
                        element=StaticSelectElement(action_id="value", options=playbook_options)),
-            InputBlock(block_id="severity", label=_msg(lang, "级别（不确定时选更高级别）", "Severity (if unsure, pick the higher)"),
+            InputBlock(block_id="severity", label=pick(lang, "级别（不确定时选更高级别）", "Severity (if unsure, pick the higher)"),
                        element=StaticSelectElement(action_id="value", options=severity_options)),
-            InputBlock(block_id="summary", label=_msg(lang, "概述", "Summary"), optional=True,
+            InputBlock(block_id="summary", label=pick(lang, "概述", "Summary"), optional=True,
                        element=PlainTextInputElement(action_id="value", multiline=True, max_length=3000)),
-            InputBlock(block_id="options", label=_msg(lang, "选项", "Options"), optional=True,
+            InputBlock(block_id="options", label=pick(lang, "选项", "Options"), optional=True,
                        element=CheckboxesElement(action_id="value", options=choices)),
         ],
     )
@@ -166,7 +163,7 @@ async def open_form(inv: Invocation) -> None:
     except SlackApiError as exc:
         error = exc.response.get("error", "error")
         log.warning("declare form did not open: %s", error)
-        text = _msg(
+        text = pick(
             inv.language,
             f"表单未能打开（Slack：{error}）。请重试，或直接发起：{form_of('declare')}",
             f"The form did not open (Slack: {error}). Try again, or declare at once: {form_of('declare')}",
@@ -193,11 +190,11 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
     severity = parse_severity(_value(values, "severity") or "")
     errors: dict[str, str] = {}
     if not title:
-        errors["title"] = _msg(lang, "请填写标题", "A title is needed")
+        errors["title"] = pick(lang, "请填写标题", "A title is needed")
     if slug not in rt.playbooks:
-        errors["playbook"] = _msg(lang, "请选择一个预案", "Pick a playbook")
+        errors["playbook"] = pick(lang, "请选择一个预案", "Pick a playbook")
     if severity is None:
-        errors["severity"] = _msg(lang, "请选择级别", "Pick a severity")
+        errors["severity"] = pick(lang, "请选择级别", "Pick a severity")
     if errors:
         return {"response_action": "errors", "errors": errors}, None
     assert severity is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import incidents, outbox
-from commands.context import Invocation, Reply
+from commands.context import Invocation, Reply, start_work
 from commands.usage import form_of
 
 
@@ -20,12 +20,8 @@ async def repair(inv: Invocation, args: str) -> Reply:
         count = await outbox.retry_failed(session, incident.id)
         await session.commit()
     incident_id = incident.id
-
-    async def start() -> None:
-        inv.rt.runner.kick(incident_id)
-
     if count == 0:
         return Reply(text=(f"{incident.key} 没有待补的操作。" if lang == "zh" else f"{incident.key} has nothing left to repair."),
-                     after=[start])
+                     after=start_work(inv.rt, incident_id))
     return Reply(text=(f"正在重试 {incident.key} 的 {count} 个操作。" if lang == "zh"
-                       else f"Retrying {count} operations of {incident.key}."), after=[start])
+                       else f"Retrying {count} operations of {incident.key}."), after=start_work(inv.rt, incident_id))

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import InputBlock, UserSelectElement
 from slack_sdk.models.views import View
 
+from bot.i18n import pick
 from bot import outbox, roles, timeline
 from bot.config import ROLES
 from bot.milestones import duration, time_to_acknowledge
@@ -21,7 +22,7 @@ from bot.slack.notify import tell_person
 from bot.slack.text import clip, escape, mention, when
 from bot.timeline import events
 from commands import target
-from commands.context import Invocation, Reply
+from commands.context import Invocation, Reply, start_work
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,6 @@ FORM = "`/incident role <role> @person`"
 FORM_ID = "assign_roles_form"
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
-
-def _msg(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
 
 
 def _roles_list(lang: str) -> str:
@@ -46,7 +44,7 @@ async def request_assignment(
     async with rt.sessions() as session:
         holders = await roles.holders(session, incident.id)
         if not roles.may_assign(holders, role, by):
-            refusal = _msg(
+            refusal = pick(
                 incident.language,
                 f"{role_name(role, incident.language)}目前由 {mention(holders[role])} 担任；只有本人或应急指挥可以交接。",
                 f"{role_name(role, incident.language)} is held by {mention(holders[role])}; only they or the commander can hand it over.",
@@ -68,35 +66,31 @@ async def role(inv: Invocation, args: str) -> Reply:
         return found
     incident, words = found.incident, found.args.split()
     if not words:
-        return Reply(text=_msg(lang, f"请写角色和人。正确格式：{FORM}\n角色：{_roles_list(lang)}",
+        return Reply(text=pick(lang, f"请写角色和人。正确格式：{FORM}\n角色：{_roles_list(lang)}",
                                f"Name a role and a person. Right form: {FORM}\nRoles: {_roles_list(lang)}"))
     name = words[0].lower()
     if name not in ROLES:
-        return Reply(text=_msg(lang, f"没有 `{escape(clip(words[0], 30))}` 这个角色。角色：{_roles_list(lang)}",
+        return Reply(text=pick(lang, f"没有 `{escape(clip(words[0], 30))}` 这个角色。角色：{_roles_list(lang)}",
                                f"There is no role `{escape(clip(words[0], 30))}`. Roles: {_roles_list(lang)}"))
     match = MENTION.match(words[1]) if len(words) > 1 else None
     if match is None:
         given = escape(clip(words[1], 40)) if len(words) > 1 else ""
-        return Reply(text=_msg(
+        return Reply(text=pick(
             lang,
             f"请用 @ 提及一个 Slack 成员{f'（`{given}` 不是成员提及）' if given else ''}。正确格式：{FORM}",
             f"Mention a Slack member with @{f' (`{given}` is not a mention)' if given else ''}. Right form: {FORM}",
         ))
     user = match.group(1)
     if user == inv.rt.bot_user_id:
-        return Reply(text=_msg(lang, "yingji 是机器人，不能担任角色。", "yingji is a bot and cannot hold a role."))
+        return Reply(text=pick(lang, "yingji 是机器人，不能担任角色。", "yingji is a bot and cannot hold a role."))
     if not found.inside:
-        return Reply(text=_msg(lang, "只有事件频道里的人可以指定角色。", "Only people in the incident channel can assign roles."))
+        return Reply(text=pick(lang, "只有事件频道里的人可以指定角色。", "Only people in the incident channel can assign roles."))
     refusal = await request_assignment(inv.rt, incident, name, user, by=inv.user_id, response_url=inv.response_url)
     if refusal:
         return Reply(text=refusal)
     incident_id = incident.id
-
-    async def start() -> None:
-        inv.rt.runner.kick(incident_id)
-
-    return Reply(text=_msg(lang, f"正在把{role_name(name, lang)}交给 {mention(user)}（{incident.key}）…",
-                           f"Giving {role_name(name, lang)} of {incident.key} to {mention(user)}…"), after=[start])
+    return Reply(text=pick(lang, f"正在把{role_name(name, lang)}交给 {mention(user)}（{incident.key}）…",
+                           f"Giving {role_name(name, lang)} of {incident.key} to {mention(user)}…"), after=start_work(inv.rt, incident_id))
 
 
 async def roles_(inv: Invocation, args: str) -> Reply:
@@ -114,11 +108,11 @@ async def roles_(inv: Invocation, args: str) -> Reply:
     lines = [f"*{incident.key} · {'角色' if lang == 'zh' else 'Roles'}*"]
     for name in ROLES:
         who = holders.get(name)
-        held = f"{mention(who)} ({_msg(lang, '自', 'since')} {when(since[name], inv.rt.settings.tz)})" if who else _msg(lang, "待指定", "unassigned")
+        held = f"{mention(who)} ({pick(lang, '自', 'since')} {when(since[name], inv.rt.settings.tz)})" if who else pick(lang, "待指定", "unassigned")
         lines.append(f"• {role_name(name, lang)}: {held}")
     tta = time_to_acknowledge(incident.declared_at, history)
-    label = _msg(lang, "响应用时（到指定应急指挥）", "Time to acknowledge (first commander)")
-    lines.append(f"{label}: {duration(tta, lang) if tta is not None else _msg(lang, '尚无应急指挥', 'no commander yet')}")
+    label = pick(lang, "响应用时（到指定应急指挥）", "Time to acknowledge (first commander)")
+    lines.append(f"{label}: {duration(tta, lang) if tta is not None else pick(lang, '尚无应急指挥', 'no commander yet')}")
     return Reply(text="\n".join(lines))
 
 
@@ -132,9 +126,9 @@ def assign_form(incident: Incident, holders: dict[str, str]) -> View:
     return View(
         type="modal",
         callback_id=FORM_ID,
-        title=_msg(lang, "指定角色", "Assign roles"),
-        submit=_msg(lang, "保存", "Save"),
-        close=_msg(lang, "取消", "Cancel"),
+        title=pick(lang, "指定角色", "Assign roles"),
+        submit=pick(lang, "保存", "Save"),
+        close=pick(lang, "取消", "Cancel"),
         private_metadata=json.dumps({"incident": incident.id}),
         blocks=blocks,
     )
@@ -154,7 +148,7 @@ async def open_assign_form(rt: Runtime, body: dict[str, Any]) -> None:
     except SlackApiError as exc:
         error = exc.response.get("error", "error")
         log.warning("assign roles form did not open: %s", error)
-        await tell_person(rt.client, user, _msg(incident.language, f"角色表单未能打开（Slack：{error}），请重试或使用 {FORM}。",
+        await tell_person(rt.client, user, pick(incident.language, f"角色表单未能打开（Slack：{error}），请重试或使用 {FORM}。",
                                                   f"The roles form did not open (Slack: {error}); try again or use {FORM}."),
                           response_url=body.get("response_url"))
 
@@ -178,9 +172,9 @@ async def submit_assign_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
     errors = {}
     for name, user in changes.items():
         if user == rt.bot_user_id:
-            errors[name] = _msg(incident.language, "机器人不能担任角色", "A bot cannot hold a role")
+            errors[name] = pick(incident.language, "机器人不能担任角色", "A bot cannot hold a role")
         elif not roles.may_assign(holders, name, by):
-            errors[name] = _msg(incident.language, "只有当前负责人或应急指挥可以交接", "Only the holder or the commander can hand this over")
+            errors[name] = pick(incident.language, "只有当前负责人或应急指挥可以交接", "Only the holder or the commander can hand this over")
     if errors:
         return {"response_action": "errors", "errors": errors}, None
     for name, user in changes.items():
@@ -188,7 +182,4 @@ async def submit_assign_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
         if refusal:
             return {"response_action": "errors", "errors": {name: clip(refusal, 150)}}, None
 
-    async def start() -> None:
-        rt.runner.kick(incident_id)
-
-    return {}, Reply(text="", after=[start])
+    return {}, Reply(text="", after=start_work(rt, incident_id))

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from bot.i18n import pick
 from bot import lifecycle, roles, timeline
 from bot.runtime import Runtime
 from bot.models import Incident
 from bot.severity import status_label
 from bot.slack.text import clip, escape
 from commands import target
-from commands.context import Invocation, Reply
+from commands.context import Invocation, Reply, start_work
 
 STATUS_FORM = "`/incident status investigating|identified|monitoring|resolved [note]`"
 
-
-def _msg(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
 
 
 async def apply_status(rt: Runtime, incident: Incident, status: str, *, by: str, note: str) -> Reply:
@@ -26,7 +24,7 @@ async def apply_status(rt: Runtime, incident: Incident, status: str, *, by: str,
         if status == "resolved":
             holders = await roles.holders(session, incident.id)
             if not lifecycle.may_resolve(holders, rt.settings.file.incident_managers, by):
-                refusal = _msg(lang, "只有应急指挥（或配置的事件经理）可以宣布解决。",
+                refusal = pick(lang, "只有应急指挥（或配置的事件经理）可以宣布解决。",
                                "Only the commander (or a configured incident manager) can resolve.")
                 timeline.record(session, incident.id, "refused", actor=by, text=refusal, data={"action": "resolve"})
                 await session.commit()
@@ -35,13 +33,9 @@ async def apply_status(rt: Runtime, incident: Incident, status: str, *, by: str,
         await session.commit()
     label = status_label(status, lang)
     if not changed:
-        return Reply(text=_msg(lang, f"{incident.key} 已经是「{label}」，未做更改。", f"{incident.key} is already {label}; nothing changed."))
+        return Reply(text=pick(lang, f"{incident.key} 已经是「{label}」，未做更改。", f"{incident.key} is already {label}; nothing changed."))
     incident_id = incident.id
-
-    async def start() -> None:
-        rt.runner.kick(incident_id)
-
-    return Reply(text=_msg(lang, f"{incident.key} 状态：{label}", f"{incident.key} status: {label}"), after=[start])
+    return Reply(text=pick(lang, f"{incident.key} 状态：{label}", f"{incident.key} status: {label}"), after=start_work(rt, incident_id))
 
 
 async def status(inv: Invocation, args: str) -> Reply:
@@ -54,9 +48,9 @@ async def status(inv: Invocation, args: str) -> Reply:
     wanted = words[0].lower() if words else ""
     if wanted not in lifecycle.SETTABLE:
         shown = f"`{escape(clip(words[0], 30))}` " if words else ""
-        return Reply(text=_msg(lang, f"{shown}不是可设置的状态。正确格式：{STATUS_FORM}", f"{shown}is not a status you can set. Right form: {STATUS_FORM}"))
+        return Reply(text=pick(lang, f"{shown}不是可设置的状态。正确格式：{STATUS_FORM}", f"{shown}is not a status you can set. Right form: {STATUS_FORM}"))
     if not found.inside:
-        return Reply(text=_msg(lang, "只有事件频道里的人可以更新状态。", "Only people in the incident channel can update the status."))
+        return Reply(text=pick(lang, "只有事件频道里的人可以更新状态。", "Only people in the incident channel can update the status."))
     return await apply_status(inv.rt, found.incident, wanted, by=inv.user_id, note=words[1].strip() if len(words) > 1 else "")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.i18n import pick
 from bot import outbox, roles
 from bot import steps as step_service
 from bot.models import Incident, Step
@@ -17,9 +18,6 @@ from commands.context import Invocation, Reply
 DONE_FORM = "`/incident done <n> [note]`"
 MAX_LINES = 60
 
-
-def _msg(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
 
 
 async def steps_(inv: Invocation, args: str) -> Reply:
@@ -35,19 +33,19 @@ async def steps_(inv: Invocation, args: str) -> Reply:
         holders = await roles.holders(session, incident.id)
     tz = inv.rt.settings.tz
     open_count = sum(1 for s in steps if s.done_at is None)
-    lines = [_msg(lang, f"*{incident.key} 处置清单* · {open_count}/{len(steps)} 项待完成",
+    lines = [pick(lang, f"*{incident.key} 处置清单* · {open_count}/{len(steps)} 项待完成",
                   f"*{incident.key} checklist* · {open_count} of {len(steps)} open")]
     for step in step_service.open_first(steps)[:MAX_LINES]:
         title = clip(escape(step.title), 200)
         if step.done_at is not None:
             lines.append(f":white_check_mark: ~{step.number}. {title}~ · {mention(step.done_by)} {when(step.done_at, tz)}")
             continue
-        late = " :warning: " + _msg(lang, "已超时", "overdue") if step_service.is_overdue(step) else ""
+        late = " :warning: " + pick(lang, "已超时", "overdue") if step_service.is_overdue(step) else ""
         owner = f"{role_name(step.owner_role, lang)} {mention(holders.get(step.owner_role))}".strip()
         due = when(step.due_at, tz) if step.due_at else ""
-        lines.append(f":white_large_square: *{step.number}.* {title} · {owner} · {_msg(lang, '截止', 'due')} {due}{late}")
+        lines.append(f":white_large_square: *{step.number}.* {title} · {owner} · {pick(lang, '截止', 'due')} {due}{late}")
     if len(steps) > MAX_LINES:
-        lines.append(_msg(lang, f"…另有 {len(steps) - MAX_LINES} 项", f"…and {len(steps) - MAX_LINES} more"))
+        lines.append(pick(lang, f"…另有 {len(steps) - MAX_LINES} 项", f"…and {len(steps) - MAX_LINES} more"))
     return Reply(text="\n".join(lines))
 
 
@@ -65,13 +63,13 @@ async def complete_step(
         total = len(await step_service.all_steps(session, incident.id)) if result.step is None else 0
     step = result.step
     if step is None:
-        return _msg(lang, f"没有第 {number} 项；本事件的步骤是 1–{total}。",
+        return pick(lang, f"没有第 {number} 项；本事件的步骤是 1–{total}。",
                     f"There is no step {number}; this incident's steps are 1–{total}."), None
     if not result.completed:
         assert step.done_at is not None
-        return _msg(lang, f"第 {number} 项已由 {mention(step.done_by)} 于 {when(step.done_at, rt.settings.tz)} 完成，未做更改。",
+        return pick(lang, f"第 {number} 项已由 {mention(step.done_by)} 于 {when(step.done_at, rt.settings.tz)} 完成，未做更改。",
                     f"Step {number} was already completed by {mention(step.done_by)} at {when(step.done_at, rt.settings.tz)}; nothing changed."), None
-    return _msg(lang, f":white_check_mark: 第 {number} 项完成：{clip(escape(step.title), 300)}",
+    return pick(lang, f":white_check_mark: 第 {number} 项完成：{clip(escape(step.title), 300)}",
                 f":white_check_mark: Step {number} done: {clip(escape(step.title), 300)}"), step
 
 
@@ -94,10 +92,10 @@ async def done(inv: Invocation, args: str) -> Reply:
     incident, words = found.incident, found.args.split(maxsplit=1)
     if not words or not words[0].isdigit() or len(words[0]) > 6:
         shown = f"`{escape(clip(words[0], 20))}` " if words else ""
-        return Reply(text=_msg(lang, f"{shown}不是步骤编号。正确格式：{DONE_FORM}（编号见 `/incident steps`）",
+        return Reply(text=pick(lang, f"{shown}不是步骤编号。正确格式：{DONE_FORM}（编号见 `/incident steps`）",
                                f"{shown}is not a step number. Right form: {DONE_FORM} (numbers in `/incident steps`)"))
     if not found.inside:
-        return Reply(text=_msg(lang, "只有事件频道里的人可以完成步骤。", "Only people in the incident channel can complete steps."))
+        return Reply(text=pick(lang, "只有事件频道里的人可以完成步骤。", "Only people in the incident channel can complete steps."))
     text, step = await complete_step(inv.rt, incident, int(words[0]), by=inv.user_id,
                                      note=words[1].strip() if len(words) > 1 else "")
     return Reply(text=text) if step is None else _after_completion(inv.rt, step, text)

@@ -6,7 +6,7 @@ from bot import outbox, summary
 from bot.db import utcnow
 from bot.slack.summary_view import render
 from commands import target
-from commands.context import Invocation, Reply
+from commands.context import Invocation, Reply, start_work
 
 
 async def summary_(inv: Invocation, args: str) -> Reply:
@@ -21,8 +21,4 @@ async def summary_(inv: Invocation, args: str) -> Reply:
         outbox.enqueue(session, incident.id, "send_chart", user=inv.user_id)
         await session.commit()
     incident_id = incident.id
-
-    async def start() -> None:
-        inv.rt.runner.kick(incident_id)
-
-    return Reply(text=render(facts, inv.rt.settings.tz, utcnow()), after=[start])
+    return Reply(text=render(facts, inv.rt.settings.tz, utcnow()), after=start_work(inv.rt, incident_id))

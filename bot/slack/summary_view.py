@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.i18n import pick
 from bot.config import ROLES
 from bot.milestones import duration
 from bot.roles import role_name
@@ -20,9 +21,6 @@ KEY_KINDS = {
 LATEST = 5
 
 
-def _m(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
-
 
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
@@ -37,37 +35,37 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime) -> str:
     lines = [
         f"*{incident.key} · {escape(_clip(incident.title, 150))}*" + (" :lock:" if incident.private else ""),
         f"{severity_label(incident.severity, lang)} · {status_label(incident.status, lang)} · `{incident.playbook}`"
-        + (_m(lang, " · 演练", " · DRILL") if incident.drill else ""),
-        _m(lang, f"开始 {when(incident.declared_at, tz)}（{ago}前）", f"Started {when(incident.declared_at, tz)} ({ago} ago)"),
-        _m(lang, f"响应用时 {duration(ms.time_to_acknowledge, lang)} · 解决用时 {duration(ms.time_to_resolve, lang)}",
+        + (pick(lang, " · 演练", " · DRILL") if incident.drill else ""),
+        pick(lang, f"开始 {when(incident.declared_at, tz)}（{ago}前）", f"Started {when(incident.declared_at, tz)} ({ago} ago)"),
+        pick(lang, f"响应用时 {duration(ms.time_to_acknowledge, lang)} · 解决用时 {duration(ms.time_to_resolve, lang)}",
            f"Time to acknowledge {duration(ms.time_to_acknowledge, lang)} · to resolve {duration(ms.time_to_resolve, lang)}"),
-        _m(lang, "*角色* ", "*Roles* ") + " · ".join(
-            f"{role_name(r, lang)} {mention(facts.holders.get(r)) or _m(lang, '待指定', '—')}" for r in ROLES),
+        pick(lang, "*角色* ", "*Roles* ") + " · ".join(
+            f"{role_name(r, lang)} {mention(facts.holders.get(r)) or pick(lang, '待指定', '—')}" for r in ROLES),
     ]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
-    lines.append(_m(lang, "*影响* ", "*Impact* ") + (escape(_clip(impact, 400)) if impact else _m(lang, "未记录", "not recorded")))
+    lines.append(pick(lang, "*影响* ", "*Impact* ") + (escape(_clip(impact, 400)) if impact else pick(lang, "未记录", "not recorded")))
     latest = [e for e in facts.events if e.kind in KEY_KINDS][-LATEST:]
     if latest:
-        lines.append(_m(lang, "*最近进展*", "*Latest*"))
+        lines.append(pick(lang, "*最近进展*", "*Latest*"))
         for event in latest:
-            text = _m(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else escape(_clip(event.text, 120))
+            text = pick(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else escape(_clip(event.text, 120))
             lines.append(f"• {when(event.at, tz)} {actor_text(event.actor)} {kind_label(event.kind, lang)} {text}".rstrip())
     open_steps = [s for s in facts.steps if s.done_at is None]
     overdue = [s for s in open_steps if s.due_at is not None and s.due_at < now]
-    lines.append(_m(lang, f"*清单* {len(open_steps)}/{len(facts.steps)} 项未完成，{len(overdue)} 项超时",
+    lines.append(pick(lang, f"*清单* {len(open_steps)}/{len(facts.steps)} 项未完成，{len(overdue)} 项超时",
                     f"*Checklist* {len(open_steps)} of {len(facts.steps)} open, {len(overdue)} overdue"))
     for step in overdue[:3]:
         lines.append(f"  :warning: #{step.number} {escape(_clip(step.title, 80))}")
     if facts.statement is not None and facts.statement.approved_at is not None:
-        lines.append(_m(lang, f"*对外口径* v{facts.statement.version} 批准于 {when(facts.statement.approved_at, tz)}：",
+        lines.append(pick(lang, f"*对外口径* v{facts.statement.version} 批准于 {when(facts.statement.approved_at, tz)}：",
                         f"*Statement* v{facts.statement.version} approved {when(facts.statement.approved_at, tz)}: ")
                      + escape(_clip(facts.statement.text, 300)))
     else:
-        lines.append(_m(lang, "*对外口径* 尚无已批准的口径", "*Statement* none approved yet"))
+        lines.append(pick(lang, "*对外口径* 尚无已批准的口径", "*Statement* none approved yet"))
     due = next_update_due(facts)
     cadence = SEVERITIES[incident.severity].cadence_minutes
     if due is not None:
-        late = _m(lang, "（已逾期）", " (overdue)") if due < now else ""
-        lines.append(_m(lang, f"*下次更新* {when(due, tz)}{late}，每 {cadence} 分钟",
+        late = pick(lang, "（已逾期）", " (overdue)") if due < now else ""
+        lines.append(pick(lang, f"*下次更新* {when(due, tz)}{late}，每 {cadence} 分钟",
                         f"*Next update due* {when(due, tz)}{late}, every {cadence} min"))
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.i18n import pick
 from bot import outbox, roles
 from bot.models import Incident, SlackOp
 from bot.roles import role_name
@@ -14,13 +15,10 @@ from bot.slack.ops.base import Operation, Outcome, SlackEnv, dm
 from bot.slack.text import channel_link, clip
 
 
-def _msg(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
-
 
 async def _refuse(env: SlackEnv, incident: Incident, op: SlackOp, why_zh: str, why_en: str) -> Outcome:
     """Tell the person who asked that nothing changed, and why."""
-    text = _msg(incident.language, f"{why_zh}（{incident.key} 未做任何更改）", f"{why_en} ({incident.key}: nothing changed)")
+    text = pick(incident.language, f"{why_zh}（{incident.key} 未做任何更改）", f"{why_en} ({incident.key}: nothing changed)")
     await tell_person(env.client, op.args["by"], text, response_url=op.args.get("response_url"))
     return Outcome()
 
@@ -61,7 +59,7 @@ async def brief_role_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> O
     playbook = env.playbooks.get(incident.playbook)
     duty = playbook.duties[role].get(lang) if playbook and role in playbook.duties else ""
     title = clip(incident.title, 200) if not incident.private else ""
-    text = _msg(
+    text = pick(
         lang,
         f"你现在是 *{incident.key}* {title} 的*{role_name(role, lang)}*：{channel_link(incident.channel_id, incident.channel_name)}\n"
         + (f"本事件中你的职责：{duty}" if duty else ""),
@@ -75,7 +73,7 @@ async def brief_role_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> O
 async def tell_previous_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Tell the previous holder who took over the role, so nobody keeps working a role they lost."""
     lang, role = incident.language, role_name(op.args["role"], incident.language)
-    text = _msg(
+    text = pick(
         lang,
         f"{incident.key} 的{role}已由 <@{op.args['new']}> 接任（<@{op.args['by']}> 交接）。",
         f"<@{op.args['new']}> has taken over {role} of {incident.key} (handed over by <@{op.args['by']}>).",
