@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.statements.render import DEFAULT_LIMITS
+
 ROLES = ("commander", "tech", "comms", "legal", "support")
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/yingji.db"
@@ -36,6 +38,15 @@ class RoleHolders(BaseModel):
         return [(role, user) for role in ROLES if (user := getattr(self, role))]
 
 
+class OutletWebhook(BaseModel):
+    """Where an outlet's approved text is POSTed; the secret is named by an env var, never written here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://")
+    secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+
+
 class FileConfig(BaseModel):
     """What a team writes in yingji.yaml; every field has a safe default."""
 
@@ -52,8 +63,31 @@ class FileConfig(BaseModel):
     legal_approvers: list[str] = []
     incident_managers: list[str] = []
     playbooks_dir: str | None = None
+    brand: str = ""
+    templates_dir: str | None = None
+    outlet_limits: dict[str, int] = {}
+    outlet_webhooks: dict[str, OutletWebhook] = {}
+    cadence_minutes: dict[str, float] = {}
     timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+\-']{1,100}$")
     digest_time: str | None = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+    @field_validator("outlet_limits")
+    @classmethod
+    def _known_outlets(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(DEFAULT_LIMITS))
+        if unknown:
+            raise ValueError(f"unknown outlet {', '.join(unknown)}; known: {', '.join(DEFAULT_LIMITS)}")
+        if any(limit <= 0 for limit in value.values()):
+            raise ValueError("limits must be above 0 characters")
+        return value
+
+    @field_validator("cadence_minutes")
+    @classmethod
+    def _known_severities(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - {"sev1", "sev2", "sev3", "sev4"})
+        if unknown or any(minutes <= 0 for minutes in value.values()):
+            raise ValueError("keys must be sev1..sev4 and minutes above 0")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -104,10 +104,14 @@ class Statement(SQLModel, table=True):
     language: str = Field(max_length=8)
     facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     text: str = Field(default="", sa_type=Text)
+    outlets: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default="draft", max_length=16)
     drafted_by: str = Field(max_length=32)
     drafted_at: datetime = _when()
     approved_at: datetime | None = _when(nullable=True)
+    superseded_by: int | None = Field(default=None)
+    published_at: datetime | None = _when(nullable=True)
+    published_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     message_ts: str | None = Field(default=None, max_length=32)
 
 

@@ -20,6 +20,7 @@ from bot.incidents import Workspace
 from bot.models import Incident
 from bot.outbox import LEASE
 from bot.scheduler import Scheduler
+from bot.severity import SEVERITIES
 from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
 from bot.slack.channels import find_by_name
 from bot.slack.notify import tell_declarer
@@ -81,6 +82,7 @@ class Runtime:
         self.scheduler = Scheduler(settings.database_url)
         self.scheduler.register("step_due", self._step_due)
         self.scheduler.register("digest", self._digest)
+        self.scheduler.register("statement_update_due", self._statement_update_due)
         self.env = SlackEnv(
             client=self.client,
             bot_user_id="",
@@ -94,6 +96,8 @@ class Runtime:
             tell=lambda incident, message: tell_declarer(self.client, incident, message),
             schedule=self.scheduler.at,
             unschedule=self.scheduler.cancel,
+            outlet_webhooks=settings.file.outlet_webhooks,
+            webhook_backoff=outbox_backoff,
         )
         self.runner = OutboxRunner(
             self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease
@@ -139,6 +143,17 @@ class Runtime:
             outbox.enqueue(session, None, "post_digest", channel=self.leadership_channel_id)
             await session.commit()
         self.runner.kick(None)
+
+    def cadence(self, severity: str) -> float | None:
+        """Minutes between public updates at this severity (yingji.yaml overrides DESIGN.md's defaults)."""
+        return self.settings.file.cadence_minutes.get(severity, SEVERITIES[severity].cadence_minutes)
+
+    async def _statement_update_due(self, statement_id: int) -> None:
+        """The next update an approved statement promised is due: record it and remind comms."""
+        async with self.sessions() as session:
+            incident_id = await reminders.statement_update_due(session, statement_id)
+        if incident_id is not None:
+            self.runner.kick(incident_id)
 
     async def _step_due(self, step_id: int) -> None:
         """A step's time limit passed: record it and send its one reminder."""

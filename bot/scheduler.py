@@ -84,6 +84,11 @@ class Scheduler:
         except JobLookupError:
             pass
 
+    async def next_run(self, job_id: str) -> datetime | None:
+        """When a job will fire next, or None if there is no such job."""
+        job = await asyncio.to_thread(self._scheduler.get_job, job_id)
+        return job.next_run_time if job else None
+
     async def job_ids(self) -> list[str]:
         """Ids of the jobs waiting in the store."""
         jobs = await asyncio.to_thread(self._scheduler.get_jobs)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.runtime import Runtime
+from bot.slack.notify import tell_person
 from bot.slack.text import unescape
 from bot.slack.blocks import ASSIGN_ROLES_ACTION
 from bot.slack.checklist import DONE_ACTION
 import re
 
 from bot.slack.timeline_view import PAGE_ACTION
-from commands import capture, declare, roles, steps, timeline
+from bot.slack import statement_view as sv
+from commands import capture, declare, roles, statement, steps, timeline
 from commands.context import Invocation, Reply
 from commands.router import dispatch
 
@@ -44,6 +46,38 @@ async def _safely(work: Awaitable[T], what: str) -> T | None:
     except Exception:
         log.exception("%s failed before the ack", what)
         return None
+
+
+ButtonHandler = Callable[[Runtime, dict[str, Any]], Awaitable[Reply | None]]
+FormHandler = Callable[[Runtime, dict[str, Any]], Awaitable[tuple[dict[str, Any], Reply | None]]]
+
+
+def _button(rt: Runtime, handler: ButtonHandler, name: str) -> Callable[..., Awaitable[None]]:
+    """A button listener: do the durable part, ack, then start the follow-up work."""
+
+    async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+        reply = await _safely(handler(rt, body), name)
+        await ack()
+        _start(rt, reply, f"after:{name}")
+
+    return listener
+
+
+def _form(rt: Runtime, handler: FormHandler, name: str) -> Callable[..., Awaitable[None]]:
+    """A form-submission listener: validate and record, ack (maybe with field errors), then follow up."""
+
+    async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+        result = await _safely(handler(rt, body), name)
+        if result is None:
+            await ack()
+            user = (body.get("user") or {}).get("id", "")
+            rt.tasks.spawn(tell_person(rt.client, user, _oops(rt.language).text), name=f"oops:{name}")
+            return
+        payload, reply = result
+        await ack(**payload)
+        _start(rt, reply, f"after:{name}")
+
+    return listener
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
@@ -116,6 +150,22 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         reply = await _safely(timeline.page_button(rt, body), "timeline page")
         await ack()
         _start(rt, reply, "after:timeline_page")
+
+    for action_id, handler in (
+        (sv.DRAFT_ACTION, statement.open_from_header),
+        (sv.APPROVE, statement.approve_button),
+        (sv.CHANGES, statement.changes_button),
+        (sv.EDIT, statement.edit_button),
+        (sv.PUBLISH, statement.publish_button),
+    ):
+        app.action(action_id)(_button(rt, handler, action_id))
+
+    for callback_id, submit in (
+        (sv.FORM_ID, statement.submit_form),
+        (sv.CHANGES_FORM_ID, statement.submit_changes),
+        (sv.PUBLISH_FORM_ID, statement.submit_publish),
+    ):
+        app.view(callback_id)(_form(rt, submit, callback_id))
 
     @app.view(declare.CALLBACK_ID)
     async def declare_form_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from commands.list import list_
 from commands.repair import repair
 from commands.roles import role, roles_
 from commands.steps import done, steps_
+from commands.statement import statement
 from commands.status import resolve, status
 from commands.summary import summary_
 from commands.target import KEY
@@ -31,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "status": status,
     "resolve": resolve,
     "timeline": timeline_,
+    "statement": statement,
     "summary": summary_,
     "list": list_,
     "repair": repair,

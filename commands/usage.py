@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
         "zh": "在时间线上记一笔；以 `action:` 开头记为行动项",
         "en": "add a line to the timeline; start with `action:` for an action item",
     },
+    "statement": {"form": "/incident statement [stage] [zh|en] | show", "zh": "起草统一对外口径（审批后对外），或查看已批准口径",
+                  "en": "draft the unified public statement for approval, or show the approved one"},
     "summary": {"form": "/incident summary [INC-n]", "zh": "给管理者的摘要（私信附时间线图）", "en": "manager summary (chart by DM)"},
     "timeline": {"form": "/incident timeline [INC-n]", "zh": "完整的时间线（分页）", "en": "the whole dated timeline, page by page"},
     "list": {"form": "/incident list", "zh": "进行中的事件，最新在前", "en": "active incidents, newest first"},

@@ -54,8 +54,13 @@ def _db_upgrade() -> int:
 def _playbooks_check(directory: str | None) -> int:
     from bot.playbooks import SHIPPED_DIR, check_dir
 
+    from bot.statements.render import check_templates
+
     path = Path(directory) if directory else SHIPPED_DIR
     problems = check_dir(path)
+    templates = path / "templates"
+    if templates.is_dir():
+        problems += [f"{templates}: {problem}" for problem in check_templates(templates)]
     for problem in problems:
         print(problem)
     if problems:

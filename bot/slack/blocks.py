@@ -20,6 +20,7 @@ from bot.severity import severity_label, status_label
 from bot.slack.text import channel_link, clip, escape, mention, when
 
 ASSIGN_ROLES_ACTION = "open_assign_roles"
+DRAFT_STATEMENT_ACTION = "open_statement_form"
 SEVERITY_ICON = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3": ":large_yellow_circle:", "sev4": ":white_circle:"}
 
 
@@ -55,6 +56,7 @@ def header_blocks(
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(notes))]))
     blocks.append(ActionsBlock(block_id="header-actions", elements=[
         ButtonElement(text=t("assign_roles", lang), action_id=ASSIGN_ROLES_ACTION, value=str(incident.id)),
+        ButtonElement(text=t("draft_statement", lang), action_id=DRAFT_STATEMENT_ACTION, value=str(incident.id)),
     ]))
     return blocks
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.slack.ops import declare, reports, roles, steps, timeline
+from bot.slack.ops import declare, reports, roles, statements, steps, timeline
 from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv
 
 OPERATIONS: dict[str, Operation] = {
     **declare.OPERATIONS, **roles.OPERATIONS, **steps.OPERATIONS, **timeline.OPERATIONS,
     **reports.OPERATIONS,
+    **statements.OPERATIONS,
 }
 
 __all__ = ["OPERATIONS", "Blocked", "Operation", "Outcome", "SlackEnv"]

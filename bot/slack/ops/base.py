@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import roles
+from bot.config import OutletWebhook
 from bot.models import Incident, SlackOp
 from bot.playbooks import Playbook
 
@@ -39,6 +40,8 @@ class SlackEnv:
     tell: Callable[[Incident, str], Awaitable[None]]
     schedule: Callable[[str, datetime, str, int], Awaitable[None]]
     unschedule: Callable[[str], Awaitable[None]]
+    outlet_webhooks: dict[str, OutletWebhook] = field(default_factory=dict)
+    webhook_backoff: float = 0.5
 
 
 @dataclass

@@ -1,0 +1,155 @@
+"""The Slack side of statements: post the draft, redraw it, talk in its thread, deliver, remind."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import roles
+from bot.i18n import pick
+from bot.models import Incident, SlackOp, Statement
+from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
+from bot.slack.statement_view import draft_blocks, outlet_name
+from bot.slack.text import mention
+from bot.statements import service, webhooks
+
+
+async def _load(env: SlackEnv, statement_id: int) -> tuple[Statement, dict[str, str], str | None]:
+    async with env.sessions() as session:
+        statement = await service.by_id(session, statement_id)
+        if statement is None:
+            raise Blocked(f"statement {statement_id} no longer exists")
+        given = await service.approvals(session, statement_id)
+        asks = [r for r in await service.reviews(session, statement_id) if r.decision == "request_changes"]
+    latest = f"{mention(asks[-1].reviewer)}: {asks[-1].comment}" if asks else None
+    return statement, given, latest
+
+
+def _required(env: SlackEnv, incident: Incident) -> tuple[str, ...]:
+    playbook = env.playbooks.get(incident.playbook)
+    return service.required_roles(bool(playbook and playbook.legal_review))
+
+
+async def _blocks(env: SlackEnv, incident: Incident, statement_id: int) -> tuple[Statement, list[dict]]:
+    statement, given, latest = await _load(env, statement_id)
+    blocks = draft_blocks(incident, statement, required=_required(env, incident), given=given, tz=env.tz,
+                          latest_change_request=latest)
+    return statement, [b.to_dict() for b in blocks]
+
+
+def _fallback(incident: Incident, statement: Statement) -> str:
+    return pick(incident.language, f"{incident.key} 对外口径 v{statement.version}", f"{incident.key} statement v{statement.version}")
+
+
+async def post_statement(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Post the draft in the incident channel; its thread is where the review happens."""
+    channel = need_channel(incident)
+    statement, blocks = await _blocks(env, incident, op.args["statement_id"])
+    if statement.message_ts:
+        return Outcome()
+    ts = await already_posted(env, channel, op)
+    if ts is None:
+        response = await env.client.chat_postMessage(channel=channel, text=_fallback(incident, statement),
+                                                     blocks=blocks, metadata=op_metadata(op))
+        ts = str(response["ts"])
+    statement_id = statement.id
+
+    async def apply(session: AsyncSession) -> None:
+        row = await session.get(Statement, statement_id)
+        assert row is not None
+        row.message_ts = ts
+        session.add(row)
+
+    return Outcome(apply=apply)
+
+
+async def redraw_statement(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Update the draft message in place after an approval, a change request, an edit or a publish."""
+    statement, blocks = await _blocks(env, incident, op.args["statement_id"])
+    if statement.message_ts and incident.channel_id:
+        await env.client.chat_update(channel=incident.channel_id, ts=statement.message_ts,
+                                     text=_fallback(incident, statement), blocks=blocks)
+    return Outcome()
+
+
+async def statement_thread(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """A line in the draft's review thread: who did what, and when."""
+    channel = need_channel(incident)
+    statement, _, _ = await _load(env, op.args["statement_id"])
+    if not statement.message_ts:
+        raise Blocked("the draft message was not posted")
+    if await already_posted(env, channel, op):
+        return Outcome()
+    await env.client.chat_postMessage(channel=channel, thread_ts=statement.message_ts, text=op.args["text"],
+                                      metadata=op_metadata(op))
+    return Outcome()
+
+
+async def deliver_outlet(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """POST the approved outlet text to the deployment's webhook (signed, retried) and say how it went."""
+    statement, _, _ = await _load(env, op.args["statement_id"])
+    name = op.args["outlet"]
+    hook = env.outlet_webhooks.get(name)
+    outlet = statement.outlets.get(name)
+    if hook is None or outlet is None:
+        return Outcome()
+    secret = os.environ.get(hook.secret_env, "")
+    lang = incident.language
+    if not secret:
+        result = webhooks.Delivery(False, 0, 0, f"{hook.secret_env} is not set")
+    else:
+        payload = {"incident": incident.key, "version": statement.version, "stage": statement.stage,
+                   "language": statement.language, "outlet": name, "text": outlet.get("text", ""),
+                   "parts": outlet.get("parts", {}), "approved_at": statement.approved_at.isoformat() if statement.approved_at else None}
+        result = await webhooks.deliver(hook.url, secret, payload, backoff=env.webhook_backoff)
+    label = outlet_name(name, lang)
+    if result.ok:
+        text = pick(lang, f":outbox_tray: v{statement.version} 已推送到{label}（HTTP {result.status}，第 {result.attempts} 次）",
+                    f":outbox_tray: v{statement.version} delivered to {label} (HTTP {result.status}, attempt {result.attempts})")
+    else:
+        text = pick(lang, f":x: v{statement.version} 推送到{label}失败：{result.error}（已试 {result.attempts} 次）。请手动发布后点「标记已发布」。",
+                    f":x: v{statement.version} could not be delivered to {label}: {result.error} ({result.attempts} tries). Publish it by hand, then press Mark published.")
+    if statement.message_ts and incident.channel_id:
+        await env.client.chat_postMessage(channel=incident.channel_id, thread_ts=statement.message_ts, text=text)
+    return Outcome(event="statement_delivered" if result.ok else "statement_delivery_failed", text=f"v{statement.version} → {name}",
+                   data={"statement": statement.id, "outlet": name, "status": result.status, "attempts": result.attempts,
+                         "error": result.error})
+
+
+async def schedule_update_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """The approved statement promised a next update: remind comms then (a newer approval replaces it)."""
+    statement, _, _ = await _load(env, op.args["statement_id"])
+    when = statement.facts.get("next_update_at")
+    if when and statement.stage != "resolved":
+        await env.schedule(f"statement-update:{incident.id}", datetime.fromisoformat(when), "statement_update_due", statement.id or 0)
+    else:
+        await env.unschedule(f"statement-update:{incident.id}")
+    return Outcome()
+
+
+async def post_update_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """The promised update is due: tell comms (and the commander) in the channel."""
+    channel = need_channel(incident)
+    if await already_posted(env, channel, op):
+        return Outcome()
+    async with env.sessions() as session:
+        holders = await roles.holders(session, incident.id or 0)
+    who = " ".join(filter(None, (mention(holders.get("comms")), mention(holders.get("commander"))))) or pick(
+        incident.language, "（信息发布和应急指挥均未指定）", "(no comms or commander assigned)")
+    text = pick(incident.language,
+                f":loudspeaker: 已到对外口径 v{op.args['version']} 承诺的下次更新时间。{who} 请起草新口径：`/incident statement`",
+                f":loudspeaker: The next update promised in statement v{op.args['version']} is due. {who} please draft one: `/incident statement`")
+    await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
+    return Outcome()
+
+
+OPERATIONS: dict[str, Operation] = {
+    "post_statement": post_statement,
+    "redraw_statement": redraw_statement,
+    "statement_thread": statement_thread,
+    "deliver_outlet": deliver_outlet,
+    "schedule_update_reminder": schedule_update_reminder,
+    "post_update_reminder": post_update_reminder,
+}

@@ -1,0 +1,1 @@
+"""Public statements: one set of facts rendered into every outlet in the same words."""

@@ -1,0 +1,185 @@
+"""The statement's life: draft, approve (comms, and legal where the playbook says), request changes,
+edit into a new version, publish. Every step is a timeline event; approved versions are frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import timeline
+from bot.db import utcnow
+from bot.models import Incident, Statement, StatementReview
+
+DRAFT, APPROVED, SUPERSEDED = "draft", "approved", "superseded"
+
+
+def required_roles(legal_review: bool) -> tuple[str, ...]:
+    """Whose approval a statement needs: comms always, legal when the playbook asks for legal review."""
+    return ("comms", "legal") if legal_review else ("comms",)
+
+
+@dataclass(frozen=True)
+class Approvers:
+    """Who may approve as which role: the role's current holder, or a configured approver."""
+
+    holders: dict[str, str]
+    configured: dict[str, list[str]]
+
+    def qualifies(self, role: str, user: str) -> bool:
+        return self.holders.get(role) == user or user in self.configured.get(role, [])
+
+
+async def by_id(session: AsyncSession, statement_id: int) -> Statement | None:
+    """One version by its id."""
+    return await session.get(Statement, statement_id)
+
+
+async def latest_approved(session: AsyncSession, incident_id: int) -> Statement | None:
+    """The most recently approved version: what the public may be told."""
+    result = await session.exec(
+        select(Statement)
+        .where(Statement.incident_id == incident_id, col(Statement.approved_at).is_not(None))
+        .order_by(col(Statement.approved_at).desc())
+    )
+    return result.first()
+
+
+async def approvals(session: AsyncSession, statement_id: int) -> dict[str, str]:
+    """Approvals so far, role → approver."""
+    result = await session.exec(
+        select(StatementReview)
+        .where(StatementReview.statement_id == statement_id, StatementReview.decision == "approve")
+        .order_by(col(StatementReview.at))
+    )
+    return {review.as_role: review.reviewer for review in result.all()}
+
+
+async def reviews(session: AsyncSession, statement_id: int) -> list[StatementReview]:
+    """Every review of one version, oldest first."""
+    result = await session.exec(
+        select(StatementReview).where(StatementReview.statement_id == statement_id).order_by(col(StatementReview.at))
+    )
+    return list(result.all())
+
+
+async def create_draft(
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    stage: str,
+    language: str,
+    facts: dict[str, Any],
+    text: str,
+    outlets: dict[str, Any],
+    by: str,
+    edit_of: Statement | None = None,
+) -> Statement:
+    """A new version (n+1); an edited version is marked superseded by it."""
+    assert incident.id is not None
+    latest = await session.exec(select(func.max(Statement.version)).where(Statement.incident_id == incident.id))
+    version = (latest.one() or 0) + 1
+    statement = Statement(
+        incident_id=incident.id, version=version, stage=stage, language=language, facts=facts, text=text,
+        outlets=outlets, drafted_by=by, drafted_at=utcnow(),
+    )
+    session.add(statement)
+    await session.flush()
+    if edit_of is not None:
+        edit_of.superseded_by = statement.id
+        if edit_of.status == DRAFT:
+            edit_of.status = SUPERSEDED
+        session.add(edit_of)
+    timeline.record(
+        session, incident.id, "statement_drafted", actor=by,
+        text=f"v{version} ({stage}, {language})" + (f" ← v{edit_of.version}" if edit_of else ""),
+        data={"statement": statement.id, "version": version, "stage": stage, "language": language,
+              "edit_of": edit_of.version if edit_of else None, "flagged": [k for k, o in outlets.items() if o.get("over")]},
+    )
+    return statement
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What pressing Approve did: refused (with why), counted as one role, or completed the approval."""
+
+    outcome: str
+    role: str | None = None
+    reason: str = ""
+    missing: tuple[str, ...] = ()
+
+
+REASONS = {
+    "not_draft": ("v{v} 已不是待审草稿，未做更改", "v{v} is no longer a draft; nothing changed"),
+    "own_draft": ("起草人不能批准自己的草稿", "The drafter cannot approve their own draft"),
+    "twice": ("你已批准过这一版；另一项批准须由其他人给出", "You already approved this version; the other approval must come from someone else"),
+    "not_approver": ("只有{roles}角色负责人或配置的审批人可以批准", "Only the {roles} role holder or a configured {roles} approver can approve"),
+}
+
+
+def _refuse(session: AsyncSession, statement: Statement, by: str, code: str, **values: Any) -> Decision:
+    zh, en = REASONS[code]
+    reason = (zh if statement.language == "zh" else en).format(v=statement.version, **values)
+    timeline.record(session, statement.incident_id, "refused", actor=by, text=reason,
+                    data={"action": "approve_statement", "code": code, "statement": statement.id, "version": statement.version})
+    return Decision("refused", reason=reason)
+
+
+async def approve(
+    session: AsyncSession, statement: Statement, *, by: str, approvers: Approvers, legal_review: bool
+) -> Decision:
+    """Count an approval from a qualified person other than the drafter; the last one freezes the version."""
+    if statement.status != DRAFT:
+        return _refuse(session, statement, by, "not_draft")
+    if by == statement.drafted_by:
+        return _refuse(session, statement, by, "own_draft")
+    given = await approvals(session, statement.id or 0)
+    if by in given.values():
+        return _refuse(session, statement, by, "twice")
+    needed = [role for role in required_roles(legal_review) if role not in given]
+    role = next((r for r in needed if approvers.qualifies(r, by)), None)
+    if role is None:
+        return _refuse(session, statement, by, "not_approver", roles="/".join(needed))
+    now = utcnow()
+    session.add(StatementReview(statement_id=statement.id or 0, reviewer=by, as_role=role, decision="approve", at=now))
+    missing = tuple(r for r in needed if r != role)
+    if missing:
+        timeline.record(session, statement.incident_id, "statement_approval", actor=by,
+                        text=f"v{statement.version}: {role} ✓", at=now,
+                        data={"statement": statement.id, "version": statement.version, "role": role, "missing": list(missing)})
+        return Decision("counted", role=role, missing=missing)
+    statement.status, statement.approved_at = APPROVED, now
+    session.add(statement)
+    timeline.record(session, statement.incident_id, "statement_approved", actor=by,
+                    text=f"v{statement.version} ({statement.stage}, {statement.language})", at=now,
+                    data={"statement": statement.id, "version": statement.version, "role": role,
+                          "approvals": {**given, role: by}})
+    return Decision("approved", role=role)
+
+
+async def request_changes(session: AsyncSession, statement: Statement, *, by: str, comment: str) -> bool:
+    """Record a change request on a draft; False when the version is no longer a draft."""
+    if statement.status != DRAFT:
+        return False
+    session.add(StatementReview(statement_id=statement.id or 0, reviewer=by, as_role="reviewer",
+                                decision="request_changes", comment=comment))
+    timeline.record(session, statement.incident_id, "statement_changes_requested", actor=by,
+                    text=f"v{statement.version}: {comment}", data={"statement": statement.id, "version": statement.version})
+    return True
+
+
+async def mark_published(session: AsyncSession, statement: Statement, *, by: str, outlets: list[str]) -> bool:
+    """Record where an approved version went out and when; False for a version that is not approved."""
+    if statement.approved_at is None or not outlets:
+        return False
+    now = utcnow()
+    statement.published_at = now
+    statement.published_to = sorted(set(statement.published_to) | set(outlets))
+    session.add(statement)
+    timeline.record(session, statement.incident_id, "statement_published", actor=by,
+                    text=f"v{statement.version}: {', '.join(outlets)}", at=now,
+                    data={"statement": statement.id, "version": statement.version, "outlets": outlets})
+    return True

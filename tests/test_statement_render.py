@@ -1,0 +1,368 @@
+"""Statement templates and outlet rendering: tone rules, every outlet from one set of facts, limits flagged."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.statements import render as render_module
+from bot.statements.render import (
+    DEFAULT_LIMITS,
+    LANGS,
+    OUTLETS,
+    SHIPPED_DIR,
+    STAGES,
+    Facts,
+    Rendered,
+    TemplateProblem,
+    check_templates,
+    measure,
+    render,
+    template_dirs,
+)
+
+KEY = "INC-42"
+BRAND = {"zh": "某某商城", "en": "Example Mall"}
+FULL = {
+    "zh": Facts(
+        what_happened="部分用户使用支付宝付款后，订单仍显示待支付",
+        affected="11月22日 08:30 以后用支付宝下单的部分用户",
+        doing="已切换备用支付通道，并逐笔核对已扣款订单",
+        customer_action="请勿重复付款；如已扣款，订单会在核对后自动更新",
+        compensation="受影响订单赠送 10 元无门槛券",
+        data_lost="yes",
+        data_detail="收货手机号",
+        next_update="11月23日 09:30",
+    ),
+    "en": Facts(
+        what_happened="Some orders paid with Alipay still show as unpaid",
+        affected="customers who paid with Alipay after 08:30 on 22 November",
+        doing="We have switched to a backup payment channel and are checking every charged order",
+        customer_action="Please do not pay again; charged orders will update after our check",
+        compensation="A 10-yuan coupon for every affected order",
+        data_lost="yes",
+        data_detail="delivery phone numbers",
+        next_update="23 Nov 09:30",
+    ),
+}
+MINIMAL = {lang: Facts(what_happened=f.what_happened, next_update=f.next_update) for lang, f in FULL.items()}
+
+FORBIDDEN = {
+    "zh": [
+        r"预计",
+        r"由于",
+        r"因为",
+        r"导致",
+        r"\d+\s*(分钟|小时|天)内",
+        r"马上",
+        r"很快",
+        r"尽快",
+        r"(第三方|合作方|供应商|快递公司|支付宝|微信)(的)?(问题|故障|责任)",
+    ],
+    "en": [
+        r"\bETA\b",
+        r"\bwill be (fixed|resolved|restored|back)\b",
+        r"\bdue to\b",
+        r"\bcaused by\b",
+        r"\bbecause\b",
+        r"\bsoon\b",
+        r"\bshortly\b",
+        r"\bwithin \d",
+        r"\bexpect",
+        r"\bby (today|tonight|tomorrow)\b",
+        r"\bpartner",
+        r"\bthird[- ]party\b",
+    ],
+}
+UNCLEAN = [
+    r"[：:][ \t]*(?:$|[。，；、.,;:：])",  # a label with nothing after it
+    r"[。，；、：]{2,}",
+    r"[.,;:]{2,}",
+    r"\s[,.;:，。；：]",
+    r"^[，。；：,.;:]",
+    r"\(\s*\)|（\s*）|【\s*】",
+    r" {2,}",
+    r"[ \t]+$",
+    r"\n{3,}",
+    r"None|\{\{|\{%|\}\}|%\}",
+]
+
+
+def _facts(lang: str, stage: str, base: dict[str, Facts], **changes: str) -> Facts:
+    """The test facts for a stage: resolved has no next update unless a test gives one."""
+    values = base[lang].as_dict() | changes
+    if stage == "resolved" and "next_update" not in changes:
+        values["next_update"] = ""
+    return Facts.from_dict(values)
+
+
+def _texts(rendered: Rendered) -> dict[str, str]:
+    """The statement and every outlet's whole text, by name."""
+    return {"statement": rendered.statement} | {name: outlet.text for name, outlet in rendered.outlets.items()}
+
+
+def _assert_clean(text: str, where: str) -> None:
+    """No dangling punctuation, empty labels, stray blank lines or template leftovers."""
+    for pattern in UNCLEAN:
+        match = re.search(pattern, text, flags=re.MULTILINE)
+        assert match is None, f"{where}: /{pattern}/ matched {match.group(0)!r} in:\n{text}"
+
+
+ALL = [(stage, lang) for stage in STAGES for lang in LANGS]
+
+
+@pytest.mark.parametrize("variant", ["full", "minimal"])
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+@pytest.mark.parametrize("brand", [True, False])
+def test_every_template_renders_cleanly(stage: str, lang: str, variant: str, brand: bool) -> None:
+    facts = _facts(lang, stage, FULL if variant == "full" else MINIMAL)
+    rendered = render(stage, lang, facts, brand=BRAND[lang] if brand else "", key=KEY)
+    assert set(rendered.outlets) == set(OUTLETS)
+    paragraphs = rendered.statement.split("\n\n")
+    assert 2 <= len(paragraphs) <= 7
+    for name, text in _texts(rendered).items():
+        assert text.strip(), f"{stage}.{lang} {name} is empty"
+        _assert_clean(text, f"{stage}.{lang} {name} ({variant})")
+        assert facts.what_happened in text or name in ("email",), f"{stage}.{lang} {name} lost the fact"
+    for name in ("banner",):
+        assert "\n" not in rendered.outlets[name].text
+    assert "\n" not in rendered.outlets["push"].parts["title"]
+    assert "\n" not in rendered.outlets["email"].parts["subject"]
+    if not brand:
+        assert not any(text.startswith(("：", ":", "【")) for text in _texts(rendered).values())
+
+
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_every_outlet_comes_from_the_same_facts(stage: str, lang: str) -> None:
+    facts = _facts(lang, stage, FULL)
+    rendered = render(stage, lang, facts, brand=BRAND[lang], key=KEY)
+    email = rendered.outlets["email"]
+    assert rendered.statement in email.parts["body"], "the email carries the canonical statement"
+    assert BRAND[lang] in rendered.outlets["push"].parts["title"]
+    assert BRAND[lang] in rendered.outlets["social"].text
+    assert BRAND[lang] in email.parts["subject"]
+    assert facts.customer_action in rendered.outlets["script"].text
+    assert facts.compensation in rendered.statement and facts.compensation in rendered.outlets["script"].text
+
+
+@pytest.mark.parametrize("variant", ["full", "minimal"])
+@pytest.mark.parametrize("stage", [s for s in STAGES if s != "resolved"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_outlet_says_when_the_next_update_comes(stage: str, lang: str, variant: str) -> None:
+    facts = _facts(lang, stage, FULL if variant == "full" else MINIMAL)
+    rendered = render(stage, lang, facts, key=KEY)
+    for name, text in _texts(rendered).items():
+        assert facts.next_update in text, f"{stage}.{lang} {name} does not give the next update"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_resolved_says_final_update_or_when_the_review_follows(lang: str) -> None:
+    final = render("resolved", lang, _facts(lang, "resolved", FULL), key=KEY)
+    word = "最后一次更新" if lang == "zh" else "final update"
+    assert word in final.statement and word in final.outlets["social"].text
+    follow = render("resolved", lang, _facts(lang, "resolved", FULL, next_update="11月25日 18:00"), key=KEY)
+    assert "11月25日 18:00" in follow.statement and word not in follow.statement
+    assert ("复盘" if lang == "zh" else "review") in follow.statement
+
+
+PLAIN = {
+    "zh": {
+        "no": ("没有造成用户个人信息丢失或泄露", "答：没有。"),
+        "yes": ("造成了部分用户数据丢失或泄露，涉及收货手机号", "答：是的，"),
+        "unknown": ("仍在核查", "仍在核查是否有用户数据受到影响"),
+    },
+    "en": {
+        "no": ("No customer personal data was lost or exposed.", "A: No. "),
+        "yes": ("Some customer data was lost or exposed in this incident: delivery phone numbers.", "A: Yes. "),
+        "unknown": ("still checking whether any customer data was affected", "A: We are still checking"),
+    },
+}
+
+
+@pytest.mark.parametrize("data_lost", ["no", "yes", "unknown"])
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_data_loss_is_said_plainly(stage: str, lang: str, data_lost: str) -> None:
+    rendered = render(stage, lang, _facts(lang, stage, FULL, data_lost=data_lost), key=KEY)
+    in_statement, in_script = PLAIN[lang][data_lost]
+    assert in_statement in rendered.statement
+    assert in_script in rendered.outlets["script"].text
+    others = [v for k, v in PLAIN[lang].items() if k != data_lost]
+    assert not any(phrase in rendered.statement for phrase, _ in others), "only one answer on data"
+    if data_lost == "yes":
+        assert ("数据已丢失或泄露" if lang == "zh" else "data was lost or exposed") in rendered.outlets["social"].text
+
+
+@pytest.mark.parametrize("data_lost", ["no", "yes", "unknown"])
+@pytest.mark.parametrize("variant", ["full", "minimal"])
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_no_guessed_cause_no_promised_time_no_key(stage: str, lang: str, variant: str, data_lost: str) -> None:
+    facts = _facts(lang, stage, FULL if variant == "full" else MINIMAL, data_lost=data_lost)
+    rendered = render(stage, lang, facts, brand=BRAND[lang], key=KEY)
+    for name, text in _texts(rendered).items():
+        assert KEY not in text, f"{stage}.{lang} {name} shows the internal key"
+        for pattern in FORBIDDEN[lang]:
+            assert not re.search(pattern, text, flags=re.IGNORECASE), f"{stage}.{lang} {name}: /{pattern}/"
+    owner = "我们" if lang == "zh" else "We "
+    assert owner in rendered.statement
+    apologies = rendered.statement.count("歉") if lang == "zh" else rendered.statement.lower().count("sorry")
+    assert apologies == 1, "apologise once"
+
+
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_script_alternates_questions_and_answers(stage: str, lang: str) -> None:
+    script = render(stage, lang, _facts(lang, stage, FULL), key=KEY).outlets["script"].text
+    lines = [line for line in script.splitlines() if line.strip()]
+    q, a = ("问：", "答：") if lang == "zh" else ("Q: ", "A: ")
+    assert len(lines) % 2 == 0 and 4 <= len(lines) // 2 <= 7
+    for index, line in enumerate(lines):
+        assert line.startswith(q if index % 2 == 0 else a), line
+    if stage != "resolved":
+        assert ("无法承诺" if lang == "zh" else "cannot promise") in script
+
+
+def test_measure_counts_what_a_reader_counts() -> None:
+    assert measure("中文") == 2 and len("中文".encode()) == 6
+    assert measure("abc") == 3
+    assert measure("e\u0301") == 1  # composed by NFC
+    assert measure("a\u0332") == 1  # a combining mark with no precomposed form
+    assert measure("👍🏽") == 1
+    assert measure("👨\u200d👩\u200d👧") == 1
+    assert measure("❤\ufe0f") == 1
+    assert measure("🇨🇳") == 1 and measure("🇨🇳🇺🇸") == 2
+    assert measure("") == 0
+
+
+def test_a_sixty_character_chinese_banner_fits_exactly() -> None:
+    overhead = measure(render("investigating", "zh", Facts(what_happened="", next_update="09:30")).outlets["banner"].text)
+    fits = Facts(what_happened="中" * (60 - overhead), next_update="09:30")
+    banner = render("investigating", "zh", fits).outlets["banner"]
+    assert banner.length == 60 and banner.limit == 60 and not banner.over and not banner.problems
+    too_long = render("investigating", "zh", Facts(what_happened="中" * (61 - overhead), next_update="09:30"))
+    assert too_long.outlets["banner"].over and "banner" in too_long.flagged
+    assert too_long.outlets["banner"].problems == ["网站横幅 61/60 字，超出 1 字"]
+
+
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_example_facts_fit_every_outlet(stage: str, lang: str) -> None:
+    rendered = render(stage, lang, _facts(lang, stage, FULL, data_lost="no"), brand=BRAND[lang], key=KEY)
+    assert rendered.flagged == [], {n: o.problems for n, o in rendered.outlets.items()}
+
+
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_over_long_facts_are_flagged_never_cut(stage: str, lang: str) -> None:
+    long_fact = ("部分用户下单后页面长时间无响应" * 8) if lang == "zh" else ("Some checkout pages do not load " * 10).strip()
+    facts = _facts(lang, stage, FULL, what_happened=long_fact)
+    rendered = render(stage, lang, facts, brand=BRAND[lang], key=KEY)
+    for name in ("banner", "push", "social"):
+        outlet = rendered.outlets[name]
+        assert outlet.over and name in rendered.flagged
+        assert long_fact in outlet.text, f"{name} was truncated"
+        assert outlet.problems
+    assert rendered.flagged == [n for n in OUTLETS if n in rendered.flagged], "draft order"
+    assert "email" not in rendered.flagged and "script" not in rendered.flagged
+
+
+def test_push_title_and_email_subject_have_their_own_limits() -> None:
+    rendered = render(
+        "investigating", "en", MINIMAL["en"], brand="An Extremely Long Brand Name Limited", limits={"email_subject": 30}
+    )
+    push, email = rendered.outlets["push"], rendered.outlets["email"]
+    assert set(push.parts) == {"title", "body"} and set(email.parts) == {"subject", "body"}
+    assert push.over and push.length <= push.limit, "the body fits; only the title is over"
+    assert any(p.startswith("push title ") and "/40 characters" in p for p in push.problems)
+    assert email.over and any(p.startswith("email subject ") for p in email.problems)
+    assert rendered.flagged == ["push", "email"]
+
+
+def test_limits_are_configurable_and_checked() -> None:
+    rendered = render("investigating", "zh", MINIMAL["zh"], limits={"banner": 10})
+    assert rendered.flagged == ["banner"] and rendered.outlets["banner"].limit == 10
+    assert render("investigating", "zh", MINIMAL["zh"]).outlets["social"].limit == DEFAULT_LIMITS["social"]
+    with pytest.raises(ValueError, match="bogus"):
+        render("investigating", "zh", MINIMAL["zh"], limits={"bogus": 3})
+    with pytest.raises(ValueError, match="positive"):
+        render("investigating", "zh", MINIMAL["zh"], limits={"banner": 0})
+
+
+def test_bad_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="stage"):
+        render("closed", "zh", MINIMAL["zh"])
+    with pytest.raises(ValueError, match="language"):
+        render("investigating", "fr", MINIMAL["zh"])
+    with pytest.raises(ValueError, match="data_lost"):
+        render("investigating", "zh", Facts(what_happened="x", data_lost="maybe"))
+
+
+def test_facts_round_trip_and_ignore_unknown_keys() -> None:
+    facts = Facts.from_dict({"what_happened": "网站无法打开", "severity": "sev1", "affected": None, "data_lost": ""})
+    assert facts == Facts(what_happened="网站无法打开", data_lost="unknown")
+    assert Facts.from_dict(FULL["zh"].as_dict()) == FULL["zh"]
+
+
+def test_facts_closing_punctuation_is_not_doubled() -> None:
+    facts = Facts(what_happened="网站无法打开。", customer_action="请稍后再试！", next_update="10:00")
+    for text in _texts(render("investigating", "zh", facts)).values():
+        _assert_clean(text, "punctuated facts")
+
+
+def _write_template(directory: Path, name: str, statement: str) -> Path:
+    """A complete template whose statement block is given and whose other blocks are harmless."""
+    blocks = "".join(
+        f"{{% block {block} %}}{{{{ what_happened }}}} {{{{ next_update }}}}{{% endblock %}}\n"
+        for block in ("banner", "push_title", "push_body", "social", "email_subject", "email_body", "script")
+    )
+    path = directory / name
+    path.write_text(f"{{% block statement %}}{statement}{{% endblock %}}\n{blocks}", encoding="utf-8")
+    return path
+
+
+def test_an_override_directory_replaces_one_template(tmp_path: Path) -> None:
+    _write_template(tmp_path, "investigating.zh.j2", "本店公告：{{ what_happened }}。下次更新 {{ next_update }}。")
+    assert template_dirs(tmp_path) == [tmp_path, SHIPPED_DIR] and template_dirs(None) == [SHIPPED_DIR]
+    overridden = render("investigating", "zh", MINIMAL["zh"], override_dir=tmp_path)
+    assert overridden.statement.startswith("本店公告：")
+    shipped = render("identified", "zh", MINIMAL["zh"], override_dir=tmp_path)
+    assert shipped.statement == render("identified", "zh", MINIMAL["zh"]).statement
+    assert check_templates(tmp_path) == []
+
+
+def test_sandbox_escape_is_refused(tmp_path: Path) -> None:
+    _write_template(tmp_path, "investigating.zh.j2", "{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(TemplateProblem, match=r"investigating\.zh\.j2.*unsafe"):
+        render("investigating", "zh", MINIMAL["zh"], override_dir=tmp_path)
+    _write_template(tmp_path, "identified.zh.j2", "{% set seen = [] %}{{ seen.append(1) }}")
+    with pytest.raises(TemplateProblem, match=r"identified\.zh\.j2"):
+        render("identified", "zh", MINIMAL["zh"], override_dir=tmp_path)
+
+
+def test_a_typo_in_a_template_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    _write_template(tmp_path, "monitoring.en.j2", "{{ what_hapened }}")
+    with pytest.raises(TemplateProblem, match=r"monitoring\.en\.j2.*what_hapened"):
+        render("monitoring", "en", MINIMAL["en"], override_dir=tmp_path)
+    problems = check_templates(tmp_path)
+    assert problems and all("monitoring.en.j2" in p for p in problems)
+
+
+def test_broken_or_incomplete_templates_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "resolved.en.j2").write_text("{% block statement %}{% if %}{% endblock %}", encoding="utf-8")
+    (tmp_path / "resolved.zh.j2").write_text("{% block statement %}已解决{% endblock %}", encoding="utf-8")
+    with pytest.raises(TemplateProblem, match=r"resolved\.en\.j2:1"):
+        render("resolved", "en", MINIMAL["en"], override_dir=tmp_path)
+    with pytest.raises(TemplateProblem, match=r"resolved\.zh\.j2: missing block\(s\) banner"):
+        render("resolved", "zh", MINIMAL["zh"], override_dir=tmp_path)
+    problems = check_templates(tmp_path)
+    assert any("resolved.en.j2" in p for p in problems) and any("resolved.zh.j2" in p for p in problems)
+
+
+def test_a_missing_template_is_a_template_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render_module, "SHIPPED_DIR", tmp_path / "shipped")
+    with pytest.raises(TemplateProblem, match=r"investigating\.en\.j2: template not found"):
+        render("investigating", "en", MINIMAL["en"], override_dir=tmp_path / "nowhere")
+    assert any("does not exist" in p for p in check_templates(tmp_path / "nowhere"))
+
+
+def test_check_templates_on_the_shipped_set_finds_nothing() -> None:
+    assert sorted(p.name for p in SHIPPED_DIR.glob("*.j2")) == sorted(f"{s}.{l}.j2" for s in STAGES for l in LANGS)
+    assert check_templates() == []
