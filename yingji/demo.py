@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlmodel import select
 
+from bot.db import utcnow
 from bot.models import Incident, Step, TimelineEvent
 from bot.playbooks import SHIPPED_DIR
 from bot.sandbox import people
@@ -64,6 +66,31 @@ class Demo:
         assert reply.status == 200, reply.body
         return reply.json or {}
 
+    async def draft_and_approve(self, channel_id: str) -> None:
+        """张伟 drafts the public statement from facts; 王芳 (comms) approves it in the draft's thread."""
+        stack, sb = self.stack, self.stack.sandbox
+        await self.run("zhang.wei", "statement monitoring", channel_id)
+        view_id = [k for k, v in sb.views.items() if v.get("callback_id") == "statement_form"][-1]
+        next_update = (utcnow() + timedelta(minutes=30)).astimezone(stack.rt.settings.tz).strftime("%Y-%m-%d %H:%M")
+        facts = {
+            "stage": "monitoring", "language": "zh",
+            "what_happened": "部分用户使用支付宝付款后，订单仍显示待支付",
+            "affected": "今天上午用支付宝下单的部分用户",
+            "doing": "已切换到备用支付通道，正在逐笔核对已扣款的订单并补单",
+            "customer_action": "请勿重复付款；已扣款的订单会在核对后自动更新为已支付",
+            "compensation": "受影响订单赠送 10 元无门槛券", "data_lost": "no", "data_detail": "",
+            "next_update": next_update,
+        }
+        print(f"\n{self.names[stack.users['zhang.wei']]} fills in the facts (not prose) and submits the form")
+        await stack.actor.submit_view(view_id, stack.users["zhang.wei"], values={k: {"value": v} for k, v in facts.items()})
+        await stack.settle()
+        draft = [m for m in sb.messages(channel_id) if "statement_approve" in str(m.get("blocks"))][-1]
+        value = next(e["value"] for b in draft["blocks"] if b["type"] == "actions" for e in b["elements"])
+        print(f"{self.names[stack.users['wang.fang']]} (comms) presses [批准] on the draft")
+        await stack.actor.block_action(stack.users["wang.fang"], "statement_approve", value=value,
+                                       channel_id=channel_id, message_ts=draft["ts"])
+        await stack.settle()
+
     def mention(self, person: str) -> str:
         return f"<@{self.stack.users[person]}|{person}>"
 
@@ -108,6 +135,7 @@ async def run_demo() -> int:
         await stack.settle()
         await demo.run("zhang.wei", "note action: 回调延迟告警阈值改为 30 秒，并按渠道拆分", channel_id)
         await demo.run("zhang.wei", "status monitoring 已切换备用通道，积压回调补单中", channel_id)
+        await demo.draft_and_approve(channel_id)
         await demo.run("li.na", f"summary {incident.key}", stack.channels["general"])
         await demo.run("zhang.wei", "resolve 支付宝通道恢复，积压回调已全部补单，无重复扣款", channel_id)
 
@@ -129,6 +157,8 @@ async def run_demo() -> int:
             files = ", ".join(f["name"] for f in message.get("files") or [])
             print(f"\n  {author}{pinned}:" + (f"  [files: {files}]" if files else ""))
             demo.show(message_as_text(message, names))
+            for reply in sb.replies(channel_id, message["ts"]):
+                print("    ↳ thread: " + humanize(str(reply.get("text", "")), names).replace("\n", " "))
         demo.section("#incidents (announcement)")
         for message in sb.messages(stack.channels["incidents"]):
             demo.show(message_as_text(message, names))
