@@ -47,6 +47,27 @@ class OutletWebhook(BaseModel):
     secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
 
 
+class AlertRule(BaseModel):
+    """Alerts whose labels all match open this playbook at this severity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match: dict[str, str]
+    playbook: str
+    severity: str = Field(pattern=r"^sev[1-4]$")
+
+
+class AlertConfig(BaseModel):
+    """How alerts from monitoring become incidents; the first matching rule wins, else the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[AlertRule] = []
+    default_playbook: str = "site-outage"
+    default_severity: str = Field(default="sev3", pattern=r"^sev[1-4]$")
+    severity_label: str = "severity"   # an alert label that may carry sev1..sev4 (or critical/major/…) directly
+
+
 class FileConfig(BaseModel):
     """What a team writes in yingji.yaml; every field has a safe default."""
 
@@ -63,6 +84,11 @@ class FileConfig(BaseModel):
     legal_approvers: list[str] = []
     incident_managers: list[str] = []
     playbooks_dir: str | None = None
+    alerts: AlertConfig = AlertConfig()
+    escalation: list[str] = []
+    escalate_after_minutes: dict[str, float] = {"sev1": 10, "sev2": 10}
+    archive_after_days: float = 7
+    regulatory: list[str] = []   # which clocks apply here, e.g. [other-operator, gdpr] (tags of playbook clocks)
     brand: str = ""
     templates_dir: str | None = None
     outlet_limits: dict[str, int] = {}

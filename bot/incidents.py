@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import deliveries, outbox, roles, steps, timeline
+from bot import deliveries, lifecycle, outbox, roles, steps, timeline
 from bot.db import utcnow
 from bot.metrics import INCIDENTS_DECLARED
 from bot.models import Incident, RoleAssignment, TimelineEvent
@@ -36,6 +37,9 @@ class DeclareRequest:
     origin_channel_id: str | None = None
     response_url: str | None = None
     dedup_key: str | None = None
+    impact_started_at: datetime | None = None
+    alert_key: str | None = None
+    drill: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Workspace:
     channel_prefix: str
     tz: ZoneInfo
     announce: bool
+    regulatory: list[str] = field(default_factory=list)
 
 
 async def declare(
@@ -81,14 +86,16 @@ async def declare(
         declared_at=now,
         origin_channel_id=request.origin_channel_id,
         response_url=request.response_url,
+        impact_started_at=request.impact_started_at,
+        alert_key=request.alert_key,
+        drill=request.drill,
     )
     session.add(incident)
     await session.flush()
     assert incident.id is not None
     incident.key = f"INC-{incident.id}"
-    incident.channel_name = channel_name(
-        where.channel_prefix, incident.id, incident.title, now, where.tz, private=incident.private
-    )
+    prefix = f"{where.channel_prefix}-drill" if incident.drill else where.channel_prefix
+    incident.channel_name = channel_name(prefix, incident.id, incident.title, now, where.tz, private=incident.private)
     if request.dedup_key and not await deliveries.claim(session, request.dedup_key, incident.key):
         raise DuplicateRequest(request.dedup_key)
     timeline.record(
@@ -112,9 +119,11 @@ async def declare(
         holders["commander"] = request.declared_by
         await roles.assign(session, incident.id, "commander", request.declared_by, by=request.declared_by)
     steps.copy_from_playbook(session, incident, playbook)
+    lifecycle.start_clocks(session, incident, playbook, where.regulatory)
     _enqueue_provisioning(session, incident, holders, announce=where.announce)
     await session.commit()
-    INCIDENTS_DECLARED.labels(incident.severity).inc()
+    if not incident.drill:
+        INCIDENTS_DECLARED.labels(incident.severity).inc()
     return Declared(incident, created=True)
 
 
@@ -123,9 +132,10 @@ def _enqueue_provisioning(
 ) -> None:
     """The Slack side of a declaration, in waves: each wave needs the one before it."""
     assert incident.id is not None
-    invitees = list(dict.fromkeys([incident.declared_by, *holders.values()]))
+    invitees = [u for u in dict.fromkeys([incident.declared_by, *holders.values()]) if u != timeline.BOT_ACTOR]
     outbox.enqueue(session, incident.id, "create_channel", wave=0)
     outbox.enqueue(session, incident.id, "schedule_reminders", wave=0)
+    outbox.enqueue(session, incident.id, "sync_timers", wave=0)
     outbox.enqueue(session, incident.id, "set_topic", wave=1)
     outbox.enqueue(session, incident.id, "set_purpose", wave=1)
     outbox.enqueue(session, incident.id, "invite", wave=1, users=invitees)

@@ -1,19 +1,32 @@
-"""Status changes and resolution: each one a timeline event, with the Slack redraws it needs."""
+"""Status, severity, resolution and closing: each one a timeline event, with the Slack work it needs."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox, timeline
 from bot.db import utcnow
 from bot.models import Incident
+from bot.playbooks import Playbook
+from bot.severity import SEVERITIES
 
 SETTABLE = ("investigating", "identified", "monitoring", "resolved")
+LEVELS = tuple(SEVERITIES)  # sev1 (highest) … sev4
 
 
 def may_resolve(holders: dict[str, str], managers: list[str], actor: str) -> bool:
-    """Only the commander, or a configured incident manager, resolves (and closes)."""
+    """Only the commander, or a configured incident manager, resolves, closes and lowers severity."""
     return actor == holders.get("commander") or actor in managers
+
+
+async def _after_change(session: AsyncSession, incident: Incident) -> None:
+    """Redraw what shows the state and re-plan the timers."""
+    assert incident.id is not None
+    await outbox.enqueue_once(session, incident.id, "update_header", wave=1)
+    await outbox.enqueue_once(session, incident.id, "set_topic", wave=1)
+    await outbox.enqueue_once(session, incident.id, "sync_timers", wave=1)
 
 
 async def change_status(
@@ -34,9 +47,64 @@ async def change_status(
         incident.resolution = note
         outbox.enqueue(session, incident.id, "cancel_reminders", wave=1)
         outbox.enqueue(session, incident.id, "post_review", wave=2)
-    elif incident.resolved_at is not None and status != "closed":
+    elif status == "closed":
+        incident.closed_at = now
+        if incident.drill:
+            outbox.enqueue(session, incident.id, "post_scorecard", wave=2)
+    elif incident.resolved_at is not None:
         incident.resolved_at = None  # reopened
     session.add(incident)
-    await outbox.enqueue_once(session, incident.id, "update_header", wave=1)
-    await outbox.enqueue_once(session, incident.id, "set_topic", wave=1)
+    await _after_change(session, incident)
     return True
+
+
+def start_clocks(session: AsyncSession, incident: Incident, playbook: Playbook, tags: list[str],
+                 already: set[str] | None = None) -> list[str]:
+    """Start the playbook's regulatory clocks that apply (by severity and the deployment's tags), from declaration."""
+    assert incident.id is not None
+    started = []
+    for clock in playbook.clocks_for(incident.severity, tags):
+        if already and clock.id in already:
+            continue
+        deadline = incident.declared_at + timedelta(minutes=clock.minutes)
+        step = next((s.id for s in playbook.steps if s.clock == clock.id), None)
+        timeline.record(
+            session, incident.id, "clock_started", text=clock.name.get(incident.language),
+            data={"clock": clock.id, "basis": clock.basis, "minutes": clock.minutes, "immediate": clock.immediate,
+                  "started": incident.declared_at.isoformat(), "deadline": deadline.isoformat(), "step": step},
+        )
+        started.append(clock.id)
+    return started
+
+
+async def change_severity(
+    session: AsyncSession, incident: Incident, severity: str, *, by: str, reason: str,
+    playbook: Playbook | None, tags: list[str], started_clocks: set[str],
+) -> str | None:
+    """Record a severity change; returns "raised", "lowered", or None when unchanged."""
+    assert incident.id is not None
+    if severity == incident.severity:
+        return None
+    raised = LEVELS.index(severity) < LEVELS.index(incident.severity)
+    timeline.record(
+        session, incident.id, "severity_changed", actor=by,
+        text=f"{incident.severity} → {severity}" + (f": {reason}" if reason else ""),
+        data={"from": incident.severity, "to": severity, "reason": reason, "raised": raised},
+    )
+    incident.severity = severity
+    session.add(incident)
+    if raised and playbook is not None:
+        start_clocks(session, incident, playbook, tags, already=started_clocks)
+    if raised and severity in ("sev1", "sev2"):
+        outbox.enqueue(session, incident.id, "notify_leadership", wave=1, severity=severity, by=by)
+    await _after_change(session, incident)
+    return "raised" if raised else "lowered"
+
+
+def snooze(session: AsyncSession, incident: Incident, *, by: str, minutes: float, cadence: float) -> datetime:
+    """Push the next update reminder back; the snooze is on the timeline like everything else."""
+    assert incident.id is not None
+    until = utcnow() + timedelta(minutes=minutes)
+    timeline.record(session, incident.id, "cadence_snoozed", actor=by, text=f"{minutes:g} min",
+                    data={"until": until.isoformat(), "cadence": cadence, "minutes": minutes})
+    return until

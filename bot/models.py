@@ -42,6 +42,7 @@ class Incident(SQLModel, table=True):
     origin_channel_id: str | None = Field(default=None, max_length=32)
     response_url: str | None = Field(default=None, sa_type=Text)
     resolution: str = Field(default="", sa_type=Text)
+    alert_key: str | None = Field(default=None, max_length=255, index=True)
 
 
 class RoleAssignment(SQLModel, table=True):

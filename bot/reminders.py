@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import outbox, timeline
+from collections.abc import Callable
+from datetime import timedelta
+
+from bot import outbox, timeline, timers
+from bot.milestones import acknowledged_at
 from bot.db import utcnow
 from bot.models import Incident, Statement, Step
 from bot.severity import ACTIVE_STATUSES
@@ -46,3 +50,69 @@ async def statement_update_due(session: AsyncSession, statement_id: int) -> int 
     outbox.enqueue(session, incident.id, "post_update_reminder", statement_id=statement.id, version=statement.version)
     await session.commit()
     return incident.id
+
+
+async def cadence_due(
+    session: AsyncSession, incident_id: int, cadence_of: Callable[[str], float | None]
+) -> int | None:
+    """No update within the cadence: record it, remind commander and comms, plan the next check."""
+    incident = await session.get(Incident, incident_id)
+    cadence_minutes = cadence_of(incident.severity) if incident else None
+    if incident is None or incident.status not in ACTIVE_STATUSES or not cadence_minutes:
+        return None
+    events = await timeline.events(session, incident_id)
+    due = timers.last_update(incident, events) + timedelta(minutes=cadence_minutes)
+    if due > utcnow() + timedelta(seconds=1):
+        outbox.enqueue(session, incident_id, "sync_timers")  # an update came meanwhile: just re-plan
+    else:
+        timeline.record(session, incident_id, "update_overdue", text=f"{cadence_minutes:g} min",
+                        data={"cadence": cadence_minutes})
+        outbox.enqueue(session, incident_id, "post_cadence_reminder", cadence=cadence_minutes)
+        outbox.enqueue(session, incident_id, "sync_timers", wave=1)
+    await session.commit()
+    return incident_id
+
+
+async def escalate(
+    session: AsyncSession, incident_id: int, escalate_of: Callable[[str], float | None]
+) -> int | None:
+    """Still no commander after the configured time: tell the escalation people and leadership, once."""
+    incident = await session.get(Incident, incident_id)
+    if incident is None or incident.status not in ACTIVE_STATUSES:
+        return None
+    minutes = escalate_of(incident.severity)
+    events = await timeline.events(session, incident_id)
+    if acknowledged_at(events) is not None or any(e.kind == "escalated" for e in events):
+        return None
+    timeline.record(session, incident_id, "escalated", text=f"no commander after {minutes:g} min" if minutes else "",
+                    data={"minutes": minutes})
+    outbox.enqueue(session, incident_id, "post_escalation", minutes=minutes)
+    await session.commit()
+    return incident_id
+
+
+async def clock_due(session: AsyncSession, incident_id: int, index: int, percent: int) -> int | None:
+    """A regulatory clock reached 50 %, 90 % or its deadline with its notification not done: remind legal."""
+    events = await timeline.events(session, incident_id)
+    states = timers.clocks(events)
+    if index >= len(states):
+        return None
+    clock = states[index]
+    if clock.stopped is not None or any(e.kind == "clock_reminder" and e.data.get("clock") == clock.clock
+                                        and e.data.get("percent") == percent for e in events):
+        return None
+    timeline.record(session, incident_id, "clock_reminder", text=f"{clock.name}: {percent}%",
+                    data={"clock": clock.clock, "percent": percent, "deadline": clock.deadline.isoformat()})
+    outbox.enqueue(session, incident_id, "post_clock_reminder", index=index, percent=percent)
+    await session.commit()
+    return incident_id
+
+
+async def archive_due(session: AsyncSession, incident_id: int) -> int | None:
+    """The closed incident's channel has waited its configured time: archive it."""
+    incident = await session.get(Incident, incident_id)
+    if incident is None or incident.status != "closed":
+        return None
+    outbox.enqueue(session, incident_id, "archive_channel")
+    await session.commit()
+    return incident_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,9 +81,13 @@ class Runtime:
         self.leadership_channel_id: str | None = None
         self.ready = False
         self.scheduler = Scheduler(settings.database_url)
-        self.scheduler.register("step_due", self._step_due)
+        self.scheduler.register("step_due", self._timer(reminders.step_due))
         self.scheduler.register("digest", self._digest)
-        self.scheduler.register("statement_update_due", self._statement_update_due)
+        self.scheduler.register("statement_update_due", self._timer(reminders.statement_update_due))
+        self.scheduler.register("cadence_due", self._timer(lambda s, i: reminders.cadence_due(s, i, self.cadence)))
+        self.scheduler.register("escalate", self._timer(lambda s, i: reminders.escalate(s, i, self.escalate_after)))
+        self.scheduler.register("clock_due", self._timer(reminders.clock_due))
+        self.scheduler.register("archive", self._timer(reminders.archive_due))
         self.env = SlackEnv(
             client=self.client,
             bot_user_id="",
@@ -98,6 +103,11 @@ class Runtime:
             unschedule=self.scheduler.cancel,
             outlet_webhooks=settings.file.outlet_webhooks,
             webhook_backoff=outbox_backoff,
+            cadence_of=self.cadence,
+            escalate_of=self.escalate_after,
+            archive_after_days=settings.file.archive_after_days,
+            escalation=settings.file.escalation,
+            legal_approvers=settings.file.legal_approvers,
         )
         self.runner = OutboxRunner(
             self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease
@@ -114,6 +124,7 @@ class Runtime:
             channel_prefix=self.settings.file.channel_prefix,
             tz=self.settings.tz,
             announce=self.announce_channel_id is not None,
+            regulatory=self.settings.file.regulatory,
         )
 
     def default_holders(self, playbook: str) -> dict[str, str]:
@@ -144,23 +155,24 @@ class Runtime:
             await session.commit()
         self.runner.kick(None)
 
+    def _timer(self, handle: Callable[..., Awaitable[int | None]]) -> Callable[..., Awaitable[None]]:
+        """A scheduler job handler: run the domain function in a session, then the Slack work it queued."""
+
+        async def run(*args: int) -> None:
+            async with self.sessions() as session:
+                incident_id = await handle(session, *args)
+            if incident_id is not None:
+                self.runner.kick(incident_id)
+
+        return run
+
+    def escalate_after(self, severity: str) -> float | None:
+        """Minutes without a commander before escalating, for this severity (None: never)."""
+        return self.settings.file.escalate_after_minutes.get(severity)
+
     def cadence(self, severity: str) -> float | None:
         """Minutes between public updates at this severity (yingji.yaml overrides DESIGN.md's defaults)."""
         return self.settings.file.cadence_minutes.get(severity, SEVERITIES[severity].cadence_minutes)
-
-    async def _statement_update_due(self, statement_id: int) -> None:
-        """The next update an approved statement promised is due: record it and remind comms."""
-        async with self.sessions() as session:
-            incident_id = await reminders.statement_update_due(session, statement_id)
-        if incident_id is not None:
-            self.runner.kick(incident_id)
-
-    async def _step_due(self, step_id: int) -> None:
-        """A step's time limit passed: record it and send its one reminder."""
-        async with self.sessions() as session:
-            incident_id = await reminders.step_due(session, step_id)
-        if incident_id is not None:
-            self.runner.kick(incident_id)
 
     async def channel_taken(self, channel_id: str, incident_id: int) -> bool:
         """Whether another incident already owns this Slack channel."""
@@ -177,6 +189,7 @@ class Runtime:
         self.announce_channel_id = await self._resolve_channel("announce_channel", self.settings.file.announce_channel)
         self.leadership_channel_id = await self._resolve_channel("leadership_channel", self.settings.file.leadership_channel)
         self.env.announce_channel_id = self.announce_channel_id
+        self.env.leadership_channel_id = self.leadership_channel_id
         self.scheduler.start()
         await self._schedule_digest()
         await self.runner.resume()

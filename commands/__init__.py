@@ -17,7 +17,9 @@ import re
 
 from bot.slack.timeline_view import PAGE_ACTION
 from bot.slack import statement_view as sv
-from commands import capture, declare, roles, statement, steps, timeline
+from bot.slack.blocks import UPDATE_STATUS_ACTION
+from bot.slack.ops.lifecycle import SNOOZE_ACTION
+from commands import capture, declare, roles, statement, status, steps, timeline
 from commands.context import Invocation, Reply
 from commands.router import dispatch
 
@@ -157,6 +159,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         (sv.CHANGES, statement.changes_button),
         (sv.EDIT, statement.edit_button),
         (sv.PUBLISH, statement.publish_button),
+        (UPDATE_STATUS_ACTION, status.open_status_form),
+        (SNOOZE_ACTION, status.snooze_button),
     ):
         app.action(action_id)(_button(rt, handler, action_id))
 
@@ -164,6 +168,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         (sv.FORM_ID, statement.submit_form),
         (sv.CHANGES_FORM_ID, statement.submit_changes),
         (sv.PUBLISH_FORM_ID, statement.submit_publish),
+        (status.STATUS_FORM_ID, status.submit_status_form),
     ):
         app.view(callback_id)(_form(rt, submit, callback_id))
 

@@ -14,7 +14,8 @@ from commands.repair import repair
 from commands.roles import role, roles_
 from commands.steps import done, steps_
 from commands.statement import statement
-from commands.status import resolve, status
+from commands.drill import drill
+from commands.status import close, resolve, severity, status
 from commands.summary import summary_
 from commands.target import KEY
 from commands.timeline import timeline_
@@ -31,6 +32,9 @@ HANDLERS: dict[str, Handler] = {
     "note": note,
     "status": status,
     "resolve": resolve,
+    "close": close,
+    "severity": severity,
+    "drill": drill,
     "timeline": timeline_,
     "statement": statement,
     "summary": summary_,

@@ -216,6 +216,7 @@ async def approve_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
                 for name in rt.settings.file.outlet_webhooks:
                     outbox.enqueue(session, incident.id, "deliver_outlet", wave=1, statement_id=statement.id, outlet=name)
                 outbox.enqueue(session, incident.id, "schedule_update_reminder", statement_id=statement.id)
+                await outbox.enqueue_once(session, incident.id, "sync_timers", wave=1)  # the cadence restarts
         await session.commit()
     if decision.outcome == "refused":
         reason = decision.reason

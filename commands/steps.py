@@ -59,6 +59,8 @@ async def complete_step(
         result = await step_service.complete(session, incident.id, number, by=by, note=note)
         if result.completed and result.step is not None and result.step.message_ts:
             await outbox.enqueue_once(session, incident.id, "refresh_checklist", ts=result.step.message_ts)
+        if result.completed and result.step is not None and result.step.clock:
+            await outbox.enqueue_once(session, incident.id, "sync_timers")  # its regulatory clock stops
         await session.commit()
         total = len(await step_service.all_steps(session, incident.id)) if result.step is None else 0
     step = result.step

@@ -20,6 +20,11 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
     "done": {"form": "/incident done <n> [note]", "zh": "完成第 n 项，可附说明", "en": "complete step n, with an optional note"},
     "status": {"form": "/incident status <status> [note]", "zh": "更新状态：investigating identified monitoring resolved",
                "en": "set the status: investigating identified monitoring resolved"},
+    "severity": {"form": "/incident severity <sev> [reason]", "zh": "调整级别（升级通知领导；降级须写原因，限应急指挥）",
+                 "en": "change the severity (raising notifies leadership; lowering needs a reason, commander only)"},
+    "close": {"form": "/incident close", "zh": "复盘后关闭（应急指挥）；频道按配置延时归档", "en": "close after the review (commander); the channel is archived later"},
+    "drill": {"form": "/incident drill <playbook>", "zh": "按预案演练（标记为演练，不计入指标，关闭时评分）",
+              "en": "run a playbook as a drill (marked, excluded from metrics, scored at close)"},
     "resolve": {"form": "/incident resolve [resolution]", "zh": "宣布解决（应急指挥），并发布复盘草稿",
                 "en": "resolve (commander) and post the review draft"},
     "note": {

@@ -17,6 +17,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 import commands
+from yingji import hooks
 from datetime import timedelta
 
 from bot.db import utcnow
@@ -79,6 +80,7 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
     web_app.router.add_post("/slack/events", slack_events)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
+    hooks.add_routes(web_app, rt)
     return web_app
 
 

@@ -90,6 +90,13 @@ def _report(since: str) -> int:
     return 0
 
 
+def _drills() -> int:
+    from yingji.offline import drills_report
+
+    sys.stdout.write(asyncio.run(drills_report(load_settings(need_slack=False))))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line, as `yingji --help` shows it."""
     root = argparse.ArgumentParser(prog="yingji", description="应急 — Slack incident response for e-commerce teams")
@@ -110,6 +117,7 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     report = sub.add_parser("report", help="counts by severity and playbook, median times (drills excluded)")
     report.add_argument("--since", default="30d", help="period, e.g. 30d, 12h, 8w (default 30d)")
+    sub.add_parser("drills", help="past drills with their scores")
     return root
 
 
@@ -128,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             return _export(args.key, args.format, args.output)
         if args.command == "report":
             return _report(args.since)
+        if args.command == "drills":
+            return _drills()
         return _playbooks_check(args.dir)
     except ConfigError as exc:
         print(f"yingji: {exc}", file=sys.stderr)

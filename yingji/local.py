@@ -54,6 +54,7 @@ class LocalStack:
     users: dict[str, str]
     channels: dict[str, str]
     data_dir: Path
+    alert_token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -73,6 +74,7 @@ class LocalStack:
         outbox_backoff: float = 0.05,
         outbox_lease: timedelta = timedelta(seconds=2),
         sandbox: Sandbox | None = None,
+        alert_token: str | None = "local-alert-token",
     ) -> LocalStack:
         """Start a sandbox (unless given one), seed people and channels, start the bot against it.
 
@@ -101,13 +103,15 @@ class LocalStack:
             "SLACK_API_URL": sb.api_url,
             "DATABASE_URL": url,
             "YINGJI_CONFIG": str(settings_file),
+            **({"ALERT_WEBHOOK_TOKEN": alert_token} if alert_token else {}),
         }, need_app_token=socket_mode)
         await asyncio.to_thread(upgrade, url)
         server = await start(Runtime(settings, outbox_backoff=outbox_backoff, outbox_lease=outbox_lease), host="127.0.0.1", port=0,
                              socket_mode=socket_mode)
         actor = SlackActor(sb, request_url=f"{server.url}/slack/events", signing_secret=sb.signing_secret,
                            mode="socket" if socket_mode else "http")
-        return cls(sandbox=sb, server=server, actor=actor, users=users, channels=channels, data_dir=data_dir)
+        return cls(sandbox=sb, server=server, actor=actor, users=users, channels=channels, data_dir=data_dir,
+                   alert_token=alert_token)
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until the bot has finished all background work."""

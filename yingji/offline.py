@@ -9,6 +9,7 @@ from datetime import timedelta
 from bot import incidents, review, summary
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_sessionmaker, utcnow
+from bot.drills import past
 from bot.figures import figures
 from bot.milestones import duration
 from bot.runtime import load_deployment_playbooks
@@ -64,4 +65,31 @@ async def report(settings: Settings, period: timedelta) -> str:
 
     lines += ["", f"Median time to acknowledge: {median(result.median_time_to_acknowledge)}",
               f"Median time to resolve:     {median(result.median_time_to_resolve)}"]
+    return "\n".join(lines) + "\n"
+
+
+async def drills_report(settings: Settings) -> str:
+    """Past drills with their scores, so a team sees whether its quarterly drills improve."""
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = await past(session)
+    finally:
+        await engine.dispose()
+    if not rows:
+        return "No drills yet. Run one with /incident drill <playbook>.\n"
+    lines = [f"{'drill':<8} {'date':<17} {'playbook':<28} {'score':>5}  steps on time  roles ≤10 min  statement"]
+    for incident, card in rows:
+        date = incident.declared_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+        if card is None:
+            lines.append(f"{incident.key:<8} {date:<17} {incident.playbook:<28} {'—':>5}  (not closed yet)")
+            continue
+        steps = card.get("steps") or []
+        on_time = sum(1 for s in steps if s.get("took") is not None and s["took"] <= s["due"])
+        roles = card.get("roles") or {}
+        assembled = sum(1 for m in roles.values() if m is not None and m <= 10)
+        statement = card.get("statement_minutes")
+        lines.append(f"{incident.key:<8} {date:<17} {incident.playbook:<28} {card.get('score', 0):>5}  "
+                     f"{on_time:>3}/{len(steps):<9} {assembled:>3}/{len(roles):<10} "
+                     f"{f'{statement:g} min' if statement is not None else '—'}")
     return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ from bot.slack.text import channel_link, clip, escape, mention, when
 
 ASSIGN_ROLES_ACTION = "open_assign_roles"
 DRAFT_STATEMENT_ACTION = "open_statement_form"
+UPDATE_STATUS_ACTION = "open_status_form"
 SEVERITY_ICON = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3": ":large_yellow_circle:", "sev4": ":white_circle:"}
 
 
@@ -56,6 +57,7 @@ def header_blocks(
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(notes))]))
     blocks.append(ActionsBlock(block_id="header-actions", elements=[
         ButtonElement(text=t("assign_roles", lang), action_id=ASSIGN_ROLES_ACTION, value=str(incident.id)),
+        ButtonElement(text=t("update_status", lang), action_id=UPDATE_STATUS_ACTION, value=str(incident.id)),
         ButtonElement(text=t("draft_statement", lang), action_id=DRAFT_STATEMENT_ACTION, value=str(incident.id)),
     ]))
     return blocks
@@ -70,9 +72,10 @@ def announcement_text(incident: Incident) -> str:
     """What the announce channel sees; a private incident shows only its key and severity."""
     lang = incident.language
     severity = severity_label(incident.severity, lang)
+    drill = f"[{t('drill', lang)}] " if incident.drill else ""
     if incident.private:
-        return t("announce_private", lang, key=incident.key, severity=severity)
-    return t(
+        return drill + t("announce_private", lang, key=incident.key, severity=severity)
+    return drill + t(
         "announce",
         lang,
         key=incident.key,

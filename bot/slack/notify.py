@@ -32,5 +32,6 @@ async def tell_person(
 
 
 async def tell_declarer(client: AsyncWebClient, incident: Incident, text: str) -> None:
-    """Tell the declarer of `incident`, where they asked."""
-    await tell_person(client, incident.declared_by, text, response_url=incident.response_url)
+    """Tell the declarer of `incident`, where they asked (nobody to tell when an alert declared it)."""
+    if incident.declared_by != "yingji":
+        await tell_person(client, incident.declared_by, text, response_url=incident.response_url)

@@ -12,7 +12,9 @@ from bot.roles import role_name
 from bot.severity import SEVERITIES, severity_label, status_label
 from bot.slack.text import escape, mention, when
 from bot.slack.timeline_view import actor_text, kind_label
+from bot.i18n import pick
 from bot.summary import Facts, next_update_due
+from bot.timers import clocks
 
 KEY_KINDS = {
     "declared", "role_assigned", "status_changed", "severity_changed", "step_done", "step_overdue", "note",
@@ -62,6 +64,15 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime) -> str:
                      + escape(_clip(facts.statement.text, 300)))
     else:
         lines.append(pick(lang, "*对外口径* 尚无已批准的口径", "*Statement* none approved yet"))
+    for clock in clocks(facts.events):
+        if clock.stopped is not None:
+            state = pick(lang, f"已完成 {when(clock.stopped, tz)}", f"done {when(clock.stopped, tz)}")
+        elif clock.deadline < now:
+            state = pick(lang, f":rotating_light: 已超时 {duration(now - clock.deadline, lang)}", f":rotating_light: overdue by {duration(now - clock.deadline, lang)}")
+        else:
+            state = pick(lang, f"剩余 {duration(clock.deadline - now, lang)}（截止 {when(clock.deadline, tz)}）",
+                         f"{duration(clock.deadline - now, lang)} left (due {when(clock.deadline, tz)})")
+        lines.append(pick(lang, "*监管时限* ", "*Clock* ") + f"{escape(clock.name)}: {state}")
     due = next_update_due(facts)
     cadence = SEVERITIES[incident.severity].cadence_minutes
     if due is not None:

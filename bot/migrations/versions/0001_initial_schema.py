@@ -59,11 +59,13 @@ def upgrade() -> None:
     sa.Column('origin_channel_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('response_url', sa.Text(), nullable=True),
     sa.Column('resolution', sa.Text(), nullable=False),
+    sa.Column('alert_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('channel_name'),
     sa.UniqueConstraint('key')
     )
     with op.batch_alter_table('incident', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_incident_alert_key'), ['alert_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_channel_id'), ['channel_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_status'), ['status'], unique=False)
 
@@ -207,6 +209,7 @@ def downgrade() -> None:
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_status'))
         batch_op.drop_index(batch_op.f('ix_incident_channel_id'))
+        batch_op.drop_index(batch_op.f('ix_incident_alert_key'))
 
     op.drop_table('incident')
     op.drop_table('delivery')

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from bot.slack.ops import declare, reports, roles, statements, steps, timeline
+from bot.slack.ops import alerts, declare, lifecycle, reports, roles, statements, steps, timeline
 from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv
 
 OPERATIONS: dict[str, Operation] = {
     **declare.OPERATIONS, **roles.OPERATIONS, **steps.OPERATIONS, **timeline.OPERATIONS,
     **reports.OPERATIONS,
     **statements.OPERATIONS,
+    **alerts.OPERATIONS,
+    **lifecycle.OPERATIONS,
 }
 
 __all__ = ["OPERATIONS", "Blocked", "Operation", "Outcome", "SlackEnv"]

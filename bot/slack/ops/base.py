@@ -42,6 +42,12 @@ class SlackEnv:
     unschedule: Callable[[str], Awaitable[None]]
     outlet_webhooks: dict[str, OutletWebhook] = field(default_factory=dict)
     webhook_backoff: float = 0.5
+    cadence_of: Callable[[str], float | None] = lambda severity: None
+    escalate_of: Callable[[str], float | None] = lambda severity: None
+    archive_after_days: float = 7
+    escalation: list[str] = field(default_factory=list)
+    leadership_channel_id: str | None = None
+    legal_approvers: list[str] = field(default_factory=list)
 
 
 @dataclass

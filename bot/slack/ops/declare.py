@@ -47,10 +47,9 @@ async def create_channel(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
         if own and not await env.channel_taken(own, incident.id):
             channel_id = own
             break
-        name = channel_name(
-            env.channel_prefix, incident.id, incident.title, incident.declared_at, env.tz,
-            private=incident.private, attempt=attempt,
-        )
+        prefix = f"{env.channel_prefix}-drill" if incident.drill else env.channel_prefix
+        name = channel_name(prefix, incident.id, incident.title, incident.declared_at, env.tz,
+                            private=incident.private, attempt=attempt)
     else:
         raise RuntimeError("no free channel name after 48 attempts")
     return Outcome(

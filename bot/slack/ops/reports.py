@@ -7,14 +7,15 @@ from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
-from bot import review, steps as step_service, summary
+from bot import drills, review, roles, summary
+from bot import steps as step_service
 from bot.chart import ChartData, Mark, render_timeline
 from bot.db import utcnow
 from bot.models import Incident, SlackOp
 from bot.incidents import active
 from bot.milestones import duration
 from bot.severity import severity_label, status_label
-from bot.slack.ops.base import Operation, Outcome, SlackEnv, need_channel
+from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
 from bot.slack.text import channel_link, clip, escape, when
 
 
@@ -118,6 +119,31 @@ async def post_review(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
     return Outcome(event="review_posted", text=filename, data={"metrics_seconds": figures, "action_items": len(items)})
 
 
+async def post_scorecard(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """At a drill's close: how fast the roles assembled, each step against its limit, time to a statement."""
+    channel = need_channel(incident)
+    facts = await _facts(env, incident)
+    card = drills.score(facts, env.playbooks.get(incident.playbook))
+    lang = incident.language
+
+    def minutes(value: float | None) -> str:
+        return "—" if value is None else (f"{value:g} 分钟" if lang == "zh" else f"{value:g} min")
+
+    lines = [f":trophy: *{incident.key} " + ("演练评分" if lang == "zh" else "drill scorecard") + f": {card.score}/100*"]
+    lines.append(("*角色到位* " if lang == "zh" else "*Roles assembled* ")
+                 + " · ".join(f"{roles.role_name(r, lang)} {minutes(m)}" for r, m in card.roles.items()))
+    on_time = sum(s.on_time for s in card.steps)
+    lines.append(("*步骤* " if lang == "zh" else "*Steps* ") + f"{on_time}/{len(card.steps)} "
+                 + ("按时完成" if lang == "zh" else "on time"))
+    for step in card.steps:
+        mark = ":white_check_mark:" if step.on_time else (":x:" if step.took_minutes is None else ":warning:")
+        lines.append(f"{mark} #{step.number} {clip(escape(step.title), 80)} — {minutes(step.took_minutes)} / {minutes(step.due_minutes)}")
+    lines.append(("*口径批准* " if lang == "zh" else "*Statement approved* ") + minutes(card.statement_minutes))
+    if not await already_posted(env, channel, op):
+        await env.client.chat_postMessage(channel=channel, text=clip("\n".join(lines), 39000), metadata=op_metadata(op))
+    return Outcome(event="drill_scored", text=f"{card.score}/100", data=card.as_dict())
+
+
 async def cancel_reminders(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """After resolve no step reminder fires."""
     assert incident.id is not None
@@ -155,5 +181,6 @@ OPERATIONS: dict[str, Operation] = {
     "send_chart": send_chart,
     "post_review": post_review,
     "cancel_reminders": cancel_reminders,
+    "post_scorecard": post_scorecard,
     "post_digest": post_digest,  # type: ignore[dict-item]
 }

@@ -49,6 +49,8 @@ async def assign_role(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
             outbox.enqueue(session, incident_id, "tell_previous_holder", user=previous, role=role, new=user, by=by)
         await outbox.enqueue_once(session, incident_id, "update_header", wave=1)
         await outbox.enqueue_once(session, incident_id, "refresh_checklist", wave=1)
+        if role == "commander":
+            await outbox.enqueue_once(session, incident_id, "sync_timers", wave=1)  # no escalation any more
 
     return Outcome(apply=apply)
 

@@ -1,0 +1,526 @@
+"""Alerts from monitoring become incidents: parse, map to a playbook and severity, open once per key."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import deliveries, incidents, outbox, timeline
+from bot.config import AlertConfig
+from bot.incidents import DeclareRequest, DuplicateRequest, Workspace
+from bot.models import Incident, TimelineEvent
+from bot.playbooks import Playbook
+from bot.severity import ACTIVE_STATUSES, parse_severity
+
+log = logging.getLogger(__name__)
+
+SUGGEST_OP = "suggest_resolve"
+SUGGEST_WAVE = 5          # after the declaration's provisioning waves, so the channel exists
+MAX_KEY = 180             # Delivery.key holds 200 characters, "alert-open:" included
+MAX_TITLE = 200
+MAX_TEXT = 2000
+MAX_ERRORS = 3
+ATTEMPTS = 8              # re-reads after losing a race to another writer
+ZERO_TIME_YEAR = 1        # Alertmanager sends 0001-01-01T00:00:00Z for "not ended"
+
+SEVERITY_WORDS = {
+    "critical": "sev1", "major": "sev2", "high": "sev2",
+    "warning": "sev3", "medium": "sev3", "info": "sev4", "low": "sev4",
+}
+
+
+class AlertError(Exception):
+    """The payload is not acceptable; the message says which field and what was expected."""
+
+
+# --- payloads ---------------------------------------------------------------------------------------
+
+
+class AmAlert(BaseModel):
+    """One alert inside an Alertmanager webhook notification."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    starts_at: AwareDatetime = Field(alias="startsAt")
+    ends_at: AwareDatetime | None = Field(default=None, alias="endsAt")
+    generator_url: str = Field(default="", alias="generatorURL")
+    fingerprint: str = ""
+
+
+class AlertmanagerPayload(BaseModel):
+    """Alertmanager's webhook body, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    version: Literal["4"]
+    group_key: str = Field(alias="groupKey", min_length=1)
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    group_labels: dict[str, str] = Field(default={}, alias="groupLabels")
+    common_labels: dict[str, str] = Field(default={}, alias="commonLabels")
+    common_annotations: dict[str, str] = Field(default={}, alias="commonAnnotations")
+    external_url: str = Field(default="", alias="externalURL")
+    truncated_alerts: int = Field(default=0, alias="truncatedAlerts")
+    alerts: list[AmAlert] = Field(min_length=1)
+
+
+class SimpleAlert(BaseModel):
+    """Our own small alert format, for sources that are not Alertmanager."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=10_000)
+    dedup_key: str = Field(min_length=1, max_length=1000)
+    severity: str | None = None
+    playbook: str | None = Field(default=None, max_length=64)
+    source: str = Field(default="", max_length=200)
+    status: Literal["firing", "resolved"] = "firing"
+    summary: str = Field(default="", max_length=20_000)
+    started_at: AwareDatetime | None = None
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        parsed = parse_severity(str(value)) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        if parsed is None:
+            raise ValueError("expected sev1..sev4 or 1..4")
+        return parsed
+
+    @field_validator("title", "dedup_key")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+_FRIENDLY = {
+    "missing": "required",
+    "extra_forbidden": "unknown field",
+    "dict_type": "expected an object",
+    "model_type": "expected an object",
+    "list_type": "expected a list",
+    "string_type": "expected a string",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "datetime_type": "expected an ISO 8601 time with a timezone, e.g. 2024-05-01T10:00:00Z",
+    "datetime_parsing": "expected an ISO 8601 time with a timezone, e.g. 2024-05-01T10:00:00Z",
+    "datetime_from_date_parsing": "expected an ISO 8601 time with a timezone, e.g. 2024-05-01T10:00:00Z",
+    "timezone_aware": "expected a time with a timezone (Z or +08:00)",
+}
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as people write it: alerts[0].startsAt."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _reason(exc: ValidationError) -> str:
+    """The first few problems of a payload, each naming the field and what was expected."""
+    errors: list[ErrorDetails] = exc.errors(include_url=False)
+    parts = []
+    for err in errors[:MAX_ERRORS]:
+        if err["type"] == "too_short" and err["loc"][-1:] == ("alerts",):
+            message = "expected at least one alert"
+        elif err["type"] == "value_error":
+            message = str(err["msg"]).removeprefix("Value error, ")
+        else:
+            message = _FRIENDLY.get(err["type"], str(err["msg"]))
+        parts.append(f"{_where(tuple(err['loc']))}: {message}")
+    more = len(errors) - MAX_ERRORS
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def parse_alertmanager(raw: Any) -> AlertmanagerPayload:
+    """Validate a whole Alertmanager body before anything is written."""
+    try:
+        return AlertmanagerPayload.model_validate(raw)
+    except ValidationError as exc:
+        raise AlertError(_reason(exc)) from None
+
+
+def parse_simple(raw: Any) -> SimpleAlert:
+    """Validate a whole simple-JSON body before anything is written."""
+    try:
+        return SimpleAlert.model_validate(raw)
+    except ValidationError as exc:
+        raise AlertError(_reason(exc)) from None
+
+
+# --- mapping ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """Which playbook and severity an alert opens, and why a configured playbook was not used."""
+
+    playbook: str
+    severity: str
+    note: str = ""
+
+
+def severity_from_label(value: str | None) -> str | None:
+    """sev1..sev4, 1..4 or the usual monitoring words (critical, warning, …) as a severity."""
+    if not value:
+        return None
+    return parse_severity(value) or SEVERITY_WORDS.get(value.strip().lower())
+
+
+def default_playbook(config: AlertConfig, known: Collection[str]) -> tuple[str, str]:
+    """The configured default playbook, or a shipped one if that was removed (with a note saying so)."""
+    if config.default_playbook in known:
+        return config.default_playbook, ""
+    fallback = "site-outage" if "site-outage" in known else sorted(known)[0]
+    return fallback, f"default playbook {config.default_playbook!r} is unknown; used {fallback}"
+
+
+def map_labels(labels: Mapping[str, str], config: AlertConfig, known: Collection[str]) -> Mapped:
+    """First rule whose labels all match, else the severity label with the default playbook, else defaults."""
+    default, default_note = default_playbook(config, known)
+    for rule in config.rules:
+        if all(labels.get(name) == value for name, value in rule.match.items()):
+            if rule.playbook in known:
+                return Mapped(rule.playbook, rule.severity)
+            note = f"rule playbook {rule.playbook!r} is unknown; opened with {default}"
+            return Mapped(default, rule.severity, "; ".join(filter(None, [note, default_note])))
+    severity = severity_from_label(labels.get(config.severity_label)) or config.default_severity
+    return Mapped(default, severity, default_note)
+
+
+def _most_severe(mapped: list[Mapped]) -> Mapped:
+    """When alerts of one group disagree, the higher level wins (DESIGN: if unsure, pick the higher)."""
+    return min(mapped, key=lambda m: m.severity)  # "sev1" < "sev2"; min() keeps the first of equals
+
+
+# --- the normalised batch ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    """One alert instance: identified by fingerprint and start, firing or resolved."""
+
+    fingerprint: str
+    firing: bool
+    title: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+    occurrence: str = ""         # what tells two firings of one alert apart (its start), "" if unknown
+
+
+@dataclass(frozen=True)
+class AlertBatch:
+    """Everything one webhook call says about one key, parsed and mapped, ready to store."""
+
+    key: str
+    firing: bool                 # the group as a whole (Alertmanager: every alert resolved → False)
+    title: str
+    playbook: str
+    severity: str
+    summary: str
+    source: str
+    items: tuple[AlertItem, ...]
+    note: str = ""
+
+    @property
+    def impact_started_at(self) -> datetime:
+        """The earliest start among the alerts: when customers may first have been hurt."""
+        firing = [item.starts_at for item in self.items if item.firing]
+        return min(firing or [item.starts_at for item in self.items])
+
+
+def _clip(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, with an ellipsis when shortened."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bounded_key(prefix: str, raw: str) -> str:
+    """`prefix` + the raw key, or its digest when too long for the delivery table."""
+    key = f"{prefix}{raw}"
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{prefix}sha256:{hashlib.sha256(raw.encode('utf-8')).hexdigest()}"
+
+
+def alert_title(labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
+    """The `summary` annotation, else the alert name with its service and instance."""
+    if annotations.get("summary", "").strip():
+        return _clip(annotations["summary"], MAX_TITLE)
+    name = labels.get("alertname") or "alert"
+    where = [labels[label] for label in ("service", "instance") if labels.get(label)]
+    return _clip(f"{name} ({', '.join(where)})" if where else name, MAX_TITLE)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
+def _fingerprint(labels: Mapping[str, str]) -> str:
+    """A stand-in for Alertmanager's fingerprint when a sender leaves it out: the labels' digest."""
+    text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def from_alertmanager(payload: AlertmanagerPayload, config: AlertConfig, known: Collection[str]) -> AlertBatch:
+    """One Alertmanager notification as a batch keyed by its group key."""
+    firing = [a for a in payload.alerts if a.status == "firing"] or payload.alerts
+    mapped = _most_severe([map_labels(a.labels, config, known) for a in firing])
+    if payload.common_annotations.get("summary", "").strip():
+        title = _clip(payload.common_annotations["summary"], MAX_TITLE)
+    elif len(payload.alerts) > 1 and payload.common_labels.get("alertname"):
+        title = alert_title(payload.common_labels, {})
+    else:
+        title = alert_title(firing[0].labels, firing[0].annotations)
+    description = payload.common_annotations.get("description") or firing[0].annotations.get("description", "")
+    links = [link for link in (payload.external_url, firing[0].generator_url) if link]
+    summary = "\n".join(filter(None, [description.strip(), *links]))
+    items = tuple(
+        AlertItem(
+            fingerprint=a.fingerprint or _fingerprint(a.labels),
+            firing=a.status == "firing",
+            title=alert_title(a.labels, a.annotations),
+            starts_at=_utc(a.starts_at),
+            ends_at=_utc(a.ends_at) if a.ends_at and a.ends_at.year > ZERO_TIME_YEAR else None,
+            labels=dict(a.labels),
+            url=a.generator_url,
+            occurrence=_utc(a.starts_at).isoformat(),
+        )
+        for a in payload.alerts
+    )
+    return AlertBatch(
+        key=bounded_key("am:", payload.group_key),
+        firing=payload.status == "firing",
+        title=title,
+        playbook=mapped.playbook,
+        severity=mapped.severity,
+        summary=summary,
+        source=f"alertmanager:{payload.receiver}" if payload.receiver else "alertmanager",
+        items=items,
+        note=mapped.note,
+    )
+
+
+def from_simple(alert: SimpleAlert, config: AlertConfig, known: Collection[str], now: datetime) -> AlertBatch:
+    """A simple-JSON alert as a batch keyed by its dedup key; its own playbook and severity win."""
+    default, default_note = default_playbook(config, known)
+    note = default_note
+    playbook = default
+    if alert.playbook:
+        if alert.playbook in known:
+            playbook, note = alert.playbook, ""
+        else:
+            note = "; ".join(filter(None, [f"playbook {alert.playbook!r} is unknown; opened with {default}", default_note]))
+    started = _utc(alert.started_at) if alert.started_at else now
+    item = AlertItem(
+        fingerprint=_fingerprint({"dedup_key": alert.dedup_key}),
+        firing=alert.status == "firing",
+        title=_clip(alert.title, MAX_TITLE),
+        starts_at=started,
+        labels={"source": alert.source} if alert.source else {},
+        occurrence=started.isoformat() if alert.started_at else "",
+    )
+    return AlertBatch(
+        key=bounded_key("alert:", alert.dedup_key),
+        firing=item.firing,
+        title=item.title,
+        playbook=playbook,
+        severity=alert.severity or config.default_severity,
+        summary=alert.summary.strip(),
+        source=alert.source or "webhook",
+        items=(item,),
+        note=note,
+    )
+
+
+# --- storing ----------------------------------------------------------------------------------------
+
+
+class AlertHost(Protocol):
+    """What ingest needs of the running bot (Runtime has all of it)."""
+
+    playbooks: dict[str, Playbook]
+
+    @property
+    def language(self) -> str:
+        """The language new incidents are declared in."""
+
+    def workspace(self) -> Workspace:
+        """The choices that shape a declaration."""
+
+    def default_holders(self, playbook: str) -> dict[str, str]:
+        """Role holders configured for this playbook."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one webhook call changed; `ignored` says why nothing was."""
+
+    incident_id: int | None = None
+    incident_key: str | None = None
+    opened: bool = False
+    added: int = 0
+    resolved: int = 0
+    suggested: bool = False
+    ignored: str | None = None
+
+    @property
+    def touched(self) -> bool:
+        """Whether anything was written, so the incident's Slack work should be started."""
+        return self.opened or self.added > 0 or self.resolved > 0
+
+
+def claim_key(key: str) -> str:
+    """The delivery row that makes `key` open at most one incident at a time, across processes."""
+    return f"alert-open:{key}"
+
+
+def source_key(incident_id: int, key: str, item: AlertItem) -> str:
+    """The timeline's unique key for one alert instance and status in one incident: repeats record it once."""
+    status = "firing" if item.firing else "resolved"
+    raw = f"{incident_id}\x00{key}\x00{item.fingerprint}\x00{item.occurrence}\x00{status}"
+    return f"alert:{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:48]}"
+
+
+async def open_incident(session: AsyncSession, key: str) -> Incident | None:
+    """The active incident this key opened; a claim left by a finished incident is released (uncommitted)."""
+    claimed = await deliveries.seen(session, claim_key(key))
+    if claimed is not None:
+        incident = await incidents.by_key(session, claimed.result) if claimed.result else None
+        if incident is not None and incident.status in ACTIVE_STATUSES:
+            return incident
+        await session.delete(claimed)
+        await session.flush()
+        return None
+    # No claim but an active incident with this key (a claim row lost by hand): adopt it again.
+    result = await session.exec(
+        select(Incident)
+        .where(Incident.alert_key == key, col(Incident.status).in_(ACTIVE_STATUSES))
+        .order_by(col(Incident.id).desc())
+    )
+    incident = result.first()
+    if incident is not None:
+        if not await deliveries.claim(session, claim_key(key), incident.key or ""):
+            raise DuplicateRequest(claim_key(key))
+    return incident
+
+
+def _event_text(item: AlertItem, note: str) -> str:
+    """What the timeline shows for one alert: its title, where to look, and any mapping fallback."""
+    parts = [item.title]
+    if item.url:
+        parts.append(item.url)
+    if note:
+        parts.append(f"({note})")
+    return _clip(" · ".join(parts), MAX_TEXT)
+
+
+async def record_alerts(session: AsyncSession, incident_id: int, batch: AlertBatch, *, opened: bool) -> tuple[int, int]:
+    """Add one timeline event per alert instance not yet recorded; returns (firing, resolved) added."""
+    wanted: dict[str, AlertItem] = {}
+    for item in batch.items:
+        wanted.setdefault(source_key(incident_id, batch.key, item), item)
+    existing = await session.exec(
+        select(TimelineEvent.source_key).where(col(TimelineEvent.source_key).in_(list(wanted)))
+    )
+    seen = set(existing.all())
+    firing = resolved = 0
+    for key, item in wanted.items():
+        if key in seen:
+            continue
+        event = timeline.record(
+            session,
+            incident_id,
+            "alert_firing" if item.firing else "alert_resolved",
+            text=_event_text(item, batch.note if opened and item.firing else ""),
+            data={
+                "alert_key": batch.key,
+                "fingerprint": item.fingerprint,
+                "starts_at": item.starts_at.isoformat(),
+                "ends_at": item.ends_at.isoformat() if item.ends_at else None,
+                "labels": item.labels,
+                "source": batch.source,
+                **({"note": batch.note} if opened and batch.note else {}),
+            },
+        )
+        event.source_key = key
+        try:
+            async with session.begin_nested():
+                session.add(event)
+        except IntegrityError:  # another writer recorded this alert a moment ago
+            continue
+        if item.firing:
+            firing += 1
+        else:
+            resolved += 1
+    return firing, resolved
+
+
+async def _ingest_once(sessions: async_sessionmaker[AsyncSession], host: AlertHost, batch: AlertBatch) -> IngestResult:
+    """One attempt: find or open the key's incident, then record the alerts, each in its own transaction."""
+    async with sessions() as session:
+        incident = await open_incident(session, batch.key)
+        opened = False
+        if incident is None:
+            if not any(item.firing for item in batch.items):
+                await session.rollback()
+                return IngestResult(ignored="resolved alert with no open incident for this key")
+            request = DeclareRequest(
+                title=batch.title,
+                playbook=batch.playbook,
+                severity=batch.severity,
+                declared_by=timeline.BOT_ACTOR,
+                summary=batch.summary,
+                language=host.language,
+                default_holders=host.default_holders(batch.playbook),
+                impact_started_at=batch.impact_started_at,
+                alert_key=batch.key,
+                # The claim: declare writes Delivery(alert-open:<key>, result=INC-n) in its own transaction.
+                dedup_key=claim_key(batch.key),
+            )
+            declared = await incidents.declare(session, request, host.workspace(), host.playbooks[batch.playbook])
+            incident, opened = declared.incident, declared.created
+        assert incident.id is not None
+        # A retry of this request (or any repeat) finds the claim above and lands here: idempotent.
+        firing, resolved = await record_alerts(session, incident.id, batch, opened=opened)
+        suggested = False
+        if resolved and not batch.firing:
+            outbox.enqueue(session, incident.id, SUGGEST_OP, wave=SUGGEST_WAVE, title=batch.title)
+            suggested = True
+        await session.commit()
+        return IngestResult(
+            incident_id=incident.id, incident_key=incident.key, opened=opened,
+            added=firing, resolved=resolved, suggested=suggested,
+        )
+
+
+async def ingest(sessions: async_sessionmaker[AsyncSession], host: AlertHost, batch: AlertBatch) -> IngestResult:
+    """Store a batch: one incident per key while it is open, however many processes and requests race."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _ingest_once(sessions, host, batch)
+        except (DuplicateRequest, IntegrityError) as exc:
+            # Another writer claimed the key first (possible on PostgreSQL, where writers overlap):
+            # everything of this attempt was rolled back; read again and join its incident.
+            log.info("alert %s: lost a race (%s), re-reading (attempt %s)", batch.key, type(exc).__name__, attempt + 1)
+    raise RuntimeError(f"alert {batch.key}: could not settle after {ATTEMPTS} attempts")

@@ -1,0 +1,31 @@
+"""The Slack side of alerts: a resolved alert suggests, in the incident channel, that the commander resolve."""
+
+from __future__ import annotations
+
+from bot.models import Incident, SlackOp
+from bot.severity import ACTIVE_STATUSES
+from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
+from bot.slack.text import clip, escape
+
+
+def suggestion(title: str, language: str) -> str:
+    """The suggestion in the incident's language: it advises, the commander decides."""
+    name = clip(escape(title), 300)
+    if language == "zh":
+        return f":white_check_mark: 告警「{name}」已恢复。如果服务确已恢复，应急指挥可以执行 `/incident resolve`。"
+    return f":white_check_mark: Alert {name} resolved. If service is back, the commander can `/incident resolve`."
+
+
+async def suggest_resolve(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Post the suggestion once; never change the status, and say nothing if people already resolved."""
+    channel = need_channel(incident)
+    if incident.status not in ACTIVE_STATUSES or await already_posted(env, channel, op):
+        return Outcome()
+    text = suggestion(str(op.args.get("title") or "?"), incident.language)
+    await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
+    return Outcome()
+
+
+OPERATIONS: dict[str, Operation] = {
+    "suggest_resolve": suggest_resolve,
+}

@@ -1,0 +1,88 @@
+"""Alert webhooks: Alertmanager and a simple JSON, behind a bearer token, answered before any Slack call."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot import alerts
+from bot.alerts import AlertBatch, AlertError
+from bot.db import utcnow
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Parse = Callable[[Any, Runtime], AlertBatch]
+
+
+def _error(status: int, reason: str, **headers: str) -> web.Response:
+    """A JSON error body with the reason, so the sender's logs say what to fix."""
+    return web.json_response({"error": reason}, status=status, headers=headers or None)
+
+
+def _denied(rt: Runtime, request: web.Request) -> web.Response | None:
+    """401 unless the request carries the configured bearer token (compared in constant time)."""
+    expected = rt.settings.alert_webhook_token
+    if not expected:
+        return _error(401, "ALERT_WEBHOOK_TOKEN is not set", **{"WWW-Authenticate": "Bearer"})
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        log.info("alert webhook %s refused: missing or wrong bearer token", request.path)
+        return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
+    return None
+
+
+def _alertmanager(raw: Any, rt: Runtime) -> AlertBatch:
+    """Alertmanager's v4 body as a batch."""
+    return alerts.from_alertmanager(alerts.parse_alertmanager(raw), rt.settings.file.alerts, rt.playbooks)
+
+
+def _simple(raw: Any, rt: Runtime) -> AlertBatch:
+    """The simple JSON as a batch."""
+    return alerts.from_simple(alerts.parse_simple(raw), rt.settings.file.alerts, rt.playbooks, utcnow())
+
+
+def _handler(rt: Runtime, parse: Parse) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Token, then JSON, then the whole payload validated, then one write; Slack work only after answering."""
+
+    async def handle(request: web.Request) -> web.Response:
+        denied = _denied(rt, request)
+        if denied is not None:
+            return denied
+        try:
+            raw = json.loads(await request.read())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return _error(400, f"body is not JSON: {exc}")
+        try:
+            batch = parse(raw, rt)
+        except AlertError as exc:
+            log.info("alert webhook %s: bad payload: %s", request.path, exc)
+            return _error(400, str(exc))
+        result = await alerts.ingest(rt.sessions, rt, batch)
+        if result.touched and result.incident_id is not None:
+            rt.runner.kick(result.incident_id)
+        log.info("alert %s: %s", batch.key, result)
+        body: dict[str, Any] = {
+            "incidents": [result.incident_key] if result.incident_key else [],
+            "added": result.added,
+            "opened": int(result.opened),
+            "resolved": result.resolved,
+        }
+        if result.ignored:
+            body["ignored"] = result.ignored
+        if batch.note:
+            body["warnings"] = [batch.note]
+        return web.json_response(body)
+
+    return handle
+
+
+def add_routes(app: web.Application, rt: Runtime) -> None:
+    """POST /hooks/alertmanager and POST /hooks/alert, as DESIGN.md lists them."""
+    app.router.add_post("/hooks/alertmanager", _handler(rt, _alertmanager))
+    app.router.add_post("/hooks/alert", _handler(rt, _simple))
