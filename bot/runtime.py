@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -230,6 +231,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop background work (the outbox keeps what is unfinished) and close connections."""
         self.ready = False
-        self.scheduler.shutdown()
         await self.tasks.cancel_all()
+        # In a thread: shutting down waits for a scheduler thread that may be waiting on a database lock.
+        await asyncio.to_thread(self.scheduler.shutdown)
         await self.engine.dispose()
