@@ -84,3 +84,14 @@ async def in_channel(stack: LocalStack, incident: Incident, text: str, user: str
     reply = await stack.actor.slash("/incident", text, user_id=stack.users[user], channel_id=incident.channel_id)
     await stack.settle()
     return reply
+
+
+async def wait_for(predicate: Callable[[], object], seconds: float = 12.0) -> bool:
+    """Poll until `predicate()` is true (for timers that fire on their own), at most `seconds`."""
+    import asyncio
+
+    for _ in range(int(seconds / 0.1)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return False

@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.db import utcnow
 from bot.models import Incident, TimelineEvent
 from bot.scheduler import fire
-from tests.conftest import StackFactory, declare, in_channel, timeline_kinds
+from tests.conftest import wait_for, StackFactory, declare, in_channel, timeline_kinds
 from yingji.cli import main
 from yingji.local import LocalStack
 
@@ -26,13 +26,6 @@ async def _incident(stack: LocalStack, incident_id: int = 1) -> Incident:
 def _leadership(stack: LocalStack) -> str:
     return "\n".join(m["text"] for m in stack.sandbox.messages(stack.channels["leadership"]))
 
-
-async def _wait_for(predicate, seconds: float = 12.0) -> bool:
-    for _ in range(int(seconds / 0.1)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 async def test_severity_rules_and_leadership_notice(stack: LocalStack) -> None:
@@ -117,7 +110,7 @@ async def test_cadence_reminder_fires_and_snooze_delays_it(make_stack: StackFact
     def reminders() -> list[dict]:
         return [m for m in sb.messages(incident.channel_id) if ":hourglass_flowing_sand:" in str(m.get("text"))]
 
-    assert await _wait_for(lambda: bool(reminders()))
+    assert await wait_for(lambda: bool(reminders()))
     await stack.settle()
     reminder = reminders()[0]
     assert "cadence_snooze" in str(reminder["blocks"])
@@ -137,7 +130,7 @@ async def test_escalation_when_no_commander(make_stack: StackFactory) -> None:
     quiet = await declare(stack, "declare sev1 site-outage homepage down")
     staffed = await declare(stack, "declare sev1 site-outage checkout down")
     await in_channel(stack, staffed, f"role commander <@{stack.users['li.na']}>")
-    assert await _wait_for(lambda: "INC-1" in _leadership(stack))
+    assert await wait_for(lambda: "INC-1" in _leadership(stack))
     await asyncio.sleep(2)
     await stack.settle()
     assert "INC-2" not in _leadership(stack).replace("INC-1", "")

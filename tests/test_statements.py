@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from bot.db import utcnow
 from bot.models import Statement, TimelineEvent
-from tests.conftest import StackFactory, declare, in_channel, timeline_kinds
+from tests.conftest import wait_for, StackFactory, declare, in_channel, timeline_kinds
 from yingji.local import LocalStack
 
 STAGES = ("investigating", "identified", "monitoring", "resolved")
@@ -249,13 +249,6 @@ async def test_webhook_delivery_is_signed_and_retried(make_stack: StackFactory, 
     assert "statement_delivered" in await timeline_kinds(stack, incident.id)
 
 
-async def _wait_for(predicate, seconds: float = 12.0) -> bool:
-    for _ in range(int(seconds / 0.1)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return False
-
 
 async def test_next_update_reminder_fires_and_a_newer_statement_replaces_it(shop: LocalStack) -> None:
     sb = shop.sandbox
@@ -274,10 +267,10 @@ async def test_next_update_reminder_fires_and_a_newer_statement_replaces_it(shop
     v2_due = datetime.fromisoformat((await _statements(shop))[-1].facts["next_update_at"])
     assert await shop.rt.scheduler.next_run(f"statement-update:{incident.id}") == v2_due  # replaced
     wait = (v1_due - utcnow()).total_seconds() + 1.5
-    assert not await _wait_for(lambda: bool(reminders()), seconds=wait)  # v1's promise no longer fires
+    assert not await wait_for(lambda: bool(reminders()), seconds=wait)  # v1's promise no longer fires
     v3 = await _draft(shop, incident, text="statement monitoring", stage="monitoring", seconds=2)
     await _press(shop, v3, "statement_approve", "wang.fang", incident.channel_id)
-    assert await _wait_for(lambda: bool(reminders()))
+    assert await wait_for(lambda: bool(reminders()))
     await shop.settle()
     [reminder] = reminders()
     assert "v3" in reminder["text"] and "/incident statement" in reminder["text"]
