@@ -81,7 +81,10 @@ class Step(SQLModel, table=True):
 class TimelineEvent(SQLModel, table=True):
     """The single record of what happened; every change is one of these, written first."""
 
-    __table_args__ = (Index("ix_timelineevent_incident_at", "incident_id", "at", "id"),)
+    __table_args__ = (
+        Index("ix_timelineevent_incident_at", "incident_id", "at", "id"),
+        Index("ix_timelineevent_incident_kind", "incident_id", "kind", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")

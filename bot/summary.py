@@ -13,6 +13,18 @@ from bot.milestones import Milestones, milestones
 from bot.models import Incident, Statement, Step, TimelineEvent
 from bot.severity import SEVERITIES
 
+# The events that move an incident along: milestones, clocks, role changes, statements. Notes, imported
+# messages and alerts (the bulk of a long timeline) are not among them.
+MILESTONE_KINDS = (
+    "declared", "role_assigned", "status_changed", "severity_changed", "step_done", "clock_started",
+    "clock_reminder", "statement_approved", "statement_published", "update_overdue", "cadence_snoozed",
+    "escalated", "drill_scored",
+)
+KEY_KINDS = (
+    "declared", "role_assigned", "status_changed", "severity_changed", "step_done", "step_overdue", "note",
+    "action_item", "message", "statement_approved", "statement_published",
+)
+LATEST = 5
 
 
 @dataclass(frozen=True)
@@ -25,12 +37,28 @@ class Facts:
     holders: dict[str, str]
     statement: Statement | None
     milestones: Milestones
+    latest: list[TimelineEvent]
 
 
-async def gather(session: AsyncSession, incident: Incident) -> Facts:
-    """Read an incident's timeline, steps, roles and latest approved statement."""
+async def _latest(session: AsyncSession, incident_id: int) -> list[TimelineEvent]:
+    """The newest key events, oldest of them first, straight from the index."""
+    result = await session.exec(
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident_id, col(TimelineEvent.kind).in_(KEY_KINDS))
+        .order_by(col(TimelineEvent.at).desc(), col(TimelineEvent.id).desc())
+        .limit(LATEST)
+    )
+    return list(reversed(result.all()))
+
+
+async def gather(session: AsyncSession, incident: Incident, *, full: bool = False) -> Facts:
+    """Read what the summary needs (milestone events only), or with `full` the whole timeline for reports.
+
+    A summary reads a bounded set of rows whatever the timeline's length: a 50,000-event incident
+    is mostly notes and messages, which only the review and the export need.
+    """
     assert incident.id is not None
-    events = await timeline.events(session, incident.id)
+    events = await timeline.events(session, incident.id, kinds=None if full else MILESTONE_KINDS)
     approved = await session.exec(
         select(Statement)
         .where(Statement.incident_id == incident.id, col(Statement.approved_at).is_not(None))
@@ -43,12 +71,13 @@ async def gather(session: AsyncSession, incident: Incident) -> Facts:
         holders=await roles.holders(session, incident.id),
         statement=approved.first(),
         milestones=milestones(incident, events),
+        latest=await _latest(session, incident.id),
     )
 
 
-def next_update_due(facts: Facts) -> datetime | None:
-    """When the public should next hear from us: the severity's cadence after the last update."""
-    cadence = SEVERITIES[facts.incident.severity].cadence_minutes
+def next_update_due(facts: Facts, cadence: float | None = None) -> datetime | None:
+    """When the public should next hear from us: the cadence (default: the severity's) after the last update."""
+    cadence = cadence if cadence is not None else SEVERITIES[facts.incident.severity].cadence_minutes
     if cadence is None or facts.incident.status in ("resolved", "closed"):
         return None
     moments = [facts.incident.declared_at] + [

@@ -21,4 +21,4 @@ async def summary_(inv: Invocation, args: str) -> Reply:
         outbox.enqueue(session, incident.id, "send_chart", user=inv.user_id)
         await session.commit()
     incident_id = incident.id
-    return Reply(text=render(facts, inv.rt.settings.tz, utcnow()), after=start_work(inv.rt, incident_id))
+    return Reply(text=render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(incident.severity)), after=start_work(inv.rt, incident_id))

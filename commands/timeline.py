@@ -9,19 +9,21 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import incidents, timeline
 from bot.models import Incident
 from bot.runtime import Runtime
-from bot.slack.timeline_view import page_blocks, paginate, sections
+from bot.slack.timeline_view import ENTRIES_PER_PAGE, page_blocks, pages, sections
 from commands import target
 from commands.context import Invocation, Reply
 
 
 async def _page(rt: Runtime, incident: Incident, number: int) -> tuple[str, list[Any]]:
+    """Page `number` of the timeline, read as one slice: the same cost on a short or a huge timeline."""
     assert incident.id is not None
     async with rt.sessions() as session:
-        events = await timeline.events(session, incident.id)
-    pages = paginate(sections(events, rt.settings.tz, incident.language))
-    number = min(max(number, 0), len(pages) - 1)
-    text = f"{incident.key} timeline, page {number + 1} of {len(pages)}"
-    return text, page_blocks(incident, pages[number], number, len(pages), len(events))
+        entries = await timeline.count(session, incident.id)
+        total = pages(entries)
+        number = min(max(number, 0), total - 1)
+        events = await timeline.window(session, incident.id, number * ENTRIES_PER_PAGE, ENTRIES_PER_PAGE)
+    text = f"{incident.key} timeline, page {number + 1} of {total}"
+    return text, page_blocks(incident, sections(events, rt.settings.tz, incident.language), number, total, entries)
 
 
 async def timeline_(inv: Invocation, args: str) -> Reply:

@@ -145,3 +145,14 @@ async def test_private_timeline_and_summary_refused_to_outsiders(stack: LocalSta
         reply = await stack.actor.slash("/incident", f"{sub} {incident.key}", user_id=u["guest"],
                                         channel_id=stack.channels["general"])
         assert "会员手机号" not in reply.json["text"] and "找不到事件 INC-1" in reply.json["text"]
+
+
+async def test_an_over_long_entry_is_shortened_visibly_and_stored_whole(stack: LocalStack) -> None:
+    incident = await declare(stack)
+    long_note = "回调日志：" + "x" * 9_000
+    await in_channel(stack, incident, f"note {long_note}")
+    [note] = await _entries(stack, "note")
+    assert note.text == long_note  # stored whole
+    page = (await in_channel(stack, incident, "timeline")).json
+    texts = [b["text"]["text"] for b in page["blocks"] if b["type"] == "section"]
+    assert all(len(t) <= 3000 for t in texts) and any("全文见 `yingji export`" in t for t in texts)

@@ -34,7 +34,7 @@ async def export(settings: Settings, key: str, fmt: str) -> str:
             incident = await incidents.by_key(session, key)
             if incident is None:
                 raise ConfigError(f"no incident {key} in this database")
-            facts = await summary.gather(session, incident)
+            facts = await summary.gather(session, incident, full=True)
     finally:
         await engine.dispose()
     if fmt == "json":

@@ -16,12 +16,6 @@ from bot.i18n import pick
 from bot.summary import Facts, next_update_due
 from bot.timers import clocks
 
-KEY_KINDS = {
-    "declared", "role_assigned", "status_changed", "severity_changed", "step_done", "step_overdue", "note",
-    "action_item", "message", "statement_approved", "statement_published",
-}
-LATEST = 5
-
 
 
 def _clip(text: str, limit: int) -> str:
@@ -29,7 +23,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render(facts: Facts, tz: ZoneInfo, now: datetime) -> str:
+def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = None) -> str:
     """The summary as one message, short lines for a phone; the same facts and `now` give the same text."""
     incident, lang = facts.incident, facts.incident.language
     ms = facts.milestones
@@ -46,7 +40,7 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime) -> str:
     ]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
     lines.append(pick(lang, "*影响* ", "*Impact* ") + (escape(_clip(impact, 400)) if impact else pick(lang, "未记录", "not recorded")))
-    latest = [e for e in facts.events if e.kind in KEY_KINDS][-LATEST:]
+    latest = facts.latest
     if latest:
         lines.append(pick(lang, "*最近进展*", "*Latest*"))
         for event in latest:
@@ -73,10 +67,10 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime) -> str:
             state = pick(lang, f"剩余 {duration(clock.deadline - now, lang)}（截止 {when(clock.deadline, tz)}）",
                          f"{duration(clock.deadline - now, lang)} left (due {when(clock.deadline, tz)})")
         lines.append(pick(lang, "*监管时限* ", "*Clock* ") + f"{escape(clock.name)}: {state}")
-    due = next_update_due(facts)
-    cadence = SEVERITIES[incident.severity].cadence_minutes
+    due = next_update_due(facts, cadence)
+    cadence = cadence if cadence is not None else SEVERITIES[incident.severity].cadence_minutes
     if due is not None:
         late = pick(lang, "（已逾期）", " (overdue)") if due < now else ""
-        lines.append(pick(lang, f"*下次更新* {when(due, tz)}{late}，每 {cadence} 分钟",
-                        f"*Next update due* {when(due, tz)}{late}, every {cadence} min"))
+        lines.append(pick(lang, f"*下次更新* {when(due, tz)}{late}，每 {cadence:g} 分钟",
+                        f"*Next update due* {when(due, tz)}{late}, every {cadence:g} min"))
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from bot.models import Incident, TimelineEvent
 from bot.slack.text import clip, escape, when
 
 SECTION_LIMIT = 2900
-SECTIONS_PER_PAGE = 40
+ENTRIES_PER_PAGE = 40  # with at most one section an entry, a page stays under Slack's 50 blocks
 PAGE_ACTION = "timeline_page"
 
 KINDS = {
@@ -92,18 +92,21 @@ def entry_text(event: TimelineEvent, tz: ZoneInfo, lang: str) -> str:
     return " ".join(parts)
 
 
+def _fit(line: str, lang: str) -> str:
+    """An entry longer than a section is shortened with a visible note saying where the whole text is."""
+    if len(line) <= SECTION_LIMIT:
+        return line
+    more = len(line) - (SECTION_LIMIT - 80)
+    note = f" …（另有 {more} 字，全文见 `yingji export`）" if lang == "zh" else f" … ({more} more characters; the whole text is in `yingji export`)"
+    return line[: SECTION_LIMIT - 80] + note
+
+
 def sections(events: list[TimelineEvent], tz: ZoneInfo, lang: str) -> list[str]:
-    """Entries packed into section-sized texts; an entry longer than a section continues in the next."""
+    """Entries packed into section-sized texts, at most one section each."""
     packed: list[str] = []
     current = ""
     for event in events:
-        line = entry_text(event, tz, lang)
-        while len(line) > SECTION_LIMIT:
-            if current:
-                packed.append(current)
-                current = ""
-            packed.append(line[:SECTION_LIMIT])
-            line = "…" + line[SECTION_LIMIT:]
+        line = _fit(entry_text(event, tz, lang), lang)
         if current and len(current) + 1 + len(line) > SECTION_LIMIT:
             packed.append(current)
             current = ""
@@ -113,13 +116,13 @@ def sections(events: list[TimelineEvent], tz: ZoneInfo, lang: str) -> list[str]:
     return packed
 
 
-def paginate(texts: list[str]) -> list[list[str]]:
-    """Pages of sections, each page one message under Slack's block limit."""
-    return [texts[i:i + SECTIONS_PER_PAGE] for i in range(0, len(texts), SECTIONS_PER_PAGE)] or [[]]
+def pages(entries: int) -> int:
+    """How many pages a timeline of `entries` takes."""
+    return max(1, -(-entries // ENTRIES_PER_PAGE))
 
 
 def page_blocks(incident: Incident, page: list[str], number: int, total: int, entries: int) -> list[Block]:
-    """One page: title, the entries, and buttons to the neighbouring pages."""
+    """One page: title, the entries' sections, and buttons to the neighbouring pages."""
     lang = incident.language
     heading = f"{incident.key} · {'时间线' if lang == 'zh' else 'Timeline'}"
     blocks: list[Block] = [

@@ -162,6 +162,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('timelineevent', schema=None) as batch_op:
         batch_op.create_index('ix_timelineevent_incident_at', ['incident_id', 'at', 'id'], unique=False)
+        batch_op.create_index('ix_timelineevent_incident_kind', ['incident_id', 'kind', 'at'], unique=False)
 
     op.create_table('statementreview',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -187,6 +188,7 @@ def downgrade() -> None:
 
     op.drop_table('statementreview')
     with op.batch_alter_table('timelineevent', schema=None) as batch_op:
+        batch_op.drop_index('ix_timelineevent_incident_kind')
         batch_op.drop_index('ix_timelineevent_incident_at')
 
     op.drop_table('timelineevent')

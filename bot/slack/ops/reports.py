@@ -36,9 +36,9 @@ def chart_data(facts: summary.Facts, env: SlackEnv, names: dict[str, str], now: 
                      statements=approved, drill=incident.drill)
 
 
-async def _facts(env: SlackEnv, incident: Incident) -> summary.Facts:
+async def _facts(env: SlackEnv, incident: Incident, *, full: bool = False) -> summary.Facts:
     async with env.sessions() as session:
-        return await summary.gather(session, incident)
+        return await summary.gather(session, incident, full=full)
 
 
 async def _names(env: SlackEnv, facts: summary.Facts) -> dict[str, str]:
@@ -90,7 +90,7 @@ async def post_review(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
     filename = f"{incident.key}-review.md"
     if await _uploaded(env, channel, filename, op):
         return Outcome(event="review_posted", text=filename)
-    facts = await _facts(env, incident)
+    facts = await _facts(env, incident, full=True)
     names = await _names(env, facts)
     document = review.markdown(facts, env.tz, playbook_name=env.playbook_name(incident.playbook, incident.language), names=names)
     png = await _chart_png(facts, env, names)

@@ -1,0 +1,1 @@
+"""Benchmarks: figures printed and compared with a baseline in the same run, never asserted in tests."""
