@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test serve clean
+.PHONY: install demo test serve bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: install
 
 serve: install
 	$(BIN)/yingji serve
+
+bench: install
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -75,7 +75,9 @@ def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
     if url.startswith("sqlite"):
         _prepare_sqlite(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection: SQLite takes one writer at a time anyway, and waiting in the pool's FIFO queue
+        # is fair and prompt, where many connections would poll the file lock with growing sleeps.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=120)
         configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -29,6 +29,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "already_declared": {"zh": "这个请求已经处理过：{key}（{channel}）。没有重复创建。",
                          "en": "This request was already handled: {key} ({channel}). Nothing was created twice."},
     "ready": {"zh": ":white_check_mark: {key} 已就绪：{channel}", "en": ":white_check_mark: {key} is ready: {channel}"},
+    "channel_delayed": {
+        "zh": ":hourglass: {key} 已记录。Slack 正在限流创建频道，约 {seconds} 秒后重试，频道就绪时会通知你。",
+        "en": ":hourglass: {key} is recorded. Slack is rate-limiting channel creation; retrying in about {seconds} s. I will tell you when the channel is ready.",
+    },
     "slack_gave_up": {
         "zh": ":warning: {key} 已记录，但 Slack 暂时无法完成以下操作：{what}。\n错误：{error}\n"
               "稍后运行 `/incident repair {key}` 补完，已完成的部分不会重复。",
@@ -68,6 +72,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "op_archive_channel": {"zh": "归档频道", "en": "archive the channel"},
     "op_post_scorecard": {"zh": "发布演练评分", "en": "post the drill scorecard"},
     "op_suggest_resolve": {"zh": "提示可以宣布解决", "en": "suggest resolving"},
+    "op_provision": {"zh": "准备清单、时限和角色", "en": "prepare the checklist, clocks and roles"},
     "op_assign_role": {"zh": "指定角色", "en": "assign the role"},
     "op_brief_role_holder": {"zh": "私信告知角色职责", "en": "brief the role holder"},
     "op_tell_previous_holder": {"zh": "通知原角色负责人", "en": "tell the previous holder"},

@@ -67,7 +67,12 @@ class Workspace:
 async def declare(
     session: AsyncSession, request: DeclareRequest, where: Workspace, playbook: Playbook
 ) -> Declared:
-    """Record the incident, its first timeline events and its Slack work, all in one transaction."""
+    """Record the incident, its declaration and the work it needs, in one short transaction before the ack.
+
+    Only what must be durable at once is written here (the incident, its key, the declaration, the
+    commander if the declarer took command, and one queued `provision` operation); steps, clocks,
+    default roles and the Slack work follow from that operation a moment later.
+    """
     if request.dedup_key:
         earlier = await deliveries.seen(session, request.dedup_key)
         if earlier is not None:
@@ -112,39 +117,44 @@ async def declare(
         },
         at=now,
     )
-    holders = dict(request.default_holders)
-    for role, user in request.default_holders.items():
-        await roles.assign(session, incident.id, role, user, by=timeline.BOT_ACTOR)
     if request.declarer_is_commander:
-        holders["commander"] = request.declared_by
         await roles.assign(session, incident.id, "commander", request.declared_by, by=request.declared_by)
-    steps.copy_from_playbook(session, incident, playbook)
-    lifecycle.start_clocks(session, incident, playbook, where.regulatory)
-    _enqueue_provisioning(session, incident, holders, announce=where.announce)
+    outbox.enqueue(session, incident.id, "provision", wave=0, default_holders=request.default_holders,
+                   announce=where.announce, regulatory=where.regulatory)
     await session.commit()
     if not incident.drill:
         INCIDENTS_DECLARED.labels(incident.severity).inc()
     return Declared(incident, created=True)
 
 
-def _enqueue_provisioning(
-    session: AsyncSession, incident: Incident, holders: dict[str, str], *, announce: bool
+async def provision(
+    session: AsyncSession, incident: Incident, playbook: Playbook, *,
+    default_holders: dict[str, str], announce: bool, regulatory: list[str],
 ) -> None:
-    """The Slack side of a declaration, in waves: each wave needs the one before it."""
+    """The rest of a declaration: default roles, the checklist, the clocks, and the Slack work in waves.
+
+    Each wave needs the one before it: the channel; then topic, purpose, invites, header and
+    announcement side by side; then the pin, the checklist and the ready notice.
+    """
     assert incident.id is not None
+    for role, user in default_holders.items():
+        await roles.assign(session, incident.id, role, user, by=timeline.BOT_ACTOR)
+    holders = await roles.holders(session, incident.id)
+    steps.copy_from_playbook(session, incident, playbook)
+    lifecycle.start_clocks(session, incident, playbook, regulatory)
     invitees = [u for u in dict.fromkeys([incident.declared_by, *holders.values()]) if u != timeline.BOT_ACTOR]
-    outbox.enqueue(session, incident.id, "create_channel", wave=0)
-    outbox.enqueue(session, incident.id, "schedule_reminders", wave=0)
-    outbox.enqueue(session, incident.id, "sync_timers", wave=0)
-    outbox.enqueue(session, incident.id, "set_topic", wave=1)
-    outbox.enqueue(session, incident.id, "set_purpose", wave=1)
-    outbox.enqueue(session, incident.id, "invite", wave=1, users=invitees)
-    outbox.enqueue(session, incident.id, "post_header", wave=1)
+    outbox.enqueue(session, incident.id, "create_channel", wave=1)
+    outbox.enqueue(session, incident.id, "schedule_reminders", wave=1)
+    outbox.enqueue(session, incident.id, "sync_timers", wave=1)
+    outbox.enqueue(session, incident.id, "set_topic", wave=2)
+    outbox.enqueue(session, incident.id, "set_purpose", wave=2)
+    outbox.enqueue(session, incident.id, "invite", wave=2, users=invitees)
+    outbox.enqueue(session, incident.id, "post_header", wave=2)
     if announce:
-        outbox.enqueue(session, incident.id, "announce", wave=1)
-    outbox.enqueue(session, incident.id, "post_checklist", wave=2)
-    outbox.enqueue(session, incident.id, "pin_header", wave=2)
-    outbox.enqueue(session, incident.id, "tell_declarer_ready", wave=2)
+        outbox.enqueue(session, incident.id, "announce", wave=2)
+    outbox.enqueue(session, incident.id, "post_checklist", wave=3)
+    outbox.enqueue(session, incident.id, "pin_header", wave=3)
+    outbox.enqueue(session, incident.id, "tell_declarer_ready", wave=3)
 
 
 async def by_key(session: AsyncSession, key: str) -> Incident | None:

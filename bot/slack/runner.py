@@ -35,6 +35,7 @@ class OutboxRunner:
         max_attempts: int = 5,
         backoff: float = 0.5,
         lease: timedelta = outbox.LEASE,
+        concurrency: int = 16,
     ) -> None:
         self.sessions = sessions
         self.env = env
@@ -43,6 +44,11 @@ class OutboxRunner:
         self.backoff = backoff
         self.lease = lease
         self._draining: set[int | None] = set()
+        # Bounds how many operations run at once, so a storm of declarations queues its Slack work
+        # behind the acks instead of crowding the database connection they need.
+        self._slots = asyncio.Semaphore(concurrency)
+        self._told_delay: set[int] = set()
+
         self._again: set[int | None] = set()
 
     def kick(self, incident_id: int | None) -> None:
@@ -83,45 +89,65 @@ class OutboxRunner:
             await self._report(incident_id, failures)
 
     async def _run(self, op: SlackOp) -> tuple[str, str]:
-        """Run one operation to its end: done, given up (with the error), or skipped (held elsewhere)."""
-        operation = OPERATIONS[op.kind]
+        """Run one operation to its end: done, given up (with the error), or skipped (held elsewhere).
+
+        Each attempt takes one of the runner's slots; waiting for a retry (a 429's Retry-After, or
+        backoff) gives the slot back, so a rate-limited method never holds up the others.
+        """
         while True:
-            async with self.sessions() as session:
-                claimed = await outbox.claim(session, op.id or 0, self.lease)
-                await session.commit()
-                if not claimed:
-                    return SKIPPED, ""
-                op = await session.get(SlackOp, op.id, populate_existing=True)  # type: ignore[assignment]
-                incident = await session.get(Incident, op.incident_id) if op.incident_id else None
-            try:
-                if incident is None and op.incident_id is not None:
-                    raise Blocked("the incident no longer exists")
-                outcome = await operation(self.env, incident, op)  # type: ignore[arg-type]
-            except Blocked as exc:
-                await self._settle(op, FAILED, str(exc))
-                OUTBOX_OPS.labels(op.kind, FAILED).inc()
-                return FAILED, str(exc)
-            except Exception as exc:  # noqa: BLE001 — classified below; nothing escapes unlogged
-                failure = classify(exc)
-                if failure.kind == "ratelimited":
-                    await self._settle(op, "retry", failure.error)
-                    await asyncio.sleep(failure.retry_after)
-                    continue
-                if failure.kind == "transient" and op.attempts < self.max_attempts:
-                    log.info("op %s %s attempt %s: %s", op.id, op.kind, op.attempts, failure.error)
-                    await self._settle(op, "retry", failure.error)
-                    await asyncio.sleep(self.backoff * 2 ** (op.attempts - 1) * (1 + random.random() / 4))
-                    continue
-                if failure.kind == "permanent" and failure.error.startswith(type(exc).__name__):
-                    log.exception("op %s %s failed with an unexpected error", op.id, op.kind)
-                else:
-                    log.warning("op %s %s gave up: %s", op.id, op.kind, failure.error)
-                await self._settle(op, FAILED, failure.error)
-                OUTBOX_OPS.labels(op.kind, FAILED).inc()
-                return FAILED, failure.error
-            await self._complete(op, outcome)
-            OUTBOX_OPS.labels(op.kind, DONE).inc()
-            return DONE, ""
+            async with self._slots:
+                result, error, wait = await self._attempt(op)
+            if wait is None:
+                return result, error
+            await asyncio.sleep(wait)
+
+    async def _attempt(self, op: SlackOp) -> tuple[str, str, float | None]:
+        """One try; returns the result, its error, and how long to wait before the next try (None: no more)."""
+        operation = OPERATIONS[op.kind]
+        async with self.sessions() as session:
+            claimed = await outbox.claim(session, op.id or 0, self.lease)
+            await session.commit()
+            if not claimed:
+                return SKIPPED, "", None
+            op = await session.get(SlackOp, op.id, populate_existing=True)  # type: ignore[assignment]
+            incident = await session.get(Incident, op.incident_id) if op.incident_id else None
+        try:
+            if incident is None and op.incident_id is not None:
+                raise Blocked("the incident no longer exists")
+            outcome = await operation(self.env, incident, op)  # type: ignore[arg-type]
+        except Blocked as exc:
+            await self._settle(op, FAILED, str(exc))
+            OUTBOX_OPS.labels(op.kind, FAILED).inc()
+            return FAILED, str(exc), None
+        except Exception as exc:  # noqa: BLE001 — classified below; nothing escapes unlogged
+            failure = classify(exc)
+            if failure.kind == "ratelimited":
+                await self._settle(op, "retry", failure.error)
+                if op.kind == "create_channel" and incident is not None:
+                    await self._tell_delayed(incident, op, failure.retry_after)
+                return "retry", failure.error, failure.retry_after
+            if failure.kind == "transient" and op.attempts < self.max_attempts:
+                log.info("op %s %s attempt %s: %s", op.id, op.kind, op.attempts, failure.error)
+                await self._settle(op, "retry", failure.error)
+                return "retry", failure.error, self.backoff * 2 ** (op.attempts - 1) * (1 + random.random() / 4)
+            if failure.kind == "permanent" and failure.error.startswith(type(exc).__name__):
+                log.exception("op %s %s failed with an unexpected error", op.id, op.kind)
+            else:
+                log.warning("op %s %s gave up: %s", op.id, op.kind, failure.error)
+            await self._settle(op, FAILED, failure.error)
+            OUTBOX_OPS.labels(op.kind, FAILED).inc()
+            return FAILED, failure.error, None
+        await self._complete(op, outcome)
+        OUTBOX_OPS.labels(op.kind, DONE).inc()
+        return DONE, "", None
+
+    async def _tell_delayed(self, incident: Incident, op: SlackOp, seconds: float) -> None:
+        """Once per declaration: Slack's limits delay the channel; say so instead of leaving people waiting."""
+        if op.id in self._told_delay:
+            return
+        self._told_delay.add(op.id or 0)
+        text = t("channel_delayed", incident.language, key=incident.key, seconds=f"{seconds:.0f}")
+        self.tasks.spawn(self.env.tell(incident, text), name=f"tell-delay:{incident.id}")
 
     async def _settle(self, op: SlackOp, status: str, error: str) -> None:
         async with self.sessions() as session:

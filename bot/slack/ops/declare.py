@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import incidents
 from bot.i18n import t
 from bot.models import Incident, SlackOp
 from bot.naming import channel_name
@@ -21,6 +23,22 @@ from bot.slack.ops.base import (
     op_metadata,
 )
 from bot.slack.text import channel_link
+
+
+async def provision(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """After the ack: copy the checklist, start the clocks, assign default roles, queue the Slack work."""
+    playbook = env.playbooks.get(incident.playbook)
+    if playbook is None:
+        raise Blocked(f"playbook {incident.playbook} is no longer loaded")
+    args = op.args
+
+    async def apply(session: AsyncSession) -> None:
+        row = await session.get(Incident, incident.id)
+        assert row is not None
+        await incidents.provision(session, row, playbook, default_holders=args.get("default_holders") or {},
+                                  announce=bool(args.get("announce")), regulatory=list(args.get("regulatory") or []))
+
+    return Outcome(apply=apply)
 
 
 async def _find_own_channel(env: SlackEnv, name: str) -> str | None:
@@ -190,6 +208,7 @@ async def tell_declarer_ready(env: SlackEnv, incident: Incident, op: SlackOp) ->
 
 
 OPERATIONS: dict[str, Operation] = {
+    "provision": provision,
     "create_channel": create_channel,
     "set_topic": set_topic,
     "set_purpose": set_purpose,

@@ -1,0 +1,30 @@
+"""`make bench`: run the benchmarks, print one table, and write bench/results/*.json."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from bench import ack, timeline
+from bench.common import Figure, table, write
+
+SUITES = {"timeline": timeline.run, "ack": ack.run}
+
+
+async def main(names: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    everything: list[Figure] = []
+    for name in names or list(SUITES):
+        figures = await SUITES[name]()
+        path = write(name, figures)
+        print(f"\n== {name} ({path})")
+        print(table(figures))
+        everything += figures
+    missed = [f.name for f in everything if f.met is False]
+    print(f"\n{len(everything)} figures, {len(missed)} targets missed" + (": " + "; ".join(missed) if missed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))
