@@ -6,10 +6,10 @@ import asyncio
 import logging
 import sys
 
-from bench import ack, timeline
+from bench import ack, process, ready, timeline
 from bench.common import Figure, table, write
 
-SUITES = {"timeline": timeline.run, "ack": ack.run}
+SUITES = {"timeline": timeline.run, "ready": ready.run, "ack": ack.run, "process": process.run}
 
 
 async def main(names: list[str]) -> int:

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlmodel import select
@@ -36,13 +35,9 @@ CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 
 
 def make_client(settings: Settings, timeout: int = 10) -> AsyncWebClient:
-    """A Web API client pointed at SLACK_API_URL; 429s are waited out as Slack asks."""
-    return AsyncWebClient(
-        token=settings.bot_token,
-        base_url=settings.api_url,
-        timeout=timeout,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
-    )
+    """A Web API client pointed at SLACK_API_URL, without retries of its own: the outbox runner retries,
+    honouring Retry-After without holding a worker slot, and tells people when Slack's limits delay them."""
+    return AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=timeout, retry_handlers=[])
 
 
 def load_deployment_playbooks(settings: Settings) -> dict[str, Playbook]:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import roles
+from bot import outbox, roles
 from bot.i18n import pick
 from bot.models import Incident, SlackOp, Statement
 from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
@@ -111,11 +111,15 @@ async def deliver_outlet(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
     else:
         text = pick(lang, f":x: v{statement.version} 推送到{label}失败：{result.error}（已试 {result.attempts} 次）。请手动发布后点「标记已发布」。",
                     f":x: v{statement.version} could not be delivered to {label}: {result.error} ({result.attempts} tries). Publish it by hand, then press Mark published.")
-    if statement.message_ts and incident.channel_id:
-        await env.client.chat_postMessage(channel=incident.channel_id, thread_ts=statement.message_ts, text=text)
+    statement_id = statement.id
+
+    async def apply(session: AsyncSession) -> None:
+        # The thread line is its own operation: a Slack hiccup there must not send the webhook again.
+        outbox.enqueue(session, incident.id, "statement_thread", wave=op.wave + 1, statement_id=statement_id, text=text)
+
     return Outcome(event="statement_delivered" if result.ok else "statement_delivery_failed", text=f"v{statement.version} → {name}",
                    data={"statement": statement.id, "outlet": name, "status": result.status, "attempts": result.attempts,
-                         "error": result.error})
+                         "error": result.error}, apply=apply)
 
 
 async def schedule_update_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
