@@ -15,6 +15,9 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/yingji demo
 
+# One run covers both databases: tests that start the bot run as [sqlite] and [postgresql]. The PostgreSQL
+# half needs YINGJI_TEST_POSTGRES_URL (.ci/run starts a throwaway server and sets it); without it, it is
+# skipped and the run says so at the start and at the end.
 test: install
 	$(BIN)/python -m pytest
 

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import deliveries, incidents, outbox, timeline
 from bot.config import AlertConfig
-from bot.incidents import DeclareRequest, DuplicateRequest, Workspace
+from bot.incidents import Declared, DeclareRequest, DuplicateRequest, Workspace
 from bot.models import Incident, TimelineEvent
 from bot.playbooks import Playbook
 from bot.severity import ACTIVE_STATUSES, parse_severity
@@ -448,25 +448,22 @@ async def record_alerts(session: AsyncSession, incident_id: int, batch: AlertBat
     for key, item in wanted.items():
         if key in seen:
             continue
-        event = timeline.record(
-            session,
-            incident_id,
-            "alert_firing" if item.firing else "alert_resolved",
-            text=_event_text(item, batch.note if opened and item.firing else ""),
-            data={
-                "alert_key": batch.key,
-                "fingerprint": item.fingerprint,
-                "starts_at": item.starts_at.isoformat(),
-                "ends_at": item.ends_at.isoformat() if item.ends_at else None,
-                "labels": item.labels,
-                "source": batch.source,
-                **({"note": batch.note} if opened and batch.note else {}),
-            },
-        )
-        event.source_key = key
+        data = {
+            "alert_key": batch.key,
+            "fingerprint": item.fingerprint,
+            "starts_at": item.starts_at.isoformat(),
+            "ends_at": item.ends_at.isoformat() if item.ends_at else None,
+            "labels": item.labels,
+            "source": batch.source,
+            **({"note": batch.note} if opened and batch.note else {}),
+        }
         try:
+            # The event is added inside the savepoint: added before it, it would be flushed outside it,
+            # and a duplicate would then abort the whole transaction instead of this one insert.
             async with session.begin_nested():
-                session.add(event)
+                event = timeline.record(session, incident_id, "alert_firing" if item.firing else "alert_resolved",
+                                        text=_event_text(item, batch.note if opened and item.firing else ""), data=data)
+                event.source_key = key
         except IntegrityError:  # another writer recorded this alert a moment ago
             continue
         if item.firing:
@@ -480,8 +477,8 @@ async def _ingest_once(sessions: async_sessionmaker[AsyncSession], host: AlertHo
     """One attempt: find or open the key's incident, then record the alerts, each in its own transaction."""
     async with sessions() as session:
         incident = await open_incident(session, batch.key)
-        opened = False
-        if incident is None:
+        found = Declared.of(incident, created=False) if incident is not None else None
+        if found is None:
             if not any(item.firing for item in batch.items):
                 await session.rollback()
                 return IngestResult(ignored="resolved alert with no open incident for this key")
@@ -491,6 +488,7 @@ async def _ingest_once(sessions: async_sessionmaker[AsyncSession], host: AlertHo
                 severity=batch.severity,
                 declared_by=timeline.BOT_ACTOR,
                 summary=batch.summary,
+                private=host.playbooks[batch.playbook].private,  # a breach stays private however it was opened
                 language=host.language,
                 default_holders=host.default_holders(batch.playbook),
                 impact_started_at=batch.impact_started_at,
@@ -498,18 +496,16 @@ async def _ingest_once(sessions: async_sessionmaker[AsyncSession], host: AlertHo
                 # The claim: declare writes Delivery(alert-open:<key>, result=INC-n) in its own transaction.
                 dedup_key=claim_key(batch.key),
             )
-            declared = await incidents.declare(session, request, host.workspace(), host.playbooks[batch.playbook])
-            incident, opened = declared.incident, declared.created
-        assert incident.id is not None
+            found = await incidents.declare(session, request, host.workspace(), host.playbooks[batch.playbook])
         # A retry of this request (or any repeat) finds the claim above and lands here: idempotent.
-        firing, resolved = await record_alerts(session, incident.id, batch, opened=opened)
+        firing, resolved = await record_alerts(session, found.id, batch, opened=found.created)
         suggested = False
         if resolved and not batch.firing:
-            outbox.enqueue(session, incident.id, SUGGEST_OP, wave=SUGGEST_WAVE, title=batch.title)
+            outbox.enqueue(session, found.id, SUGGEST_OP, wave=SUGGEST_WAVE, title=batch.title)
             suggested = True
         await session.commit()
         return IngestResult(
-            incident_id=incident.id, incident_key=incident.key, opened=opened,
+            incident_id=found.id, incident_key=found.key, opened=found.created,
             added=firing, resolved=resolved, suggested=suggested,
         )
 

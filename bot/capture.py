@@ -54,17 +54,19 @@ class SlackMessage:
     @classmethod
     def from_slack(cls, channel: str, message: dict[str, Any], permalink: str = "") -> SlackMessage:
         """From a message object as Slack sends it in events, shortcuts and history."""
+        given = message.get("files")
         files = [
             {key: f.get(key) for key in ("id", "name", "title", "mimetype", "permalink") if f.get(key)}
-            for f in message.get("files") or []
+            for f in (given if isinstance(given, list) else []) if isinstance(f, dict)
         ]
+        thread_ts = message.get("thread_ts")
         return cls(
             channel=channel,
             ts=str(message.get("ts", "")),
             user=str(message.get("user") or message.get("bot_id") or "unknown"),
             text=str(message.get("text") or ""),
             permalink=permalink,
-            thread_ts=message.get("thread_ts"),
+            thread_ts=thread_ts if isinstance(thread_ts, str) else None,
             files=files,
         )
 

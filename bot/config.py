@@ -18,6 +18,17 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/yingji.db"
 
 
+SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
+def async_database_url(url: str) -> str:
+    """Hosting platforms hand out postgres:// or postgresql:// URLs; the bot talks to them through asyncpg."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain):]
+    return url
+
+
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the setting and never its secret value."""
 
@@ -139,6 +150,7 @@ class Settings:
     port: int = 3000
     config_path: Path | None = None
     file: FileConfig = field(default_factory=FileConfig)
+    scheduler: bool = True  # YINGJI_SCHEDULER: whether this process fires timed jobs (off on web replicas)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -189,12 +201,15 @@ def load_settings(
     api_url = env.get("SLACK_API_URL") or DEFAULT_API_URL
     if not api_url.startswith(("http://", "https://")):
         raise ConfigError(f"SLACK_API_URL: expected an http(s) URL, got {api_url!r}")
-    database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    database_url = async_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
             "DATABASE_URL: expected sqlite+aiosqlite:///path or postgresql+asyncpg://… "
             "(the scheme must name the async driver)"
         )
+    scheduler_text = env.get("YINGJI_SCHEDULER", "on").strip().lower()
+    if scheduler_text not in SWITCH:
+        raise ConfigError(f"YINGJI_SCHEDULER: expected on or off, got {scheduler_text!r}")
     config_path = Path(env["YINGJI_CONFIG"]) if env.get("YINGJI_CONFIG") else None
     file = load_file_config(config_path) if config_path else FileConfig()
     return Settings(
@@ -208,4 +223,5 @@ def load_settings(
         port=int(port_text),
         config_path=config_path,
         file=file,
+        scheduler=SWITCH[scheduler_text],
     )

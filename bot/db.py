@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, create_engine, event
-from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy import DateTime, create_engine, event, text
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# FOR NO KEY UPDATE: excludes other writers of the row, but not inserts of rows that refer to it (their
+# foreign-key check takes a KEY SHARE lock), so adding timeline events under the lock never deadlocks.
+ROW_LOCK: dict[str, Any] = {"key_share": True}
+
+Row = TypeVar("Row")
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK_KEY = 0x79696E676A6A  # PostgreSQL advisory lock held while one process upgrades the schema
 
 
 def utcnow() -> datetime:
@@ -94,6 +103,12 @@ def make_sync_engine(url: str) -> Engine:
     return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
 
 
+async def lock_row(session: AsyncSession, model: type[Row], row_id: Any) -> Row | None:
+    """Read a row afresh and hold it until commit, so two concurrent changes to it take turns and the later
+    one sees what the earlier did (PostgreSQL; SQLite's write transactions already take turns)."""
+    return await session.get(model, row_id, with_for_update=ROW_LOCK, populate_existing=True)
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay readable after commit (values are handed to Slack renderers)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
@@ -112,3 +127,46 @@ def upgrade(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite"):
         _prepare_sqlite(url)
     command.upgrade(alembic_config(url), revision)
+
+
+def is_postgres(url: str) -> bool:
+    """Whether the URL names a PostgreSQL database (else SQLite)."""
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _admin(url: URL) -> Engine:
+    """A one-connection engine on the server's maintenance database, outside any transaction."""
+    return create_engine(url.set(drivername="postgresql+psycopg", database="postgres"),
+                         isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def create_database(server_url: str, name: str, *, template: str | None = None) -> str:
+    """Create a database on the server of `server_url` (for tests and benchmarks); returns its URL."""
+    for each in (name, template):
+        if each is not None and not DATABASE_NAME.match(each):
+            raise ValueError(f"not a plain database name: {each!r}")
+    url = make_url(server_url)
+    engine = _admin(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    finally:
+        engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop a database made by create_database, closing any connection left open on it."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if not DATABASE_NAME.match(name):
+        raise ValueError(f"not a plain database name: {name!r}")
+    engine = _admin(parsed)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import deliveries, lifecycle, outbox, roles, steps, timeline
+from bot import lifecycle, outbox, roles, steps, timeline
 from bot.db import utcnow
 from bot.metrics import INCIDENTS_DECLARED
-from bot.models import Incident, RoleAssignment, TimelineEvent
+from bot.models import Delivery, Incident, RoleAssignment, SlackOp, TimelineEvent
 from bot.naming import channel_name
 from bot.playbooks import Playbook
 from bot.severity import ACTIVE_STATUSES
@@ -44,10 +47,19 @@ class DeclareRequest:
 
 @dataclass(frozen=True)
 class Declared:
-    """The incident, and whether this request created it (False: a repeat of an earlier request)."""
+    """What a declaration recorded, as plain values, and whether this request created it (False: a repeat)."""
 
-    incident: Incident
+    id: int
+    key: str
+    title: str
+    channel_name: str
+    channel_id: str | None
     created: bool
+
+    @classmethod
+    def of(cls, incident: Incident, *, created: bool) -> Declared:
+        return cls(incident.id or 0, incident.key or "", incident.title, incident.channel_name or "",
+                   incident.channel_id, created)
 
 
 class DuplicateRequest(Exception):
@@ -67,64 +79,112 @@ class Workspace:
 async def declare(
     session: AsyncSession, request: DeclareRequest, where: Workspace, playbook: Playbook
 ) -> Declared:
-    """Record the incident, its declaration and the work it needs, in one short transaction before the ack.
+    """Record one declaration (see declare_many) and commit."""
+    return (await declare_many(session, [request], where, {playbook.slug: playbook}))[0]
 
-    Only what must be durable at once is written here (the incident, its key, the declaration, the
+
+async def declare_many(
+    session: AsyncSession, requests: Sequence[DeclareRequest], where: Workspace, playbooks: Mapping[str, Playbook]
+) -> list[Declared]:
+    """Record declarations in one short transaction before their acks, in a few bulk statements.
+
+    Only what must be durable at once is written (the incident, its key, the declaration, the
     commander if the declarer took command, and one queued `provision` operation); steps, clocks,
-    default roles and the Slack work follow from that operation a moment later.
+    default roles and the Slack work follow from that operation a moment later. A request repeated
+    (earlier or within the batch) returns the first incident; a dedup key another process stored a
+    moment ago rolls everything back with DuplicateRequest, so the caller retries alone.
     """
-    if request.dedup_key:
-        earlier = await deliveries.seen(session, request.dedup_key)
-        if earlier is not None:
-            existing = await by_key(session, earlier.result)
-            if existing is not None:
-                return Declared(existing, created=False)
+    earlier = await _earlier(session, [r.dedup_key for r in requests if r.dedup_key])
+    fresh: list[DeclareRequest] = []
+    first_of: dict[str, DeclareRequest] = {}
+    for request in requests:
+        if request.dedup_key and (request.dedup_key in earlier or request.dedup_key in first_of):
+            continue
+        if request.dedup_key:
+            first_of[request.dedup_key] = request
+        fresh.append(request)
     now = utcnow()
-    incident = Incident(
-        title=request.title[:MAX_TITLE],
-        summary=request.summary[:MAX_SUMMARY],
-        playbook=request.playbook,
-        severity=request.severity,
-        private=request.private,
-        language=request.language,
-        declared_by=request.declared_by,
-        declared_at=now,
-        origin_channel_id=request.origin_channel_id,
-        response_url=request.response_url,
-        impact_started_at=request.impact_started_at,
-        alert_key=request.alert_key,
-        drill=request.drill,
-    )
-    session.add(incident)
-    await session.flush()
-    assert incident.id is not None
-    incident.key = f"INC-{incident.id}"
-    prefix = f"{where.channel_prefix}-drill" if incident.drill else where.channel_prefix
-    incident.channel_name = channel_name(prefix, incident.id, incident.title, now, where.tz, private=incident.private)
-    if request.dedup_key and not await deliveries.claim(session, request.dedup_key, incident.key):
-        raise DuplicateRequest(request.dedup_key)
-    timeline.record(
-        session,
-        incident.id,
-        "declared",
-        actor=request.declared_by,
-        text=incident.title,
-        data={
-            "severity": incident.severity,
-            "playbook": incident.playbook,
-            "private": incident.private,
-            "summary": incident.summary,
-        },
-        at=now,
-    )
-    if request.declarer_is_commander:
-        await roles.assign(session, incident.id, "commander", request.declared_by, by=request.declared_by)
-    outbox.enqueue(session, incident.id, "provision", wave=0, default_holders=request.default_holders,
-                   announce=where.announce, regulatory=where.regulatory)
+    created = await _insert_incidents(session, fresh, where, now)
+    by_request = {id(request): incident for request, incident in zip(fresh, created)}
+    connection = await session.connection()
+    try:
+        if first_of:
+            await connection.execute(insert(Delivery), [
+                {"key": r.dedup_key, "at": now, "result": by_request[id(r)].key} for r in first_of.values()
+            ])
+    except IntegrityError as exc:
+        await session.rollback()
+        raise DuplicateRequest(str(exc.params)) from None
+    if created:
+        await connection.execute(insert(TimelineEvent), [
+            {"incident_id": i.id, "kind": "declared", "actor": r.declared_by, "text": r.title[:MAX_TITLE], "at": now,
+             "data": {"severity": r.severity, "playbook": r.playbook, "private": r.private,
+                      "summary": r.summary[:MAX_SUMMARY]}}
+            for r, i in zip(fresh, created)
+        ])
+        await connection.execute(insert(SlackOp), [
+            {"incident_id": i.id, "kind": "provision", "wave": 0, "status": outbox.PENDING, "attempts": 0,
+             "created_at": now, "args": {"default_holders": r.default_holders, "announce": where.announce,
+                                         "regulatory": where.regulatory}}
+            for r, i in zip(fresh, created)
+        ])
+    for request, incident in zip(fresh, created):
+        if request.declarer_is_commander:
+            await roles.assign(session, incident.id, "commander", request.declared_by, by=request.declared_by)
     await session.commit()
-    if not incident.drill:
-        INCIDENTS_DECLARED.labels(incident.severity).inc()
-    return Declared(incident, created=True)
+    for request in fresh:
+        if not request.drill:
+            INCIDENTS_DECLARED.labels(request.severity).inc()
+    answers: list[Declared] = []
+    for request in requests:
+        if id(request) in by_request:
+            answers.append(by_request[id(request)])
+        elif request.dedup_key in earlier:
+            answers.append(earlier[request.dedup_key])
+        else:
+            answers.append(replace(by_request[id(first_of[request.dedup_key or ""])], created=False))
+    return answers
+
+
+async def _earlier(session: AsyncSession, dedup_keys: list[str]) -> dict[str, Declared]:
+    """Incidents already declared by these requests (Slack retries, double submits), by dedup key."""
+    if not dedup_keys:
+        return {}
+    seen = (await session.exec(select(Delivery).where(col(Delivery.key).in_(dedup_keys)))).all()
+    if not seen:
+        return {}
+    found = await session.exec(select(Incident).where(col(Incident.key).in_([d.result for d in seen])))
+    by_key = {incident.key: incident for incident in found.all()}
+    return {d.key: Declared.of(by_key[d.result], created=False) for d in seen if d.result in by_key}
+
+
+async def _insert_incidents(
+    session: AsyncSession, requests: list[DeclareRequest], where: Workspace, now: datetime
+) -> list[Declared]:
+    """Insert the incidents in one statement; the database allocates each id, and so its key INC-n."""
+    if not requests:
+        return []
+    rows = [{
+        "title": r.title[:MAX_TITLE], "summary": r.summary[:MAX_SUMMARY], "playbook": r.playbook,
+        "severity": r.severity, "status": "investigating", "private": r.private, "drill": r.drill,
+        "language": r.language, "declared_by": r.declared_by, "declared_at": now, "resolution": "",
+        "origin_channel_id": r.origin_channel_id, "response_url": r.response_url,
+        "impact_started_at": r.impact_started_at, "alert_key": r.alert_key,
+    } for r in requests]
+    connection = await session.connection()
+    result = await connection.execute(insert(Incident).returning(col(Incident.id), sort_by_parameter_order=True), rows)
+    declared = []
+    for incident_id, row in zip(result.scalars().all(), rows):
+        prefix = f"{where.channel_prefix}-drill" if row["drill"] else where.channel_prefix
+        name = channel_name(prefix, incident_id, row["title"], now, where.tz, private=row["private"])
+        declared.append(Declared(incident_id, f"INC-{incident_id}", row["title"], name, None, created=True))
+    table = Incident.__table__  # type: ignore[attr-defined]
+    await connection.execute(
+        update(table).where(table.c.id == bindparam("incident_id")).values(
+            key=bindparam("new_key"), channel_name=bindparam("new_channel_name")),
+        [{"incident_id": d.id, "new_key": d.key, "new_channel_name": d.channel_name} for d in declared],
+    )
+    return declared
 
 
 async def provision(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox, timeline
-from bot.db import utcnow
+from bot.db import lock_row, utcnow
 from bot.models import Incident
 from bot.playbooks import Playbook
 from bot.severity import SEVERITIES
@@ -34,6 +34,7 @@ async def change_status(
 ) -> bool:
     """Move the incident to `status`; False when it already is there (nothing recorded)."""
     assert incident.id is not None
+    await lock_row(session, Incident, incident.id)  # concurrent changes take turns; the later sees the earlier
     if status == incident.status:
         return False
     now = utcnow()
@@ -83,6 +84,7 @@ async def change_severity(
 ) -> str | None:
     """Record a severity change; returns "raised", "lowered", or None when unchanged."""
     assert incident.id is not None
+    await lock_row(session, Incident, incident.id)  # concurrent changes take turns; the later sees the earlier
     if severity == incident.severity:
         return None
     raised = LEVELS.index(severity) < LEVELS.index(incident.severity)
@@ -94,7 +96,9 @@ async def change_severity(
     incident.severity = severity
     session.add(incident)
     if raised and playbook is not None:
-        start_clocks(session, incident, playbook, tags, already=started_clocks)
+        # Clocks another raise started while this one waited for the lock are not started twice.
+        running = await timeline.events(session, incident.id, kinds=["clock_started"])
+        start_clocks(session, incident, playbook, tags, already=started_clocks | {str(e.data["clock"]) for e in running})
     if raised and severity in ("sev1", "sev2"):
         outbox.enqueue(session, incident.id, "notify_leadership", wave=1, severity=severity, by=by)
     await _after_change(session, incident)

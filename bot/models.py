@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Float, Index, LargeBinary, Text, Unicode, UniqueConstraint
+from sqlalchemy import text as sql
 from sqlmodel import Field, SQLModel
 
 from bot.db import UTCDateTime, utcnow
@@ -47,6 +48,12 @@ class Incident(SQLModel, table=True):
 
 class RoleAssignment(SQLModel, table=True):
     """Who held a role and when; the open row (ended_at null) is the current holder."""
+
+    # At most one open row per role: the database itself refuses a second current holder.
+    __table_args__ = (
+        Index("uq_roleassignment_open", "incident_id", "role", unique=True,
+              sqlite_where=sql("ended_at IS NULL"), postgresql_where=sql("ended_at IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)

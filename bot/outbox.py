@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,13 +39,27 @@ async def enqueue_once(
     return enqueue(session, incident_id, kind, wave=wave, **args)
 
 
-async def open_ops(session: AsyncSession, incident_id: int | None) -> list[SlackOp]:
-    """The incident's operations not yet done or given up, in the order they must run."""
-    result = await session.exec(
+def _open_ops_query(for_workspace: bool) -> Any:
+    incident = col(SlackOp.incident_id).is_(None) if for_workspace else SlackOp.incident_id == bindparam("incident_id")
+    return (
         select(SlackOp)
-        .where(SlackOp.incident_id == incident_id, col(SlackOp.status).in_((PENDING, RUNNING)))
+        .where(incident, col(SlackOp.status).in_((PENDING, RUNNING)))
         .order_by(col(SlackOp.wave), col(SlackOp.id))
     )
+
+
+# Built once: the runner asks this after every wave of every incident, and building the query
+# each time cost more than running it during a storm of declarations (seen with py-spy).
+_OPEN_OPS = _open_ops_query(False)
+_OPEN_WORKSPACE_OPS = _open_ops_query(True)
+
+
+async def open_ops(session: AsyncSession, incident_id: int | None) -> list[SlackOp]:
+    """The incident's operations not yet done or given up, in the order they must run."""
+    if incident_id is None:
+        result = await session.exec(_OPEN_WORKSPACE_OPS)
+    else:
+        result = await session.exec(_OPEN_OPS, params={"incident_id": incident_id})
     return list(result.all())
 
 

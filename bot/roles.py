@@ -26,8 +26,8 @@ def may_assign(holders: dict[str, str], role: str, actor: str) -> bool:
     """An empty role anyone in the channel may fill; a held one only its holder or the commander hands over."""
     current = holders.get(role)
     return current is None or actor in (current, holders.get("commander"))
-from bot.db import utcnow
-from bot.models import RoleAssignment
+from bot.db import lock_row, utcnow
+from bot.models import Incident, RoleAssignment
 
 
 async def holders(session: AsyncSession, incident_id: int) -> dict[str, str]:
@@ -46,6 +46,9 @@ async def assign(
     """Give `role` to `user_id`, ending the previous holder's turn; returns that previous holder."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    # Two handovers of one role at once (two replicas, two people) take turns: the later one ends the
+    # earlier one's turn instead of both ending the same holder and leaving two open rows.
+    await lock_row(session, Incident, incident_id)
     result = await session.exec(
         select(RoleAssignment).where(
             RoleAssignment.incident_id == incident_id,

@@ -5,29 +5,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import text
-from sqlmodel import select
+from sqlmodel import col, select
 
-from bot import outbox, reminders
+from bot import incidents, outbox, reminders
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_sessionmaker
-from bot.incidents import Workspace
-from bot.models import Incident
+from bot.group_commit import GroupCommit
+from bot.logsafe import quiet_content_loggers
+from bot.incidents import Declared, DeclareRequest, Workspace
+from bot.models import Incident, TimelineEvent
 from bot.outbox import LEASE
 from bot.scheduler import Scheduler
-from bot.severity import SEVERITIES
+from bot.severity import ACTIVE_STATUSES, SEVERITIES
 from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
 from bot.slack.channels import find_by_name
 from bot.slack.notify import tell_declarer
 from bot.slack.ops import SlackEnv
 from bot.slack.runner import OutboxRunner
-from bot.tasks import TaskSet
+from bot.tasks import AckFirst, TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class Runtime:
     def __init__(
         self, settings: Settings, *, outbox_backoff: float = 0.5, outbox_lease: timedelta = LEASE
     ) -> None:
+        quiet_content_loggers()  # no incident's words in the logs, even at DEBUG
         self.settings = settings
         self.playbooks = load_deployment_playbooks(settings)
         self.engine = make_engine(settings.database_url)
@@ -73,6 +77,7 @@ class Runtime:
         self.client = make_client(settings)
         self.tasks = TaskSet()
         self.bot_user_id = ""
+        self.auth: AsyncSlackResponse | None = None  # auth.test's answer at start-up (bolt is given it too)
         self.announce_channel_id: str | None = None
         self.leadership_channel_id: str | None = None
         self.ready = False
@@ -105,9 +110,11 @@ class Runtime:
             escalation=settings.file.escalation,
             legal_approvers=settings.file.legal_approvers,
         )
+        self.requests = AckFirst()
         self.runner = OutboxRunner(
-            self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease
+            self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease, gate=self.requests
         )
+        self.declarations: GroupCommit[DeclareRequest, Declared] = GroupCommit(self._declare_batch, self.tasks)
 
     @property
     def language(self) -> str:
@@ -134,6 +141,11 @@ class Runtime:
         """A playbook's name in the incident's language (the slug if it was removed since)."""
         playbook = self.playbooks.get(slug)
         return playbook.name.get(language) if playbook else slug
+
+    async def _declare_batch(self, requests: Sequence[DeclareRequest]) -> list[Declared]:
+        """One transaction for every declaration that arrived together (see GroupCommit)."""
+        async with self.sessions() as session:
+            return await incidents.declare_many(session, requests, self.workspace(), self.playbooks)
 
     async def _schedule_digest(self) -> None:
         """The daily digest of active incidents to the leadership channel, at the configured time."""
@@ -162,6 +174,26 @@ class Runtime:
 
         return run
 
+    async def reconcile_timers(self) -> None:
+        """On becoming the process that fires jobs: plan every live incident's timers again from the database.
+
+        APScheduler drops a one-off job as it starts it, so a process that died mid-reminder loses that job;
+        the reminder is still owed (the step has no reminded_at), and re-planning puts it back. The handlers
+        check the database before acting, so nothing already done happens twice.
+        """
+        async with self.sessions() as session:
+            live = (await session.exec(select(Incident.id).where(col(Incident.status).in_(ACTIVE_STATUSES)))).all()
+            archived = select(TimelineEvent.incident_id).where(TimelineEvent.kind == "channel_archived")
+            closing = (await session.exec(select(Incident.id).where(
+                Incident.status == "closed", col(Incident.id).not_in(archived)))).all()
+            for incident_id in live:
+                await outbox.enqueue_once(session, incident_id, "schedule_reminders")
+            for incident_id in [*live, *closing]:
+                await outbox.enqueue_once(session, incident_id, "sync_timers")
+            await session.commit()
+        for incident_id in [*live, *closing]:
+            self.runner.kick(incident_id)
+
     def escalate_after(self, severity: str) -> float | None:
         """Minutes without a commander before escalating, for this severity (None: never)."""
         return self.settings.file.escalate_after_minutes.get(severity)
@@ -180,13 +212,13 @@ class Runtime:
 
     async def start(self) -> None:
         """Learn who the bot is, find the configured channels, resume unfinished Slack work."""
-        auth = await self.client.auth_test()
+        self.auth = auth = await self.client.auth_test()
         self.bot_user_id = self.env.bot_user_id = str(auth["user_id"])
         self.announce_channel_id = await self._resolve_channel("announce_channel", self.settings.file.announce_channel)
         self.leadership_channel_id = await self._resolve_channel("leadership_channel", self.settings.file.leadership_channel)
         self.env.announce_channel_id = self.announce_channel_id
         self.env.leadership_channel_id = self.leadership_channel_id
-        self.scheduler.start()
+        await self.scheduler.start(fire_jobs=self.settings.scheduler, on_lead=self.reconcile_timers)
         await self._schedule_digest()
         await self.runner.resume()
         self.ready = True

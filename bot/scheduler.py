@@ -1,28 +1,44 @@
-"""Timed work (overdue steps) on APScheduler 3, with its job store in the bot's own database.
+"""Timed work (overdue steps, cadence, clocks, digest) on APScheduler 3, with its job store in the bot's
+own database.
 
-The scheduler runs in its own threads, never on the event loop: its job store uses a blocking
-driver, and a blocking write on the loop could wait forever for a lock held by an async
-transaction that needs the loop to finish. Due jobs are handed back to the loop to run.
+Every process writes jobs to the store; only one process at a time fires them. A process that may fire
+(`YINGJI_SCHEDULER=on`, the default, and `yingji scheduler`) becomes the leader by taking a lock the
+database holds for it (a PostgreSQL advisory lock, or a lock file next to the SQLite file); until then,
+and in web replicas with the scheduler off, the scheduler stays paused and only stores jobs. So a second
+worker, or a replica started with the scheduler on by mistake, waits as a standby and never fires twice.
+
+The scheduler runs in its own threads, never on the event loop: its job store uses a blocking driver,
+and a blocking write on the loop could wait forever for a lock held by an async transaction that needs
+the loop to finish. Due jobs are handed back to the loop to run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
+from typing import IO, Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine, make_url
 
-from bot.db import make_sync_engine
+from bot.db import is_postgres, make_sync_engine
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[..., Awaitable[None]]
 
-# Jobs are stored by reference to `fire` and a kind; the running process says what each kind does.
+POLL_SECONDS = 1.0  # how soon the leader sees a job another process added, and a standby takes over
+LOCK_KEY = 0x79696E676A69  # "yingji": the PostgreSQL advisory lock that makes one process the leader
+
+# Jobs are stored by reference to `fire` and a kind; the leading process says what each kind does.
 _handlers: dict[str, tuple[asyncio.AbstractEventLoop, Handler]] = {}
 
 
@@ -36,32 +52,188 @@ def fire(kind: str, *args: int) -> None:
     asyncio.run_coroutine_threadsafe(handler(*args), loop).result(timeout=120)
 
 
-class Scheduler:
-    """APScheduler with a persistent job store: scheduled reminders survive restarts."""
+class LeaderLock(Protocol):
+    """A lock at most one process holds; whoever holds it fires the jobs."""
 
-    def __init__(self, database_url: str) -> None:
+    def try_acquire(self) -> bool: ...
+
+    def still_held(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class AdvisoryLock:
+    """A PostgreSQL session-level advisory lock on a connection of its own: held while that connection lives."""
+
+    def __init__(self, engine: Engine, key: int = LOCK_KEY) -> None:
+        self._engine = engine
+        self._key = key
+        self._connection: Connection | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if no other process holds it (never waits)."""
+        try:
+            if self._connection is None:
+                self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            got = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar()
+        except Exception as exc:  # noqa: BLE001 — the database is away; try again at the next poll
+            log.warning("scheduler lock: %s", exc)
+            self._close()
+            return False
+        return bool(got)
+
+    def still_held(self) -> bool:
+        """Whether the connection that holds the lock is still alive (a lost connection lost the lock)."""
+        if self._connection is None:
+            return False
+        try:
+            self._connection.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 — any failure means the lock may have passed to another process
+            self._close()
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the lock back (closing its connection would too)."""
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+            except Exception:  # noqa: BLE001 — closing the connection below releases it anyway
+                pass
+        self._close()
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+                self._connection.close()
+            except Exception:  # noqa: BLE001 — already broken
+                pass
+            self._connection = None
+
+
+class FileLock:
+    """An exclusive lock on a file next to the SQLite database (SQLite serves processes on one host)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file: IO[bytes] | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if no other process holds it (never waits)."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self._path, "ab")  # noqa: SIM115 — kept open while the lock is held
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def still_held(self) -> bool:
+        """A file lock lasts as long as the process keeps the file open."""
+        return self._file is not None
+
+    def release(self) -> None:
+        """Give the lock back."""
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def leader_lock(database_url: str, engine: Engine) -> LeaderLock:
+    """The lock that makes one process the scheduler for this database."""
+    if is_postgres(database_url):
+        return AdvisoryLock(engine)
+    database = make_url(database_url).database or "yingji.db"
+    return FileLock(Path(f"{database}.scheduler.lock"))
+
+
+class Scheduler:
+    """APScheduler with a persistent job store: scheduled reminders survive restarts; one process fires them."""
+
+    def __init__(self, database_url: str, *, poll: float = POLL_SECONDS) -> None:
+        self._engine = make_sync_engine(database_url)
         self._scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=make_sync_engine(database_url))},
+            jobstores={"default": SQLAlchemyJobStore(engine=self._engine)},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone="UTC",
         )
+        self._lock = leader_lock(database_url, self._engine)
+        self._poll = poll
         self._kinds: dict[str, Handler] = {}
+        self._stop = threading.Event()
+        self._watch: threading.Thread | None = None
+        self._on_lead: Callable[[], Awaitable[None]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.leading = False
+        self.fires = False
 
     def register(self, kind: str, handler: Handler) -> None:
         """Say what a kind of job does in this process."""
         self._kinds[kind] = handler
 
-    def start(self) -> None:
-        """Start firing jobs (also those that fell due while no process ran), on the current loop."""
-        loop = asyncio.get_running_loop()
+    async def start(self, *, fire_jobs: bool = True, on_lead: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Open the job store; with `fire_jobs`, also fire due jobs (those that fell due while no process ran,
+        too) as soon as this process leads. `on_lead` runs on the loop each time this process becomes the leader."""
+        self._loop = asyncio.get_running_loop()
+        self._on_lead = on_lead
+        self.fires = fire_jobs
+        await asyncio.to_thread(self._scheduler.start, paused=True)
+        if not fire_jobs:
+            log.info("scheduler off in this process: jobs are stored for the worker, never fired here")
+            return
+        if await asyncio.to_thread(self._lock.try_acquire):
+            await self._lead()
+        else:
+            log.info("another process fires the scheduled jobs; this one waits as a standby")
+        self._watch = threading.Thread(target=self._watch_loop, name="scheduler-leader", daemon=True)
+        self._watch.start()
+
+    async def _lead(self) -> None:
+        """This process holds the lock: take over the handlers, catch up, and fire."""
+        assert self._loop is not None
         for kind, handler in self._kinds.items():
-            _handlers[kind] = (loop, handler)
-        self._scheduler.start()
+            _handlers[kind] = (self._loop, handler)
+        self.leading = True
+        if self._on_lead is not None:
+            await self._on_lead()
+        self._scheduler.resume()
+        log.info("this process fires the scheduled jobs")
+
+    def _watch_loop(self) -> None:
+        """Leader: wake the scheduler each poll (jobs added by other processes), and check the lock is held.
+        Standby: try to take the lock each poll."""
+        while not self._stop.wait(self._poll):
+            if self.leading:
+                if self._lock.still_held():
+                    self._scheduler.wakeup()
+                    continue
+                log.warning("lost the scheduler lock (database connection gone): pausing")
+                self._scheduler.pause()
+                self.leading = False
+            elif self._lock.try_acquire() and self._loop is not None and not self._stop.is_set():
+                try:
+                    asyncio.run_coroutine_threadsafe(self._lead(), self._loop).result(timeout=120)
+                except Exception:  # noqa: BLE001 — give the lock back and try again later
+                    log.exception("could not take over the scheduler")
+                    self._lock.release()
+                    self.leading = False
 
     def shutdown(self) -> None:
-        """Stop without running pending jobs; they stay in the store for the next start."""
+        """Stop without running pending jobs; they stay in the store for the next start (blocking)."""
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.join()
+            self._watch = None
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self.leading:
+            self.leading = False
+            self._lock.release()
+        self._engine.dispose()
 
     async def at(self, job_id: str, when: datetime, kind: str, *args: int) -> None:
         """Run `kind(*args)` at `when` (once); scheduling the same id again replaces it."""

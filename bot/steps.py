@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
-from bot.db import utcnow
+from bot.db import lock_row, utcnow
 from bot.models import Incident, Step
 from bot.playbooks import PHASES, Playbook
 
@@ -78,7 +78,10 @@ async def complete(
     session: AsyncSession, incident_id: int, number: int, *, by: str, note: str = ""
 ) -> Completion:
     """Mark step `number` done with who and when; a missing or already-done step changes nothing."""
+    await lock_row(session, Incident, incident_id)  # a double click on two replicas completes it once
     step = await by_number(session, incident_id, number)
+    if step is not None:
+        await session.refresh(step)
     if step is None or step.done_at is not None:
         return Completion(step, completed=False)
     now = utcnow()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -52,3 +53,38 @@ class TaskSet:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class AckFirst:
+    """Slack waits 3 s for an answer and the outbox can wait: background Slack work holds back while
+    requests are being answered (and `quiet` seconds after, as a storm arrives in waves), so a storm of
+    declarations is acknowledged before its channels are made. It never holds back longer than `max_pause`."""
+
+    def __init__(self, max_pause: float = 1.0, quiet: float = 0.02) -> None:
+        self.max_pause = max_pause
+        self.quiet = quiet
+        self._answering = 0
+        self._open = asyncio.Event()
+        self._open.set()
+        self._reopen: asyncio.TimerHandle | None = None
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Mark one request as being answered until the block ends."""
+        self._answering += 1
+        self._open.clear()
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            if not self._answering:
+                self._reopen = asyncio.get_running_loop().call_later(self.quiet, self._open.set)
+
+    async def wait(self) -> None:
+        """Let requests being answered go first, for at most `max_pause`."""
+        if not self._open.is_set():
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._open.wait(), self.max_pause)

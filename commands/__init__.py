@@ -19,7 +19,7 @@ from bot.slack.timeline_view import PAGE_ACTION
 from bot.slack import statement_view as sv
 from bot.slack.blocks import UPDATE_STATUS_ACTION
 from bot.slack.ops.lifecycle import SNOOZE_ACTION
-from commands import capture, declare, roles, statement, status, steps, timeline
+from commands import capture, declare, payload, roles, statement, status, steps, timeline
 from commands.context import Invocation, Reply
 from commands.router import dispatch
 
@@ -72,7 +72,7 @@ def _form(rt: Runtime, handler: FormHandler, name: str) -> Callable[..., Awaitab
         result = await _safely(handler(rt, body), name)
         if result is None:
             await ack()
-            user = (body.get("user") or {}).get("id", "")
+            user = payload.user_of(body)
             rt.tasks.spawn(tell_person(rt.client, user, _oops(rt.language).text), name=f"oops:{name}")
             return
         payload, reply = result

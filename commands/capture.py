@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.i18n import pick
 from bot import capture, deliveries, incidents, outbox
 from bot.runtime import Runtime
 from bot.slack.notify import tell_person
-from commands import target
+from commands import payload, target
 from commands.context import Invocation, Reply, start_work
 
 NOTE_FORM = "`/incident note <text>`（`action: …` 标为行动项）"
 NOTE_FORM_EN = "`/incident note <text>` (start with `action:` for an action item)"
 SHORTCUT_ID = "add_to_timeline"
+TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,9}$")  # a Slack message ts: seconds.micros
 
 
 
@@ -45,7 +47,7 @@ async def queue_import(
     message: dict[str, Any] | None = None, response_url: str | None = None,
 ) -> int | None:
     """Durably queue the import of one message of an incident channel; returns the incident to kick."""
-    if not channel or not ts or by == rt.bot_user_id:
+    if not channel or not TS.match(ts) or by == rt.bot_user_id:
         return None
     async with rt.sessions() as session:
         incident = await incidents.by_channel(session, channel)
@@ -68,11 +70,12 @@ def _kick(rt: Runtime, incident_id: int | None) -> Reply | None:
 
 async def shortcut(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """The `Add to timeline` message shortcut."""
-    channel = (body.get("channel") or {}).get("id", "")
+    where = body.get("channel")
+    channel = payload.text(where.get("id")) if isinstance(where, dict) else payload.text(where)
     message = body.get("message") or {}
-    user = (body.get("user") or {}).get("id", "")
+    user = payload.user_of(body)
     incident_id = await queue_import(
-        rt, channel=channel, ts=str(message.get("ts", "")), via="shortcut", by=user,
+        rt, channel=channel, ts=payload.text(message.get("ts")), via="shortcut", by=user,
         dedup_key=f"shortcut:{body.get('trigger_id')}", message=message, response_url=body.get("response_url"),
     )
     if incident_id is None:
@@ -91,8 +94,9 @@ async def pin_added(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     item = event.get("item") or {}
     message = item.get("message") or {}
     incident_id = await queue_import(
-        rt, channel=event.get("channel_id") or item.get("channel", ""), ts=str(message.get("ts", "")), via="pin",
-        by=event.get("user", ""), dedup_key=f"event:{body.get('event_id')}", message=message or None,
+        rt, channel=payload.text(event.get("channel_id")) or payload.text(item.get("channel")),
+        ts=payload.text(message.get("ts")), via="pin", by=payload.text(event.get("user")),
+        dedup_key=f"event:{body.get('event_id')}", message=message or None,
     )
     return _kick(rt, incident_id)
 
@@ -104,8 +108,8 @@ async def reaction_added(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     if event.get("reaction") != rt.settings.file.timeline_reaction or item.get("type") != "message":
         return None
     incident_id = await queue_import(
-        rt, channel=item.get("channel", ""), ts=str(item.get("ts", "")), via="reaction",
-        by=event.get("user", ""), dedup_key=f"event:{body.get('event_id')}",
+        rt, channel=payload.text(item.get("channel")), ts=payload.text(item.get("ts")), via="reaction",
+        by=payload.text(event.get("user")), dedup_key=f"event:{body.get('event_id')}",
     )
     return _kick(rt, incident_id)
 
@@ -116,15 +120,15 @@ async def message_event(rt: Runtime, body: dict[str, Any]) -> None:
     subtype = event.get("subtype")
     if subtype not in ("message_changed", "message_deleted"):
         return
-    channel = event.get("channel", "")
+    channel = payload.text(event.get("channel"))
     async with rt.sessions() as session:
-        if await incidents.by_channel(session, channel) is None:
+        if not channel or await incidents.by_channel(session, channel) is None:
             return
         if not await deliveries.claim(session, f"event:{body.get('event_id')}"):
             return
         if subtype == "message_changed":
             changed = event.get("message") or {}
-            await capture.message_changed(session, channel, str(changed.get("ts", "")), text=changed.get("text", ""))
+            await capture.message_changed(session, channel, payload.text(changed.get("ts")), text=payload.text(changed.get("text")))
         else:
-            await capture.message_changed(session, channel, str(event.get("deleted_ts", "")), text=None, deleted=True)
+            await capture.message_changed(session, channel, payload.text(event.get("deleted_ts")), text=None, deleted=True)
         await session.commit()

@@ -23,6 +23,7 @@ from bot.runtime import Runtime
 from bot.severity import SEVERITIES, parse_severity, severity_label
 from bot.slack.notify import tell_person
 from bot.slack.text import channel_link, clip, escape
+from commands import payload
 from commands.context import Invocation, Reply, start_work
 from commands.usage import form_of
 
@@ -91,22 +92,21 @@ async def declare(inv: Invocation, args: str) -> Reply:
 
 
 async def record(rt: Runtime, request: DeclareRequest) -> Declared:
-    """Store the declaration; a repeat of an already handled request returns the first incident."""
+    """Store the declaration (batched with any arriving at the same moment); a repeat returns the first incident."""
     try:
-        async with rt.sessions() as session:
-            return await incidents.declare(session, request, rt.workspace(), rt.playbooks[request.playbook])
+        return await rt.declarations.submit(request)
     except DuplicateRequest:
         async with rt.sessions() as session:
             earlier = await deliveries.seen(session, request.dedup_key or "")
             incident = await incidents.by_key(session, earlier.result) if earlier else None
         if incident is None:
             raise
-        return Declared(incident, created=False)
+        return Declared.of(incident, created=False)
 
 
 def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
     """Tell the declarer what was recorded; start the Slack work only for a new incident."""
-    incident = declared.incident
+    incident = declared
     if not declared.created:
         channel = channel_link(incident.channel_id, incident.channel_name)
         return Reply(text=pick(
@@ -120,8 +120,7 @@ def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
         f":rotating_light: 已记录 *{incident.key}*：{title}\n正在创建频道 `#{incident.channel_name}`，完成后通知你。",
         f":rotating_light: Recorded *{incident.key}*: {title}\nCreating `#{incident.channel_name}`; I will tell you when it is ready.",
     )
-    incident_id = incident.id
-    return Reply(text=text, after=start_work(rt, incident_id))
+    return Reply(text=text, after=start_work(rt, incident.id))
 
 
 def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
@@ -171,23 +170,18 @@ async def open_form(inv: Invocation) -> None:
         await tell_person(inv.rt.client, inv.user_id, text, response_url=inv.response_url)
 
 
-def _value(values: dict[str, Any], block: str) -> Any:
-    element = values.get(block, {}).get("value", {})
-    if "selected_option" in element:
-        return (element.get("selected_option") or {}).get("value")
-    if "selected_options" in element:
-        return [option.get("value") for option in element.get("selected_options") or []]
-    return element.get("value")
+def _value(values: dict[str, Any], block: str) -> str:
+    return payload.chosen(values, block)
 
 
 async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
     """Validate and record a submitted form; returns the ack payload and the follow-up work."""
     lang = rt.language
     view = body.get("view") or {}
-    values = (view.get("state") or {}).get("values") or {}
-    title = (_value(values, "title") or "").strip()
+    values = payload.values(view)
+    title = _value(values, "title").strip()
     slug = _value(values, "playbook")
-    severity = parse_severity(_value(values, "severity") or "")
+    severity = parse_severity(_value(values, "severity"))
     errors: dict[str, str] = {}
     if not title:
         errors["title"] = pick(lang, "请填写标题", "A title is needed")
@@ -198,23 +192,20 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
     if errors:
         return {"response_action": "errors", "errors": errors}, None
     assert severity is not None
-    options = _value(values, "options") or []
-    try:
-        origin = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        origin = {}
-    user_id = (body.get("user") or {}).get("id", "")
+    options = payload.chosen_many(values, "options")
+    origin = payload.metadata(view)
+    user_id = payload.user_of(body)
     request = DeclareRequest(
         title=title,
         playbook=slug,
         severity=severity,
         declared_by=user_id,
-        summary=(_value(values, "summary") or "").strip(),
+        summary=_value(values, "summary").strip(),
         private="private" in options or rt.playbooks[slug].private,
         language=lang,
         declarer_is_commander="commander" in options,
         default_holders=rt.default_holders(slug),
-        origin_channel_id=origin.get("channel") if isinstance(origin, dict) else None,
+        origin_channel_id=payload.text(origin.get("channel")) or None,
         dedup_key=f"view:{view.get('id')}" if view.get("id") else None,
     )
     declared = await record(rt, request)

@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from bot.slack.notify import tell_person
 from bot.slack.text import clip, escape, mention, when
 from bot.timeline import events
-from commands import target
+from commands import payload, target
 from commands.context import Invocation, Reply, start_work
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,24 @@ def _roles_list(lang: str) -> str:
     return ", ".join(f"`{role}` ({role_name(role, lang)})" for role in ROLES)
 
 
+def _held_by_another(incident: Incident, role: str, holder: str) -> str:
+    """Why a held role was not handed over."""
+    return pick(
+        incident.language,
+        f"{role_name(role, incident.language)}目前由 {mention(holder)} 担任；只有本人或应急指挥可以交接。",
+        f"{role_name(role, incident.language)} is held by {mention(holder)}; only they or the commander can hand it over.",
+    )
+
+
+async def _record_refusals(rt: Runtime, incident: Incident, by: str, refusals: list[tuple[str, str, str]]) -> None:
+    """Put each refused assignment (why, role, person) on the timeline, as every refusal is."""
+    async with rt.sessions() as session:
+        for text, role, user in refusals:
+            timeline.record(session, incident.id or 0, "refused", actor=by, text=text,
+                            data={"action": "assign_role", "role": role, "user": user})
+        await session.commit()
+
+
 async def request_assignment(
     rt: Runtime, incident: Incident, role: str, user: str, *, by: str, response_url: str | None
 ) -> str | None:
@@ -44,11 +62,7 @@ async def request_assignment(
     async with rt.sessions() as session:
         holders = await roles.holders(session, incident.id)
         if not roles.may_assign(holders, role, by):
-            refusal = pick(
-                incident.language,
-                f"{role_name(role, incident.language)}目前由 {mention(holders[role])} 担任；只有本人或应急指挥可以交接。",
-                f"{role_name(role, incident.language)} is held by {mention(holders[role])}; only they or the commander can hand it over.",
-            )
+            refusal = _held_by_another(incident, role, holders[role])
             timeline.record(session, incident.id, "refused", actor=by, text=refusal,
                             data={"action": "assign_role", "role": role, "user": user})
             await session.commit()
@@ -84,7 +98,9 @@ async def role(inv: Invocation, args: str) -> Reply:
     if user == inv.rt.bot_user_id:
         return Reply(text=pick(lang, "yingji 是机器人，不能担任角色。", "yingji is a bot and cannot hold a role."))
     if not found.inside:
-        return Reply(text=pick(lang, "只有事件频道里的人可以指定角色。", "Only people in the incident channel can assign roles."))
+        refusal = pick(lang, "只有事件频道里的人可以指定角色。", "Only people in the incident channel can assign roles.")
+        await _record_refusals(inv.rt, incident, inv.user_id, [(refusal, name, user)])
+        return Reply(text=refusal)
     refusal = await request_assignment(inv.rt, incident, name, user, by=inv.user_id, response_url=inv.response_url)
     if refusal:
         return Reply(text=refusal)
@@ -136,10 +152,10 @@ def assign_form(incident: Incident, holders: dict[str, str]) -> View:
 
 async def open_assign_form(rt: Runtime, body: dict[str, Any]) -> None:
     """The header's Assign roles button: open the form (after the ack)."""
-    user = (body.get("user") or {}).get("id", "")
-    incident_id = int((body.get("actions") or [{}])[0].get("value") or 0)
+    user = payload.user_of(body)
+    incident_id = payload.row_id(payload.action_value(body))
     async with rt.sessions() as session:
-        incident = await session.get(Incident, incident_id)
+        incident = await session.get(Incident, incident_id) if incident_id else None
         holders = await roles.holders(session, incident_id) if incident else {}
     if incident is None:
         return
@@ -156,25 +172,25 @@ async def open_assign_form(rt: Runtime, body: dict[str, Any]) -> None:
 async def submit_assign_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
     """Queue an assignment for every changed role; a handover the person may not make is refused in the form."""
     view = body.get("view") or {}
-    by = (body.get("user") or {}).get("id", "")
-    try:
-        incident_id = int(json.loads(view.get("private_metadata") or "{}").get("incident", 0))
-    except (ValueError, TypeError, AttributeError):
-        incident_id = 0
+    by = payload.user_of(body)
+    incident_id = payload.row_id(payload.metadata(view).get("incident"))
     async with rt.sessions() as session:
-        incident = await session.get(Incident, incident_id)
+        incident = await session.get(Incident, incident_id) if incident_id else None
         holders = await roles.holders(session, incident_id) if incident else {}
     if incident is None:
         return {"response_action": "errors", "errors": {ROLES[0]: "This incident no longer exists."}}, None
-    values = (view.get("state") or {}).get("values") or {}
-    wanted = {name: (values.get(name, {}).get("user") or {}).get("selected_user") for name in ROLES}
+    values = payload.values(view)
+    wanted = {name: payload.chosen(values, name, "user") for name in ROLES}
     changes = {name: user for name, user in wanted.items() if user and user != holders.get(name)}
-    errors = {}
+    errors, refusals = {}, []
     for name, user in changes.items():
         if user == rt.bot_user_id:
             errors[name] = pick(incident.language, "机器人不能担任角色", "A bot cannot hold a role")
         elif not roles.may_assign(holders, name, by):
             errors[name] = pick(incident.language, "只有当前负责人或应急指挥可以交接", "Only the holder or the commander can hand this over")
+            refusals.append((_held_by_another(incident, name, holders[name]), name, user))
+    if refusals:
+        await _record_refusals(rt, incident, by, refusals)
     if errors:
         return {"response_action": "errors", "errors": errors}, None
     for name, user in changes.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -28,7 +27,7 @@ from bot.slack.text import clip, escape, mention
 from bot.statements import facts as facts_module
 from bot.statements import service
 from bot.statements.render import Facts, TemplateProblem, render
-from commands import target
+from commands import payload, target
 from commands.context import Invocation, Reply, start_work
 
 log = logging.getLogger(__name__)
@@ -108,10 +107,7 @@ async def show(inv: Invocation, incident: Incident) -> Reply:
 
 def _value(values: dict[str, Any], block: str) -> str:
     """A text input's or a select's value from a submitted form."""
-    element = values.get(block, {}).get("value", {}) or {}
-    if "selected_option" in element:
-        return str((element.get("selected_option") or {}).get("value", ""))
-    return str(element.get("value") or "").strip()
+    return payload.chosen(values, block).strip()
 
 
 def _facts_from(values: dict[str, Any]) -> dict[str, str]:
@@ -120,12 +116,15 @@ def _facts_from(values: dict[str, Any]) -> dict[str, str]:
 
 async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
     """Render the facts through the stage's template into every outlet and post the draft for review."""
-    view, by = body.get("view") or {}, (body.get("user") or {}).get("id", "")
-    meta = json.loads(view.get("private_metadata") or "{}")
-    given = _facts_from((view.get("state") or {}).get("values") or {})
+    view, by = body.get("view") or {}, payload.user_of(body)
+    meta = payload.metadata(view)
+    given = _facts_from(payload.values(view))
+    incident_id, edit_id = payload.row_id(meta.get("incident")), payload.row_id(meta.get("edit_of"))
     async with rt.sessions() as session:
-        incident = await session.get(Incident, int(meta.get("incident") or 0))
-        edit_of = await session.get(Statement, int(meta["edit_of"])) if meta.get("edit_of") else None
+        incident = await session.get(Incident, incident_id) if incident_id else None
+        edit_of = await session.get(Statement, edit_id) if edit_id else None
+    if edit_of is not None and incident is not None and edit_of.incident_id != incident.id:
+        edit_of = None  # a version of another incident is not this form's to supersede
     if incident is None or incident.id is None:
         return {"response_action": "errors", "errors": {"what_happened": "This incident no longer exists."}}, None
     lang, tz, now = incident.language, rt.settings.tz, utcnow()
@@ -175,11 +174,12 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def _statement_id(body: dict[str, Any]) -> int:
-    value = str((body.get("actions") or [{}])[0].get("value") or "")
-    return int(value) if value.isdigit() else 0
+    return payload.row_id(payload.action_value(body))
 
 
 async def _statement_and_incident(rt: Runtime, statement_id: int) -> tuple[Statement | None, Incident | None]:
+    if not statement_id:
+        return None, None
     async with rt.sessions() as session:
         statement = await session.get(Statement, statement_id)
         incident = await session.get(Incident, statement.incident_id) if statement else None
@@ -188,7 +188,7 @@ async def _statement_and_incident(rt: Runtime, statement_id: int) -> tuple[State
 
 async def approve_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """Approve: counted only from comms (and legal where needed), never from the drafter."""
-    by = (body.get("user") or {}).get("id", "")
+    by = payload.user_of(body)
     statement, incident = await _statement_and_incident(rt, _statement_id(body))
     if statement is None or incident is None or incident.id is None:
         return None
@@ -196,8 +196,7 @@ async def approve_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     async with rt.sessions() as session:
         statement = await session.get(Statement, statement.id)
         assert statement is not None
-        approvers = service.Approvers(await roles.holders(session, incident.id),
-                                      {"comms": rt.settings.file.comms_approvers, "legal": rt.settings.file.legal_approvers})
+        approvers = _approvers(rt, await roles.holders(session, incident.id))
         decision = await service.approve(session, statement, by=by, approvers=approvers,
                                          legal_review=bool(playbook and playbook.legal_review))
         lang = incident.language
@@ -234,7 +233,7 @@ async def edit_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     if statement is None or incident is None:
         return None
     view = await _form_for(rt, incident, stage=statement.stage, language=statement.language, edit_of=statement)
-    user = (body.get("user") or {}).get("id", "")
+    user = payload.user_of(body)
     return _open(rt, body.get("trigger_id", ""), view, user, incident.language, body.get("response_url"))
 
 
@@ -243,26 +242,47 @@ async def changes_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     statement, incident = await _statement_and_incident(rt, _statement_id(body))
     if statement is None or incident is None:
         return None
-    user = (body.get("user") or {}).get("id", "")
+    user = payload.user_of(body)
     return _open(rt, body.get("trigger_id", ""), changes_form(statement, incident.language), user, incident.language,
                  body.get("response_url"))
 
 
+def _approvers(rt: Runtime, holders: dict[str, str]) -> service.Approvers:
+    return service.Approvers(holders, {"comms": rt.settings.file.comms_approvers, "legal": rt.settings.file.legal_approvers})
+
+
+async def _publish_refusal(rt: Runtime, statement: Statement, by: str) -> str | None:
+    """Why `by` may not mark this version published (the refusal is then on the timeline), or None."""
+    async with rt.sessions() as session:
+        if service.may_publish(_approvers(rt, await roles.holders(session, statement.incident_id)), by):
+            return None
+        reason = service.refuse_publish(session, statement, by)
+        await session.commit()
+    return reason
+
+
 async def publish_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
-    """Mark published: ask which outlets it went to."""
+    """Mark published: ask comms which outlets it went to; anyone else is told why not."""
     statement, incident = await _statement_and_incident(rt, _statement_id(body))
     if statement is None or incident is None:
         return None
-    user = (body.get("user") or {}).get("id", "")
+    user = payload.user_of(body)
+    refusal = await _publish_refusal(rt, statement, user)
+    if refusal is not None:
+
+        async def explain() -> None:
+            await tell_person(rt.client, user, f":no_entry: {refusal}", response_url=body.get("response_url"))
+
+        return Reply(text="", after=[explain])
     return _open(rt, body.get("trigger_id", ""), publish_form(statement, incident.language), user, incident.language,
                  body.get("response_url"))
 
 
 async def submit_changes(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
     """Record the change request and show it on the draft and in its thread."""
-    view, by = body.get("view") or {}, (body.get("user") or {}).get("id", "")
-    statement_id = int(json.loads(view.get("private_metadata") or "{}").get("statement") or 0)
-    comment = _value((view.get("state") or {}).get("values") or {}, "comment")
+    view, by = body.get("view") or {}, payload.user_of(body)
+    statement_id = payload.row_id(payload.metadata(view).get("statement"))
+    comment = _value(payload.values(view), "comment")
     statement, incident = await _statement_and_incident(rt, statement_id)
     if statement is None or incident is None or incident.id is None:
         return {}, None
@@ -281,14 +301,16 @@ async def submit_changes(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, A
 
 async def submit_publish(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
     """Record where the approved text went out and when."""
-    view, by = body.get("view") or {}, (body.get("user") or {}).get("id", "")
-    statement_id = int(json.loads(view.get("private_metadata") or "{}").get("statement") or 0)
-    element = ((((view.get("state") or {}).get("values") or {}).get("outlets") or {}).get("value") or {})
-    outlets = [str(o.get("value")) for o in element.get("selected_options") or []]
+    view, by = body.get("view") or {}, payload.user_of(body)
+    statement_id = payload.row_id(payload.metadata(view).get("statement"))
+    outlets = payload.chosen_many(payload.values(view), "outlets")
     statement, incident = await _statement_and_incident(rt, statement_id)
     if statement is None or incident is None or incident.id is None:
         return {}, None
     lang = incident.language
+    refusal = await _publish_refusal(rt, statement, by)
+    if refusal is not None:
+        return {"response_action": "errors", "errors": {"outlets": clip(refusal, 150)}}, None
     async with rt.sessions() as session:
         row = await session.get(Statement, statement_id)
         assert row is not None
@@ -308,9 +330,9 @@ async def open_from_header(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """The header's Draft statement button."""
     incident_id = _statement_id(body)
     async with rt.sessions() as session:
-        incident = await session.get(Incident, incident_id)
+        incident = await session.get(Incident, incident_id) if incident_id else None
     if incident is None:
         return None
     view = await _form_for(rt, incident, stage=None, language=None, edit_of=None)
-    user = (body.get("user") or {}).get("id", "")
+    user = payload.user_of(body)
     return _open(rt, body.get("trigger_id", ""), view, user, incident.language, body.get("response_url"))

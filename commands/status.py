@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import InputBlock, Option, PlainTextInputElement, StaticSelectElement
 from slack_sdk.models.views import View
 
@@ -15,7 +16,7 @@ from bot.runtime import Runtime
 from bot.severity import parse_severity, severity_label, status_label
 from bot.slack.notify import tell_person
 from bot.slack.text import clip, escape
-from commands import target
+from commands import payload, target
 from commands.context import Invocation, Reply, start_work
 
 STATUS_FORM = "`/incident status investigating|identified|monitoring|resolved [note]`"
@@ -72,7 +73,8 @@ async def status(inv: Invocation, args: str) -> Reply:
         shown = f"`{escape(clip(words[0], 30))}` " if words else ""
         return Reply(text=pick(lang, f"{shown}不是可设置的状态。正确格式：{STATUS_FORM}", f"{shown}is not a status you can set. Right form: {STATUS_FORM}"))
     if not found.inside:
-        return Reply(text=pick(lang, "只有事件频道里的人可以更新状态。", "Only people in the incident channel can update the status."))
+        return await _refuse(inv.rt, found.incident, inv.user_id, wanted, "只有事件频道里的人可以更新状态。",
+                             "Only people in the incident channel can update the status.")
     return await apply_status(inv.rt, found.incident, wanted, by=inv.user_id, note=words[1].strip() if len(words) > 1 else "")
 
 
@@ -104,7 +106,8 @@ async def severity(inv: Invocation, args: str) -> Reply:
         shown = f"`{escape(clip(words[0], 30))}` " if words else ""
         return Reply(text=pick(lang, f"{shown}不是有效级别。正确格式：{SEVERITY_FORM}", f"{shown}is not a severity. Right form: {SEVERITY_FORM}"))
     if not found.inside:
-        return Reply(text=pick(lang, "只有事件频道里的人可以调整级别。", "Only people in the incident channel can change the severity."))
+        return await _refuse(inv.rt, incident, inv.user_id, "change_severity", "只有事件频道里的人可以调整级别。",
+                             "Only people in the incident channel can change the severity.")
     reason = words[1].strip() if len(words) > 1 else ""
     lowering = lifecycle.LEVELS.index(wanted) > lifecycle.LEVELS.index(incident.severity)
     if lowering and not await _is_manager(inv.rt, incident, inv.user_id):
@@ -147,28 +150,35 @@ def status_form(incident: Incident) -> View:
 
 async def open_status_form(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """The header's Update status button: open the form after the ack."""
-    value = str((body.get("actions") or [{}])[0].get("value") or "")
+    incident_id = payload.row_id(payload.action_value(body))
     async with rt.sessions() as session:
-        incident = await session.get(Incident, int(value)) if value.isdigit() else None
+        incident = await session.get(Incident, incident_id) if incident_id else None
     if incident is None:
         return None
     view = status_form(incident)
 
     async def show() -> None:
-        await rt.client.views_open(trigger_id=body.get("trigger_id", ""), view=view.to_dict())
+        try:
+            await rt.client.views_open(trigger_id=body.get("trigger_id") or "", view=view.to_dict())
+        except SlackApiError as exc:
+            error = exc.response.get("error", "error")
+            await tell_person(rt.client, payload.user_of(body), pick(
+                incident.language, f"状态表单未能打开（Slack：{error}），请重试或使用 {STATUS_FORM}。",
+                f"The status form did not open (Slack: {error}); try again or use {STATUS_FORM}."),
+                response_url=body.get("response_url"))
 
     return Reply(text="", after=[show])
 
 
 async def submit_status_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
     """Apply the chosen status; a refusal is shown in the form, nothing changes."""
-    view, by = body.get("view") or {}, (body.get("user") or {}).get("id", "")
-    values = (view.get("state") or {}).get("values") or {}
-    chosen = str(((values.get("status") or {}).get("value") or {}).get("selected_option", {}).get("value", ""))
-    note = str(((values.get("note") or {}).get("value") or {}).get("value") or "").strip()
-    incident_id = int(json.loads(view.get("private_metadata") or "{}").get("incident") or 0)
+    view, by = body.get("view") or {}, payload.user_of(body)
+    values = payload.values(view)
+    chosen = payload.chosen(values, "status")
+    note = payload.chosen(values, "note").strip()
+    incident_id = payload.row_id(payload.metadata(view).get("incident"))
     async with rt.sessions() as session:
-        incident = await session.get(Incident, incident_id)
+        incident = await session.get(Incident, incident_id) if incident_id else None
     if incident is None or chosen not in (*lifecycle.SETTABLE, "closed"):
         return {"response_action": "errors", "errors": {"status": "?"}}, None
     reply = await apply_status(rt, incident, chosen, by=by, note=note)
@@ -179,10 +189,10 @@ async def submit_status_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
 
 async def snooze_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """Snooze 15 min on an update reminder: the next reminder comes later, and the timeline says so."""
-    value = str((body.get("actions") or [{}])[0].get("value") or "")
-    by = (body.get("user") or {}).get("id", "")
+    incident_id = payload.row_id(payload.action_value(body))
+    by = payload.user_of(body)
     async with rt.sessions() as session:
-        incident = await session.get(Incident, int(value)) if value.isdigit() else None
+        incident = await session.get(Incident, incident_id) if incident_id else None
         cadence = rt.cadence(incident.severity) if incident else None
         if incident is None or cadence is None:
             return None

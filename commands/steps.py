@@ -12,7 +12,7 @@ from bot.roles import role_name
 from bot.runtime import Runtime
 from bot.slack.notify import tell_person
 from bot.slack.text import clip, escape, mention, when
-from commands import target
+from commands import payload, target
 from commands.context import Invocation, Reply
 
 DONE_FORM = "`/incident done <n> [note]`"
@@ -92,7 +92,7 @@ async def done(inv: Invocation, args: str) -> Reply:
     if isinstance(found, Reply):
         return found
     incident, words = found.incident, found.args.split(maxsplit=1)
-    if not words or not words[0].isdigit() or len(words[0]) > 6:
+    if not words or not (words[0].isascii() and words[0].isdigit()) or len(words[0]) > 6:  # not ² or ٣
         shown = f"`{escape(clip(words[0], 20))}` " if words else ""
         return Reply(text=pick(lang, f"{shown}不是步骤编号。正确格式：{DONE_FORM}（编号见 `/incident steps`）",
                                f"{shown}is not a step number. Right form: {DONE_FORM} (numbers in `/incident steps`)"))
@@ -105,10 +105,10 @@ async def done(inv: Invocation, args: str) -> Reply:
 
 async def done_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """The checklist's Done button: complete that step; problems are told privately."""
-    user = (body.get("user") or {}).get("id", "")
-    value = str((body.get("actions") or [{}])[0].get("value") or "")
+    user = payload.user_of(body)
+    step_id = payload.row_id(payload.action_value(body))
     async with rt.sessions() as session:
-        step = await session.get(Step, int(value)) if value.isdigit() else None
+        step = await session.get(Step, step_id) if step_id else None
         incident = await session.get(Incident, step.incident_id) if step else None
     if step is None or incident is None:
         return None

@@ -10,7 +10,7 @@ from bot import incidents, timeline
 from bot.models import Incident
 from bot.runtime import Runtime
 from bot.slack.timeline_view import ENTRIES_PER_PAGE, page_blocks, pages, sections
-from commands import target
+from commands import payload, target
 from commands.context import Invocation, Reply
 
 
@@ -37,18 +37,18 @@ async def timeline_(inv: Invocation, args: str) -> Reply:
 
 async def page_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """Next / Previous: replace the private message with the asked page (after the ack)."""
-    value = str((body.get("actions") or [{}])[0].get("value") or "")
-    user = (body.get("user") or {}).get("id", "")
-    incident_text, _, page_text = value.partition(":")
-    if not incident_text.isdigit() or not page_text.isdigit() or not body.get("response_url"):
+    user = payload.user_of(body)
+    incident_text, _, page_text = payload.action_value(body).partition(":")
+    incident_id, page = payload.row_id(incident_text), payload.row_id(page_text)  # a page out of range shows the nearest
+    if not incident_id or not isinstance(body.get("response_url"), str):
         return None
     async with rt.sessions() as session:
-        incident = await session.get(Incident, int(incident_text))
+        incident = await session.get(Incident, incident_id)
         if incident is None or incident.id is None:
             return None
         if incident.private and user not in (await incidents.insiders(session, [incident.id]))[incident.id]:
             return None
-    text, blocks = await _page(rt, incident, int(page_text))
+    text, blocks = await _page(rt, incident, page)
 
     async def show() -> None:
         await AsyncWebhookClient(body["response_url"]).send(

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.models import Step, TimelineEvent
 from bot.playbooks import SHIPPED_DIR, load_playbooks
-from tests.conftest import StackFactory, declare, fast_playbooks, in_channel, timeline_kinds
+from tests.conftest import Database, StackFactory, declare, fast_playbooks, in_channel, timeline_kinds
 from yingji.cli import main
 from yingji.local import LocalStack
 
@@ -125,7 +125,7 @@ async def test_an_overdue_step_is_reminded_once_and_a_done_one_never(make_stack:
     assert kinds.count("step_overdue") == 1
 
 
-async def test_reminder_survives_a_restart(tmp_path: Path) -> None:
+async def test_reminder_survives_a_restart(tmp_path: Path, database: Database) -> None:
     directory = fast_playbooks(tmp_path / "pb", {"payment-failure": {"identify-channel": 0.05}})
     stack = await LocalStack.start(tmp_path / "bot", config={"playbooks_dir": str(directory)})
     incident = await declare(stack)

@@ -9,12 +9,14 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from urllib.parse import parse_qsl
 
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
 
 import commands
 from yingji import hooks
@@ -22,10 +24,14 @@ from datetime import timedelta
 
 from bot.db import utcnow
 from bot.figures import figures
+from bot.logsafe import bolt_logger
 from bot.metrics import BACKGROUND_TASKS, REGISTRY, REQUESTS, WINDOW_DAYS, publish
 from bot.runtime import Runtime
+from bot.slack import envelope
 
 log = logging.getLogger(__name__)
+
+BACKLOG = 1024
 
 
 def build_bolt_app(rt: Runtime) -> AsyncApp:
@@ -35,32 +41,51 @@ def build_bolt_app(rt: Runtime) -> AsyncApp:
         signing_secret=rt.settings.signing_secret,
         process_before_response=True,
         raise_error_for_unhandled_request=False,
+        logger=bolt_logger(),  # bolt's DEBUG would log every ack body, private incidents' words among them
     )
     commands.register(app, rt)
     return app
 
 
 async def bolt_request(request: web.Request) -> AsyncBoltRequest:
-    """bolt's request, except that a slash command whose text says "payload" is parsed as a slash command.
+    """bolt's request, except that a slash command whose text says "payload" is parsed as a slash command,
+    and U+0000 is dropped from every text (see envelope.scrub).
 
     bolt treats any form body containing the word "payload" as an interactivity payload and
     drops the command (404, nothing done); a person typing that word must still be heard.
     """
-    bolt_req = await to_bolt_request(request)
-    raw = bolt_req.raw_body
+    raw = (await request.read()).decode("utf-8")  # screen() has checked it decodes; the charset header is not trusted
+    bolt_req = AsyncBoltRequest(body=raw, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
     if not bolt_req.body and "payload" in raw and not raw.startswith("{"):
         params = dict(parse_qsl(raw, keep_blank_values=True))
         if "payload" not in params:
             bolt_req.body = params
             bolt_req.context = build_async_context(AsyncBoltContext({}), params)
+    scrubbed = envelope.scrub(bolt_req.body)
+    if scrubbed != bolt_req.body:
+        bolt_req.body = scrubbed
+        bolt_req.context = build_async_context(AsyncBoltContext({}), scrubbed)
     return bolt_req
+
+
+async def screen(request: web.Request, signing_secret: str) -> BoltResponse | None:
+    """Refuse, before bolt parses it, what Slack did not sign (401) or would never send (400)."""
+    body = await request.read()
+    if not envelope.signed(signing_secret, body, request.headers):
+        return BoltResponse(status=401, body={"error": "invalid request"})
+    parsed = envelope.parse(body, request.content_type)
+    why = "not a JSON object, a form or a payload" if parsed is None else envelope.problem(parsed)
+    return BoltResponse(status=400, body={"error": why}) if why else None
 
 
 def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
     """Routes from DESIGN.md: /slack/events, /healthz, /metrics."""
 
     async def slack_events(request: web.Request) -> web.Response:
-        response = await bolt.async_dispatch(await bolt_request(request))
+        with rt.requests.answering():
+            response = await screen(request, rt.settings.signing_secret) or await bolt.async_dispatch(await bolt_request(request))
+        if response.status == 404:  # signed, well formed, and nothing here listens for it: acknowledged and ignored
+            response = BoltResponse(status=200, body="")  # (an event answered otherwise is retried by Slack)
         REQUESTS.labels(str(response.status)).inc()
         return await to_aiohttp_response(response)
 
@@ -106,17 +131,28 @@ class Server:
         await self.rt.stop()
 
 
+def share_identity(bolt: AsyncApp, rt: Runtime) -> None:
+    """bolt calls auth.test on its first request; give it the answer start-up already has, so a Slack
+    hiccup at that moment cannot turn someone's first command into an error with nothing recorded."""
+    for middleware in bolt._async_middleware_list:  # bolt offers no public way to hand it over
+        if isinstance(middleware, AsyncSingleTeamAuthorization) and rt.auth is not None:
+            middleware.auth_test_result = rt.auth
+
+
 async def start(rt: Runtime, *, host: str, port: int, socket_mode: bool = False) -> Server:
     """Start listening, then make the runtime ready (health answers 503 until it is)."""
     bolt = build_bolt_app(rt)
     runner = web.AppRunner(build_web_app(rt, bolt), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    # A storm sends hundreds of connections at once; the default backlog (128) drops the rest's SYNs,
+    # which the kernel retries only after a second, a third of Slack's 3-second budget.
+    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
     server = Server(rt=rt, runner=runner, port=bound)
     try:
         await rt.start()
+        share_identity(bolt, rt)
         if socket_mode:
             assert rt.settings.app_token is not None
             server.socket = AsyncSocketModeHandler(bolt, app_token=rt.settings.app_token)

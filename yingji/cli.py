@@ -12,6 +12,8 @@ from pathlib import Path
 from bot.config import ConfigError, load_settings
 from bot.db import upgrade
 
+log = logging.getLogger("yingji")
+
 
 def _serve(socket_mode: bool) -> int:
     from bot.runtime import Runtime
@@ -23,12 +25,40 @@ def _serve(socket_mode: bool) -> int:
     async def run() -> None:
         rt = Runtime(settings)
         server = await start(rt, host=settings.host, port=settings.port, socket_mode=socket_mode)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await _until_signalled()
         await server.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+async def _until_signalled() -> None:
+    """Wait for SIGINT or SIGTERM (how a platform stops a process)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _scheduler() -> int:
+    """The worker: fires reminders, timers and the digest from the job store, and runs the Slack work they
+    queue. Web replicas run with YINGJI_SCHEDULER=off; a second worker waits as a standby."""
+    from dataclasses import replace
+
+    from bot.runtime import Runtime
+
+    settings = replace(load_settings(), scheduler=True)
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        rt = Runtime(settings)
+        try:
+            await rt.start()
+            log.info("yingji scheduler running (%s)", "leading" if rt.scheduler.leading else "standby")
+            await _until_signalled()
+        finally:
+            await rt.stop()
 
     asyncio.run(run())
     return 0
@@ -43,9 +73,9 @@ def _demo() -> int:
 def _db_upgrade() -> int:
     import os
 
-    from bot.config import DEFAULT_DATABASE_URL
+    from bot.config import DEFAULT_DATABASE_URL, async_database_url
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = async_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     upgrade(url)
     print(f"database schema is up to date ({url.split('://', 1)[0]})")
     return 0
@@ -103,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the Slack app (HTTP on $HOST:$PORT, or --socket for Socket Mode)")
     serve.add_argument("--socket", action="store_true", help="connect with Socket Mode (needs SLACK_APP_TOKEN)")
+    sub.add_parser("scheduler", help="run the worker that fires reminders and timers (one per deployment)")
     sub.add_parser("demo", help="run a whole incident against the local Slack sandbox; no Slack account needed")
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -128,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args.socket)
+        if args.command == "scheduler":
+            return _scheduler()
         if args.command == "demo":
             return _demo()
         if args.command == "db":

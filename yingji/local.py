@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -31,6 +31,11 @@ PEOPLE = {
     "guest": "Guest",
 }
 CHANNELS = ("general", "incidents", "leadership")
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The stack's own SQLite file in its data directory (the default database)."""
+    return f"sqlite+aiosqlite:///{data_dir / 'yingji.db'}"
 
 
 def _seed(sb: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
@@ -57,6 +62,10 @@ class LocalStack:
     alert_token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    # Which database a stack in a data directory uses unless given one; the test suite swaps this to
+    # run the same tests on PostgreSQL (one database per directory, so a restarted stack finds its data).
+    database_for: ClassVar[Callable[[Path], str]] = sqlite_url
+
     @property
     def rt(self) -> Runtime:
         """The bot's runtime."""
@@ -75,10 +84,12 @@ class LocalStack:
         outbox_lease: timedelta = timedelta(seconds=2),
         sandbox: Sandbox | None = None,
         alert_token: str | None = "local-alert-token",
+        scheduler: bool = True,
     ) -> LocalStack:
         """Start a sandbox (unless given one), seed people and channels, start the bot against it.
 
-        `config` is yingji.yaml as a dict, or a function of the seeded people's ids returning it.
+        `config` is yingji.yaml as a dict, or a function of the seeded people's ids returning it;
+        `scheduler=False` starts a web replica that stores timed jobs but never fires them.
         """
         data_dir.mkdir(parents=True, exist_ok=True)
         sb = sandbox or Sandbox(
@@ -95,7 +106,7 @@ class LocalStack:
                            allow_unicode=True),
             encoding="utf-8",
         )
-        url = database_url or f"sqlite+aiosqlite:///{data_dir / 'yingji.db'}"
+        url = database_url or LocalStack.database_for(data_dir)
         settings = load_settings({
             "SLACK_BOT_TOKEN": sb.bot_token,
             "SLACK_SIGNING_SECRET": sb.signing_secret,
@@ -103,6 +114,7 @@ class LocalStack:
             "SLACK_API_URL": sb.api_url,
             "DATABASE_URL": url,
             "YINGJI_CONFIG": str(settings_file),
+            "YINGJI_SCHEDULER": "on" if scheduler else "off",
             **({"ALERT_WEBHOOK_TOKEN": alert_token} if alert_token else {}),
         }, need_app_token=socket_mode)
         await asyncio.to_thread(upgrade, url)

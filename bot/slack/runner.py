@@ -11,16 +11,18 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox, timeline
+from bot.db import utcnow
 from bot.i18n import t
 from bot.metrics import OUTBOX_OPS
 from bot.models import Incident, SlackOp
 from bot.slack.errors import classify
+from bot.slack.notify import tell_person
 from bot.slack.ops import OPERATIONS, Blocked, Outcome, SlackEnv
-from bot.tasks import TaskSet
+from bot.tasks import AckFirst, TaskSet
 
 log = logging.getLogger(__name__)
 
-DONE, FAILED, SKIPPED = "done", "failed", "skipped"
+DONE, FAILED, SKIPPED, BLOCKED = "done", "failed", "skipped", "blocked"
 
 
 class OutboxRunner:
@@ -36,6 +38,7 @@ class OutboxRunner:
         backoff: float = 0.5,
         lease: timedelta = outbox.LEASE,
         concurrency: int = 16,
+        gate: AckFirst | None = None,
     ) -> None:
         self.sessions = sessions
         self.env = env
@@ -48,6 +51,7 @@ class OutboxRunner:
         # behind the acks instead of crowding the database connection they need.
         self._slots = asyncio.Semaphore(concurrency)
         self._told_delay: set[int] = set()
+        self._gate = gate or AckFirst(max_pause=0)
 
         self._again: set[int | None] = set()
 
@@ -69,39 +73,64 @@ class OutboxRunner:
 
     async def _drain(self, incident_id: int | None) -> None:
         failures: list[tuple[SlackOp, str]] = []
+        # Blocked operations wait for the later waves that may unblock them (a repair re-runs the channel's
+        # creation after the notes that need it); once only they are left, they get one last try.
+        deferred: set[int | None] = set()
         try:
             while True:
                 self._again.discard(incident_id)
+                await self._gate.wait()
                 async with self.sessions() as session:
                     ops = await outbox.open_ops(session, incident_id)
                 if not ops:
                     if incident_id in self._again:
                         continue
                     break
-                batch = [op for op in ops if op.wave == ops[0].wave]
-                results = await asyncio.gather(*(self._run(op) for op in batch))
+                waiting = [op for op in ops if op.id not in deferred] or ops
+                batch = [op for op in waiting if op.wave == waiting[0].wave]
+                may_wait = len(waiting) > len(batch) and batch[0].id not in deferred
+                results = await asyncio.gather(*(self._run(op, may_wait) for op in batch))
+                deferred |= {op.id for op, (result, _) in zip(batch, results) if result == BLOCKED}
                 failures += [(op, error) for op, (result, error) in zip(batch, results) if result == FAILED]
                 if all(result == SKIPPED for result, _ in results):
-                    break  # another process holds these operations
+                    held = await self._held(incident_id)
+                    if held is None:
+                        if incident_id in self._again:
+                            continue  # kicked while the batch was skipped: new work was queued meanwhile
+                        break
+                    # Another process holds them: if it died, only its lease expiring frees them, and
+                    # nobody else would come back for them; look again then.
+                    await asyncio.sleep(held)
         finally:
             self._draining.discard(incident_id)
         if failures and incident_id is not None:
             await self._report(incident_id, failures)
 
-    async def _run(self, op: SlackOp) -> tuple[str, str]:
-        """Run one operation to its end: done, given up (with the error), or skipped (held elsewhere).
+    async def _held(self, incident_id: int | None) -> float | None:
+        """Seconds until the first claim held on the incident's open operations lapses (None: nothing is held)."""
+        async with self.sessions() as session:
+            leases = [op.lease_until for op in await outbox.open_ops(session, incident_id)
+                      if op.status == outbox.RUNNING and op.lease_until is not None]
+        if not leases:
+            return None
+        return max((min(leases) - utcnow()).total_seconds(), 0.0) + 0.05
+
+    async def _run(self, op: SlackOp, may_wait: bool = False) -> tuple[str, str]:
+        """Run one operation to its end: done, given up (with the error), skipped (held elsewhere), or
+        blocked (needs another operation's result; only when `may_wait`, else that gives up).
 
         Each attempt takes one of the runner's slots; waiting for a retry (a 429's Retry-After, or
         backoff) gives the slot back, so a rate-limited method never holds up the others.
         """
         while True:
+            await self._gate.wait()
             async with self._slots:
-                result, error, wait = await self._attempt(op)
+                result, error, wait = await self._attempt(op, may_wait)
             if wait is None:
                 return result, error
             await asyncio.sleep(wait)
 
-    async def _attempt(self, op: SlackOp) -> tuple[str, str, float | None]:
+    async def _attempt(self, op: SlackOp, may_wait: bool = False) -> tuple[str, str, float | None]:
         """One try; returns the result, its error, and how long to wait before the next try (None: no more)."""
         operation = OPERATIONS[op.kind]
         async with self.sessions() as session:
@@ -116,6 +145,9 @@ class OutboxRunner:
                 raise Blocked("the incident no longer exists")
             outcome = await operation(self.env, incident, op)  # type: ignore[arg-type]
         except Blocked as exc:
+            if may_wait:
+                await self._settle(op, "retry", str(exc))
+                return BLOCKED, str(exc), None
             await self._settle(op, FAILED, str(exc))
             OUTBOX_OPS.labels(op.kind, FAILED).inc()
             return FAILED, str(exc), None
@@ -180,12 +212,25 @@ class OutboxRunner:
             await session.commit()
 
     async def _report(self, incident_id: int, failures: list[tuple[SlackOp, str]]) -> None:
-        """Tell the declarer plainly what Slack did not do, and how to finish it."""
+        """Tell the declarer plainly what Slack did not do, and how to finish it; and whoever asked for one
+        of those operations (a role handed over by someone else), who would otherwise wait for it in vain."""
         async with self.sessions() as session:
             incident = await session.get(Incident, incident_id)
         if incident is None:
             return
-        lang = incident.language
-        what = ", ".join(t(f"op_{op.kind}", lang) for op, _ in failures if op.kind != "tell_declarer_ready")
-        text = t("slack_gave_up", lang, key=incident.key, what=what, error=failures[0][1])
-        await self.env.tell(incident, text)
+        await self.env.tell(incident, _gave_up(incident, failures))
+        askers: dict[str, list[tuple[SlackOp, str]]] = {}
+        for op, error in failures:
+            by = op.args.get("by")
+            if by and by not in (incident.declared_by, timeline.BOT_ACTOR):
+                askers.setdefault(str(by), []).append((op, error))
+        for user, theirs in askers.items():
+            url = next((op.args["response_url"] for op, _ in theirs if op.args.get("response_url")), None)
+            await tell_person(self.env.client, user, _gave_up(incident, theirs), response_url=url)
+
+
+def _gave_up(incident: Incident, failures: list[tuple[SlackOp, str]]) -> str:
+    """What Slack did not do, the error, and `/incident repair` to finish it."""
+    lang = incident.language
+    what = ", ".join(t(f"op_{op.kind}", lang) for op, _ in failures if op.kind != "tell_declarer_ready")
+    return t("slack_gave_up", lang, key=incident.key, what=what, error=failures[0][1])

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
-from bot.db import utcnow
+from bot.db import lock_row, utcnow
 from bot.models import Incident, Statement, StatementReview
 
 DRAFT, APPROVED, SUPERSEDED = "draft", "approved", "superseded"
@@ -31,6 +31,15 @@ class Approvers:
 
     def qualifies(self, role: str, user: str) -> bool:
         return self.holders.get(role) == user or user in self.configured.get(role, [])
+
+
+async def _take_turns(session: AsyncSession, incident_id: int, statement: Statement | None) -> None:
+    """Changes to an incident's statements take turns (the incident row is locked until commit), and each
+    then reads the version as the one before left it: two approvals at once both count and the second
+    freezes the version; an edit and an approval never both win; two edits get versions n+1 and n+2."""
+    await lock_row(session, Incident, incident_id)
+    if statement is not None and statement.id is not None:
+        await session.refresh(statement)
 
 
 async def by_id(session: AsyncSession, statement_id: int) -> Statement | None:
@@ -80,6 +89,7 @@ async def create_draft(
 ) -> Statement:
     """A new version (n+1); an edited version is marked superseded by it."""
     assert incident.id is not None
+    await _take_turns(session, incident.id, edit_of)
     latest = await session.exec(select(func.max(Statement.version)).where(Statement.incident_id == incident.id))
     version = (latest.one() or 0) + 1
     statement = Statement(
@@ -117,21 +127,34 @@ REASONS = {
     "own_draft": ("起草人不能批准自己的草稿", "The drafter cannot approve their own draft"),
     "twice": ("你已批准过这一版；另一项批准须由其他人给出", "You already approved this version; the other approval must come from someone else"),
     "not_approver": ("只有{roles}角色负责人或配置的审批人可以批准", "Only the {roles} role holder or a configured {roles} approver can approve"),
+    "not_publisher": ("只有comms角色负责人或配置的comms审批人可以记录发布", "Only the comms role holder or a configured comms approver can record publication"),
 }
 
 
-def _refuse(session: AsyncSession, statement: Statement, by: str, code: str, **values: Any) -> Decision:
+def _refuse(session: AsyncSession, statement: Statement, by: str, code: str, action: str = "approve_statement",
+            **values: Any) -> Decision:
     zh, en = REASONS[code]
     reason = (zh if statement.language == "zh" else en).format(v=statement.version, **values)
     timeline.record(session, statement.incident_id, "refused", actor=by, text=reason,
-                    data={"action": "approve_statement", "code": code, "statement": statement.id, "version": statement.version})
+                    data={"action": action, "code": code, "statement": statement.id, "version": statement.version})
     return Decision("refused", reason=reason)
+
+
+def may_publish(approvers: Approvers, user: str) -> bool:
+    """Saying where the approved words went out is comms's work: the comms holder or a comms approver."""
+    return approvers.qualifies("comms", user)
+
+
+def refuse_publish(session: AsyncSession, statement: Statement, by: str) -> str:
+    """Record on the timeline that `by` may not mark this version published; returns why, for them."""
+    return _refuse(session, statement, by, "not_publisher", action="mark_published").reason
 
 
 async def approve(
     session: AsyncSession, statement: Statement, *, by: str, approvers: Approvers, legal_review: bool
 ) -> Decision:
     """Count an approval from a qualified person other than the drafter; the last one freezes the version."""
+    await _take_turns(session, statement.incident_id, statement)
     if statement.status != DRAFT:
         return _refuse(session, statement, by, "not_draft")
     if by == statement.drafted_by:
@@ -162,6 +185,7 @@ async def approve(
 
 async def request_changes(session: AsyncSession, statement: Statement, *, by: str, comment: str) -> bool:
     """Record a change request on a draft; False when the version is no longer a draft."""
+    await _take_turns(session, statement.incident_id, statement)
     if statement.status != DRAFT:
         return False
     session.add(StatementReview(statement_id=statement.id or 0, reviewer=by, as_role="reviewer",
@@ -173,6 +197,7 @@ async def request_changes(session: AsyncSession, statement: Statement, *, by: st
 
 async def mark_published(session: AsyncSession, statement: Statement, *, by: str, outlets: list[str]) -> bool:
     """Record where an approved version went out and when; False for a version that is not approved."""
+    await _take_turns(session, statement.incident_id, statement)
     if statement.approved_at is None or not outlets:
         return False
     now = utcnow()

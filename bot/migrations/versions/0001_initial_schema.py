@@ -82,6 +82,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('roleassignment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_roleassignment_incident_id'), ['incident_id'], unique=False)
+        batch_op.create_index('uq_roleassignment_open', ['incident_id', 'role'], unique=True,
+                              sqlite_where=sa.text('ended_at IS NULL'), postgresql_where=sa.text('ended_at IS NULL'))
 
     op.create_table('slackop',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -205,6 +207,7 @@ def downgrade() -> None:
 
     op.drop_table('slackop')
     with op.batch_alter_table('roleassignment', schema=None) as batch_op:
+        batch_op.drop_index('uq_roleassignment_open')
         batch_op.drop_index(batch_op.f('ix_roleassignment_incident_id'))
 
     op.drop_table('roleassignment')

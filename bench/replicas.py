@@ -1,0 +1,372 @@
+"""Several web replicas and one scheduler on one PostgreSQL, under a storm of declarations.
+
+Two `yingji serve` processes (YINGJI_SCHEDULER=off, as behind a load balancer) and one `yingji scheduler`
+share one PostgreSQL on loopback and one Slack sandbox. 200 declarations are spread across the replicas;
+half of them are retried by "Slack" to the other replica at the same moment. The deployment must end
+with exactly 200 incidents and 200 ready channels, and every step reminder fired exactly once.
+
+`run()` reports the figures for `make bench` (it starts a throwaway PostgreSQL when
+YINGJI_TEST_POSTGRES_URL is not set); tests/test_replicas.py asserts the outcome with the same harness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import yaml
+from sqlalchemy import text
+
+from bench.common import Figure, percentile
+from bot.db import create_database, drop_database, make_engine, upgrade
+from bot.playbooks import SHIPPED_DIR
+from bot.sandbox.actor import sign
+from bot.sandbox.server import Sandbox
+from yingji.local import _seed
+
+REPLICAS = 2
+DECLARATIONS = 200
+STEP_DUE_MINUTES = (0.1, 0.2)  # each incident's two steps fall due 6 s and 12 s after its declaration
+PLAYBOOK = "payment-failure"
+KEY = re.compile(r"\*(INC-\d+)\*")
+
+
+@dataclass
+class Answer:
+    """One HTTP answer of a replica to one delivery of a declaration."""
+
+    replica: int
+    retry: bool
+    status: int
+    ms: float
+    text: str
+
+    @property
+    def repeat(self) -> bool:
+        """Whether the bot recognised this delivery as a repeat of one already recorded."""
+        return self.status == 200 and ("已经处理过" in self.text or "already handled" in self.text)
+
+    @property
+    def key(self) -> str | None:
+        """The incident key the bot recorded, when this delivery recorded one."""
+        found = KEY.search(self.text)
+        return found.group(1) if found else None
+
+
+@dataclass
+class Deployment:
+    """The processes of one deployment: web replicas (scheduler off) and one scheduler worker."""
+
+    sandbox: Sandbox
+    users: dict[str, str]
+    channels: dict[str, str]
+    database_url: str
+    workdir: Path
+    web: list[tuple[subprocess.Popen[bytes], int]] = field(default_factory=list)
+    worker: subprocess.Popen[bytes] | None = None
+
+    def url(self, replica: int) -> str:
+        """The Slack request URL of one replica."""
+        return f"http://127.0.0.1:{self.web[replica][1]}/slack/events"
+
+    def log(self, name: str) -> str:
+        """What a process wrote to its log file (web-0, web-1, worker)."""
+        path = self.workdir / f"{name}.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fast_playbooks(directory: Path) -> Path:
+    """The payment-failure playbook cut to two steps that fall due within seconds (so reminders fire soon)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = yaml.safe_load((SHIPPED_DIR / f"{PLAYBOOK}.yaml").read_text(encoding="utf-8"))
+    data["steps"] = [{**step, "due_minutes": due} for step, due in zip(data["steps"], STEP_DUE_MINUTES)]
+    data.pop("clocks", None)
+    (directory / f"{PLAYBOOK}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return directory
+
+
+def _spawn(deployment: Deployment, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A bot process with its own log file in the work directory."""
+    log = open(deployment.workdir / f"{name}.log", "wb")  # noqa: SIM115 — closed with the process
+    try:
+        return subprocess.Popen([sys.executable, "-m", "yingji.cli", *args], env=env, cwd=deployment.workdir,
+                                stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        log.close()
+
+
+async def _until_healthy(url: str, process: subprocess.Popen[bytes], limit: float = 90.0) -> None:
+    """Wait until a replica answers /healthz with 200 (ready); fail early if the process died."""
+    start = time.perf_counter()
+    async with aiohttp.ClientSession() as http:
+        while time.perf_counter() - start < limit:
+            if process.poll() is not None:
+                raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"{url} was not ready within {limit} s")
+
+
+async def start_deployment(workdir: Path, database_url: str, *, replicas: int = REPLICAS,
+                           rate_limits: bool = False) -> Deployment:
+    """Upgrade the schema once, then start the web replicas (scheduler off) and the scheduler worker."""
+    sb = Sandbox(signing_secret="replica-secret", bot_token="xoxb-replicas", app_token="xapp-replicas",
+                 rate_limits=rate_limits)
+    await sb.start()
+    users, channels = _seed(sb)
+    deployment = Deployment(sb, users, channels, database_url, workdir)
+    config = workdir / "yingji.yaml"
+    config.write_text(yaml.safe_dump({"announce_channel": "#incidents",
+                                      "playbooks_dir": str(fast_playbooks(workdir / "playbooks"))}))
+    env = {**os.environ, "SLACK_BOT_TOKEN": sb.bot_token, "SLACK_SIGNING_SECRET": sb.signing_secret,
+           "SLACK_API_URL": sb.api_url, "DATABASE_URL": database_url, "YINGJI_CONFIG": str(config),
+           "HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    await asyncio.to_thread(upgrade, database_url)  # `yingji db upgrade`, before the processes start
+    try:
+        for n in range(replicas):
+            port = _free_port()
+            process = _spawn(deployment, f"web-{n}", ["serve"], {**env, "PORT": str(port), "YINGJI_SCHEDULER": "off"})
+            deployment.web.append((process, port))
+        deployment.worker = _spawn(deployment, "worker", ["scheduler"], env)
+        for process, port in deployment.web:
+            await _until_healthy(f"http://127.0.0.1:{port}/healthz", process)
+    except BaseException:
+        await stop_deployment(deployment)
+        raise
+    return deployment
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def stop_deployment(deployment: Deployment) -> None:
+    """Stop every process (SIGTERM, as a platform does), then the sandbox."""
+    processes = [p for p, _ in deployment.web] + ([deployment.worker] if deployment.worker else [])
+    await asyncio.gather(*(asyncio.to_thread(_stop, p) for p in processes))
+    await deployment.sandbox.stop()
+
+
+def declaration(deployment: Deployment, n: int) -> bytes:
+    """The n-th declaration, exactly as Slack sends it; a retry sends the same bytes again."""
+    sb, channel, user = deployment.sandbox, deployment.channels["general"], deployment.users["zhang.wei"]
+    return urlencode({
+        "token": "x", "team_id": sb.team_id, "team_domain": "sandbox", "channel_id": channel,
+        "channel_name": "general", "user_id": user, "user_name": "zhang.wei", "command": "/incident",
+        "text": f"declare sev2 {PLAYBOOK} 多副本压测 {n} 支付回调超时", "api_app_id": sb.app_id,
+        "is_enterprise_install": "false", "response_url": sb.new_response_url(channel, user),
+        "trigger_id": sb.new_trigger_id(),
+    }).encode()
+
+
+async def storm(deployment: Deployment, count: int = DECLARATIONS) -> list[Answer]:
+    """Send `count` declarations at once, spread across the replicas; every other one is also retried by
+    Slack (X-Slack-Retry-Num) to another replica at the same moment. Returns every answer."""
+    replicas = len(deployment.web)
+    secret = deployment.sandbox.signing_secret
+    sends = [(n % replicas, False, body) for n, body in enumerate(declaration(deployment, n) for n in range(count))]
+    sends += [((replica + 1) % replicas, True, body) for n, (replica, _, body) in enumerate(sends) if n % 4 < 2]
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                     timeout=aiohttp.ClientTimeout(total=60)) as http:
+        async def send(replica: int, retry: bool, body: bytes) -> Answer:
+            ts = str(int(time.time()))
+            headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+                       "X-Slack-Signature": sign(secret, ts, body)}
+            if retry:
+                headers.update({"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+            start = time.perf_counter()
+            async with http.post(deployment.url(replica), data=body, headers=headers) as response:
+                raw = await response.read()
+                ms = (time.perf_counter() - start) * 1000
+                try:
+                    answer = (await response.json(content_type=None) or {}).get("text", "")
+                except ValueError:
+                    answer = raw.decode(errors="replace")
+                return Answer(replica, retry, response.status, ms, str(answer))
+
+        return list(await asyncio.gather(*(send(*each) for each in sends)))
+
+
+@dataclass
+class State:
+    """What the database and Slack hold about the storm."""
+
+    incidents: int
+    keys: int
+    channel_ids: int
+    channels: int
+    ready: int
+    reminders: int
+    overdue: int
+    overdue_per_step: int
+    open_ops: int
+
+    def settled(self, count: int, steps: int = len(STEP_DUE_MINUTES)) -> bool:
+        """Every incident ready, every reminder fired, no Slack work left."""
+        return (self.ready >= count and self.reminders >= count * steps and self.overdue >= count * steps
+                and self.open_ops == 0)
+
+
+async def read_state(deployment: Deployment) -> State:
+    """Count incidents, channels, reminders and open Slack work (Slack's side from the sandbox)."""
+    engine = make_engine(deployment.database_url)
+    try:
+        async with engine.connect() as connection:
+            incidents, keys, channel_ids = (await connection.execute(text(
+                "SELECT count(*), count(DISTINCT key), count(DISTINCT channel_id) FROM incident"))).one()
+            overdue, per_step = (await connection.execute(text(  # the event's text names its step
+                "SELECT coalesce(sum(n), 0), coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM timelineevent "
+                "WHERE kind = 'step_overdue' GROUP BY incident_id, text) AS each_step"))).one()
+            open_ops = (await connection.execute(text(
+                "SELECT count(*) FROM slackop WHERE status IN ('pending', 'running')"))).scalar_one()
+    finally:
+        await engine.dispose()
+    channels = [c for c in deployment.sandbox.channels.values() if c.name.startswith("inc-")]
+    reminders = sum(1 for c in channels for m in c.messages if ":alarm_clock:" in str(m.get("text")))
+    return State(incidents=incidents, keys=keys, channel_ids=channel_ids, channels=len(channels),
+                 ready=sum(1 for c in channels if c.pins), reminders=reminders, overdue=int(overdue),
+                 overdue_per_step=per_step, open_ops=open_ops)
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], limit: float, every: float = 0.5) -> float:
+    """Seconds until `check()` is true (or the limit passed, whichever first)."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit and not await check():
+        await asyncio.sleep(every)
+    return time.perf_counter() - start
+
+
+def _pg_bin() -> Path | None:
+    """The directory of initdb and pg_ctl: on PATH, or Debian's /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return versions[-1] if versions else None
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str | None]:
+    """A PostgreSQL server on loopback in a temporary directory (None when PostgreSQL is not installed)."""
+    bindir = _pg_bin()
+    if bindir is None:
+        yield None
+        return
+    as_user: list[str] = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    with tempfile.TemporaryDirectory(prefix="yingji-pg-") as tmp:
+        if as_user:
+            shutil.chown(tmp, "postgres", "postgres")
+        data, port = Path(tmp) / "data", _free_port()
+        subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                        "-E", "UTF8", "--no-locale"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", f"{tmp}/log", "-w", "-o",
+                        f"-h 127.0.0.1 -p {port} -k {tmp} -c max_connections=300", "start"],
+                       check=True, stdout=subprocess.DEVNULL)
+        try:
+            yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                           check=False, stdout=subprocess.DEVNULL)
+
+
+def _latency(answers: list[Answer], replica: int) -> list[Figure]:
+    ms = [a.ms for a in answers if a.replica == replica]
+    worst = max(ms, default=0.0)
+    return [
+        Figure(f"replica {replica + 1}: ack latency p50 ({len(ms)} requests)", percentile(ms, 50), "ms"),
+        Figure(f"replica {replica + 1}: ack latency p95", percentile(ms, 95), "ms"),
+        Figure(f"replica {replica + 1}: ack latency max", worst, "ms", "< 3000 ms (Slack's limit)", met=worst < 3000),
+    ]
+
+
+async def measure(server: str) -> list[Figure]:
+    """The storm against a fresh database on `server`; the figures."""
+    name = f"yingji_bench_{os.getpid()}"
+    url = create_database(server, name)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            deployment = await start_deployment(Path(tmp), url)
+            try:
+                start = time.perf_counter()
+                answers = await storm(deployment)
+                await wait_until(lambda: all_ready(deployment), 600)
+                ready = time.perf_counter() - start
+                settled = await wait_until(lambda: all_settled(deployment), 300)
+                state = await read_state(deployment)
+            finally:
+                await stop_deployment(deployment)
+    finally:
+        drop_database(url)
+    repeats = sum(1 for a in answers if a.repeat)
+    figures = [f for replica in range(REPLICAS) for f in _latency(answers, replica)]
+    figures += [
+        Figure(f"{DECLARATIONS} declarations on {REPLICAS} replicas until all channels ready", ready, "s"),
+        Figure("retries delivered to the other replica answered 'already handled'", repeats, "requests",
+               f"{DECLARATIONS // 2}", met=repeats == DECLARATIONS // 2),
+        Figure("incidents in the database / channels in Slack (exactly once)", state.channels, "channels",
+               f"{DECLARATIONS} and {DECLARATIONS}",
+               met=state.incidents == state.keys == state.channel_ids == state.channels == DECLARATIONS),
+        Figure("step reminders fired (each exactly once, by the one scheduler)", state.reminders, "reminders",
+               f"{DECLARATIONS * len(STEP_DUE_MINUTES)}, max 1 per step",
+               met=state.reminders == DECLARATIONS * len(STEP_DUE_MINUTES) and state.overdue_per_step == 1),
+        Figure("time after the storm until every reminder fired and no Slack work is left", settled, "s"),
+    ]
+    return figures
+
+
+async def all_ready(deployment: Deployment) -> bool:
+    """Whether every declaration of the storm has its channel, with the header pinned."""
+    return sum(1 for c in deployment.sandbox.channels.values() if c.name.startswith("inc-") and c.pins) >= DECLARATIONS
+
+
+async def all_settled(deployment: Deployment) -> bool:
+    """Whether every incident is ready, every reminder fired, and no Slack work is left."""
+    return (await read_state(deployment)).settled(DECLARATIONS)
+
+
+async def run() -> list[Figure]:
+    """`make bench`: on YINGJI_TEST_POSTGRES_URL's server, or a throwaway one; no figures without PostgreSQL."""
+    server = os.environ.get("YINGJI_TEST_POSTGRES_URL")
+    if server:
+        return await measure(server)
+    with throwaway_postgres() as started:
+        if started is None:
+            print("replicas: skipped, PostgreSQL is not installed (apt-get install postgresql) "
+                  "and YINGJI_TEST_POSTGRES_URL is not set")
+            return []
+        return await measure(started)
+
+
+if __name__ == "__main__":
+    from bench.common import table
+
+    print(table(asyncio.run(run())))
