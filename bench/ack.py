@@ -7,6 +7,7 @@ process hosts the Slack sandbox the bot's background work talks to.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -32,14 +33,22 @@ def _body(sb: Sandbox, channel: str, user: str, n: int) -> bytes:
     }).encode()
 
 
-async def _quiet(sb: Sandbox, limit: float = 120.0) -> None:
-    """Wait until the bot's background Slack work has stopped (no Web API call for half a second)."""
+def _pending(db: Path) -> int:
+    """Slack operations the bot still has waiting or running (read from its SQLite file)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
+        return connection.execute("SELECT count(*) FROM slackop WHERE status IN ('pending', 'running')").fetchone()[0]
+
+
+async def _quiet(sb: Sandbox, db: Path, limit: float = 180.0) -> None:
+    """Wait until the bot's background work from the last round is over (its outbox empty, and no Web API
+    call for half a second), so that no round is measured while the previous one's channels are made."""
     start = time.perf_counter()
     while time.perf_counter() - start < limit:
         before = len(sb.calls)
         await asyncio.sleep(0.5)
-        if len(sb.calls) == before:
+        if len(sb.calls) == before and _pending(db) == 0:
             return
+    raise TimeoutError(f"the bot's Slack work did not finish within {limit} s")
 
 
 async def run() -> list[Figure]:
@@ -50,6 +59,7 @@ async def run() -> list[Figure]:
     user, channel = users["zhang.wei"], channels["general"]
     with tempfile.TemporaryDirectory() as tmp:
         bot, bot_port = start_bot(sb, Path(tmp), {"announce_channel": "#incidents"})
+        db = Path(tmp) / "yingji.db"
         bare, bare_port = start_bare_bolt(sb)
         try:
             await until_healthy(f"http://127.0.0.1:{bot_port}/healthz")
@@ -57,7 +67,7 @@ async def run() -> list[Figure]:
             ours_url, bare_url = (f"http://127.0.0.1:{p}/slack/events" for p in (bot_port, bare_port))
             await fire_apart(bare_url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(5)])  # warm up
             await fire_apart(ours_url, sb.signing_secret, [_body(sb, channel, user, 0)])
-            await _quiet(sb)
+            await _quiet(sb, db)
             n = 1
             for level in LEVELS:
                 ours: list[float] = []
@@ -66,7 +76,7 @@ async def run() -> list[Figure]:
                     base += await fire_apart(bare_url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(level)])
                     ours += await fire_apart(ours_url, sb.signing_secret, [_body(sb, channel, user, n + i) for i in range(level)])
                     n += level
-                    await _quiet(sb)
+                    await _quiet(sb, db)
                 for name, pct in (("p50", 50), ("p99", 99), ("max", 100)):
                     value, baseline = percentile(ours, pct), percentile(base, pct)
                     target, met = "", None

@@ -6,10 +6,11 @@ import asyncio
 import logging
 import sys
 
-from bench import ack, process, ready, timeline
+from bench import ack, process, ready, replicas, timeline
 from bench.common import Figure, table, write
 
-SUITES = {"timeline": timeline.run, "ready": ready.run, "ack": ack.run, "process": process.run}
+SUITES = {"timeline": timeline.run, "ready": ready.run, "ack": ack.run, "process": process.run,
+          "replicas": replicas.run}
 
 
 async def main(names: list[str]) -> int:
