@@ -104,17 +104,23 @@ async def declare_many(
             first_of[request.dedup_key] = request
         fresh.append(request)
     now = utcnow()
-    created = await _insert_incidents(session, fresh, where, now)
-    by_request = {id(request): incident for request, incident in zip(fresh, created)}
     connection = await session.connection()
+    # Claim the dedup keys before inserting: a writer that loses the race is stopped here, before it
+    # draws an id from PostgreSQL's sequence (a rolled-back insert would burn a key and leave a gap).
     try:
         if first_of:
-            await connection.execute(insert(Delivery), [
-                {"key": r.dedup_key, "at": now, "result": by_request[id(r)].key} for r in first_of.values()
-            ])
+            await connection.execute(insert(Delivery), [{"key": key, "at": now, "result": ""} for key in first_of])
     except IntegrityError as exc:
         await session.rollback()
         raise DuplicateRequest(str(exc.params)) from None
+    created = await _insert_incidents(session, fresh, where, now)
+    by_request = {id(request): incident for request, incident in zip(fresh, created)}
+    if first_of:
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        await connection.execute(
+            update(table).where(table.c.key == bindparam("claimed")).values(result=bindparam("incident_key")),
+            [{"claimed": key, "incident_key": by_request[id(r)].key} for key, r in first_of.items()],
+        )
     if created:
         await connection.execute(insert(TimelineEvent), [
             {"incident_id": i.id, "kind": "declared", "actor": r.declared_by, "text": r.title[:MAX_TITLE], "at": now,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bot import incidents
+from bot.incidents import DeclareRequest, DuplicateRequest
 from bot.sandbox.server import Sandbox
 from tests.conftest import incidents_in_db, timeline_kinds
 from yingji.local import LocalStack
@@ -125,3 +129,30 @@ async def test_default_role_holders_are_assigned_and_invited(make_stack) -> None
     members = stack.sandbox.channels[incident.channel_id].members
     assert {alice, stack.users["wang.fang"], stack.users["chen.jie"]} <= set(members)
     assert (await timeline_kinds(stack, incident.id)).count("role_assigned") == 2
+
+
+async def test_a_repeat_that_loses_the_race_burns_no_key(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that read "not seen yet" just before another committed the same request is stopped at the
+    claim, before it draws an id: on PostgreSQL a rolled-back insert would leave a gap in the INC keys."""
+    where = stack.rt.workspace()
+    playbook = stack.rt.playbooks["payment-failure"]
+
+    def request(dedup_key: str) -> DeclareRequest:
+        return DeclareRequest(title="支付宝回调超时", playbook="payment-failure", severity="sev2",
+                              declared_by=stack.users["zhang.wei"], dedup_key=dedup_key)
+
+    async with stack.rt.sessions() as session:
+        assert (await incidents.declare(session, request("trigger-1"), where, playbook)).key == "INC-1"
+    real_earlier = incidents._earlier
+
+    async def stale(session: object, keys: list[str]) -> dict[str, object]:  # as if the other writer committed right after this one looked
+        return {}
+
+    monkeypatch.setattr(incidents, "_earlier", stale)
+    async with stack.rt.sessions() as session:
+        with pytest.raises(DuplicateRequest):
+            await incidents.declare(session, request("trigger-1"), where, playbook)
+    monkeypatch.setattr(incidents, "_earlier", real_earlier)
+    async with stack.rt.sessions() as session:
+        assert (await incidents.declare(session, request("trigger-2"), where, playbook)).key == "INC-2"
+    assert [i.key for i in await incidents_in_db(stack)] == ["INC-1", "INC-2"]
