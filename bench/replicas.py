@@ -30,6 +30,7 @@ import yaml
 from sqlalchemy import text
 
 from bench.common import Figure, percentile
+from bench.serving import free_port, stop, until_healthy
 from bot.db import create_database, drop_database, make_engine, upgrade
 from bot.playbooks import SHIPPED_DIR
 from bot.sandbox.actor import sign
@@ -87,14 +88,6 @@ class Deployment:
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def fast_playbooks(directory: Path) -> Path:
     """The payment-failure playbook cut to two steps that fall due within seconds (so reminders fire soon)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -115,21 +108,6 @@ def _spawn(deployment: Deployment, name: str, args: list[str], env: dict[str, st
         log.close()
 
 
-async def _until_healthy(url: str, process: subprocess.Popen[bytes], limit: float = 90.0) -> None:
-    """Wait until a replica answers /healthz with 200 (ready); fail early if the process died."""
-    start = time.perf_counter()
-    async with aiohttp.ClientSession() as http:
-        while time.perf_counter() - start < limit:
-            if process.poll() is not None:
-                raise RuntimeError(f"{url}: the process exited with {process.returncode}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"{url} was not ready within {limit} s")
-
-
 async def start_deployment(workdir: Path, database_url: str, *, replicas: int = REPLICAS,
                            rate_limits: bool = False) -> Deployment:
     """Upgrade the schema once, then start the web replicas (scheduler off) and the scheduler worker."""
@@ -147,31 +125,22 @@ async def start_deployment(workdir: Path, database_url: str, *, replicas: int = 
     await asyncio.to_thread(upgrade, database_url)  # `yingji db upgrade`, before the processes start
     try:
         for n in range(replicas):
-            port = _free_port()
+            port = free_port()
             process = _spawn(deployment, f"web-{n}", ["serve"], {**env, "PORT": str(port), "YINGJI_SCHEDULER": "off"})
             deployment.web.append((process, port))
         deployment.worker = _spawn(deployment, "worker", ["scheduler"], env)
         for process, port in deployment.web:
-            await _until_healthy(f"http://127.0.0.1:{port}/healthz", process)
+            await until_healthy(f"http://127.0.0.1:{port}/healthz", 90.0, process)
     except BaseException:
         await stop_deployment(deployment)
         raise
     return deployment
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 async def stop_deployment(deployment: Deployment) -> None:
     """Stop every process (SIGTERM, as a platform does), then the sandbox."""
     processes = [p for p, _ in deployment.web] + ([deployment.worker] if deployment.worker else [])
-    await asyncio.gather(*(asyncio.to_thread(_stop, p) for p in processes))
+    await asyncio.gather(*(asyncio.to_thread(stop, p, 20.0) for p in processes))
     await deployment.sandbox.stop()
 
 
@@ -285,7 +254,7 @@ def throwaway_postgres() -> Iterator[str | None]:
     with tempfile.TemporaryDirectory(prefix="yingji-pg-") as tmp:
         if as_user:
             shutil.chown(tmp, "postgres", "postgres")
-        data, port = Path(tmp) / "data", _free_port()
+        data, port = Path(tmp) / "data", free_port()
         subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                         "-E", "UTF8", "--no-locale"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", f"{tmp}/log", "-w", "-o",

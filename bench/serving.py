@@ -31,11 +31,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def until_healthy(url: str, limit: float = 60.0) -> float:
-    """Seconds until `url` answers 200."""
+async def until_healthy(url: str, limit: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> float:
+    """Seconds until `url` answers 200; fails early if `process` (the server) has died."""
     start = time.perf_counter()
     async with aiohttp.ClientSession() as http:
         while time.perf_counter() - start < limit:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{url}: the process exited with {process.returncode}")
             try:
                 async with http.get(url) as response:
                     if response.status == 200:
@@ -70,10 +72,11 @@ def start_bare_bolt(sb: Sandbox) -> tuple[subprocess.Popen[bytes], int]:
     return process, port
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM, as a platform stops a process; SIGKILL after `grace` seconds."""
     process.terminate()
     try:
-        process.wait(15)
+        process.wait(grace)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

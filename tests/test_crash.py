@@ -18,7 +18,6 @@ import os
 import random
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import aiohttp
 import pytest
 import yaml
 
+from bench.serving import free_port
 from bot.sandbox.actor import SlackActor
 from bot.sandbox.server import Sandbox
 from yingji.local import _seed
@@ -74,13 +74,6 @@ class Incidents:
     steps: dict[str, set[int]] = field(default_factory=dict)
 
 
-def _free_port() -> int:
-    """A loopback port nobody listens on, for the next start."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class BotProcess:
     """`yingji serve` as its own process, started again after each kill on the same database."""
 
@@ -97,7 +90,7 @@ class BotProcess:
 
     async def start(self) -> SlackActor:
         """Start the process and wait until /healthz says it is ready; returns an actor pointed at it."""
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "SLACK_BOT_TOKEN": self.sb.bot_token, "SLACK_SIGNING_SECRET": self.sb.signing_secret,
                "SLACK_API_URL": self.sb.api_url, "DATABASE_URL": f"sqlite+aiosqlite:///{self.db}",
                "YINGJI_CONFIG": str(self.config), "HOST": "127.0.0.1", "PORT": str(port),
