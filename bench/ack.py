@@ -1,7 +1,9 @@
 """Ack latency of `/incident declare` at 1, 50 and 200 concurrent requests, against a bare bolt app.
 
-Both servers run as their own processes, as in production, and so does the load generator; this
-process hosts the Slack sandbox the bot's background work talks to.
+A second baseline is the same bolt app storing each command in SQLite before it acks, one transaction
+per request: yingji also acks only once the declaration is stored, and this shows what that costs
+done the plain way. All servers run as their own processes, as in production, and so does the load
+generator; this process hosts the Slack sandbox the bot's background work talks to.
 """
 
 from __future__ import annotations
@@ -61,19 +63,25 @@ async def run() -> list[Figure]:
         bot, bot_port = start_bot(sb, Path(tmp), {"announce_channel": "#incidents"})
         db = Path(tmp) / "yingji.db"
         bare, bare_port = start_bare_bolt(sb)
+        durable, durable_port = start_bare_bolt(sb, Path(tmp) / "bare.db")
         try:
-            await until_healthy(f"http://127.0.0.1:{bot_port}/healthz")
-            await until_healthy(f"http://127.0.0.1:{bare_port}/healthz")
-            ours_url, bare_url = (f"http://127.0.0.1:{p}/slack/events" for p in (bot_port, bare_port))
-            await fire_apart(bare_url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(5)])  # warm up
+            for port in (bot_port, bare_port, durable_port):
+                await until_healthy(f"http://127.0.0.1:{port}/healthz")
+            ours_url, bare_url, durable_url = (
+                f"http://127.0.0.1:{p}/slack/events" for p in (bot_port, bare_port, durable_port))
+            for url in (bare_url, durable_url):  # warm up
+                await fire_apart(url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(5)])
             await fire_apart(ours_url, sb.signing_secret, [_body(sb, channel, user, 0)])
             await _quiet(sb, db)
             n = 1
             for level in LEVELS:
                 ours: list[float] = []
                 base: list[float] = []
+                stored: list[float] = []
                 for _ in range(ROUNDS):
                     base += await fire_apart(bare_url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(level)])
+                    stored += await fire_apart(
+                        durable_url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(level)])
                     ours += await fire_apart(ours_url, sb.signing_secret, [_body(sb, channel, user, n + i) for i in range(level)])
                     n += level
                     await _quiet(sb, db)
@@ -84,9 +92,12 @@ async def run() -> list[Figure]:
                         target = "≤ 50 ms and ≤ 1.5× bare bolt"
                         met = value <= 50 and value <= 1.5 * baseline
                     figures.append(Figure(f"ack {name} at {level} concurrent", value, "ms", target, baseline, met))
+                figures.append(Figure(f"ack p99 at {level} concurrent vs bolt storing each alone",
+                                      percentile(ours, 99), "ms", "", percentile(stored, 99)))
         finally:
             stop(bot)
             stop(bare)
+            stop(durable)
             await sb.stop()
     return figures
 

@@ -1,5 +1,7 @@
-"""The baseline server: a bolt AsyncApp whose /incident handler only acks, served like yingji
-(aiohttp, signature checks, process_before_response, the same listen backlog)."""
+"""The baseline servers: a bolt AsyncApp whose /incident handler only acks, served like yingji
+(aiohttp, signature checks, process_before_response, the same listen backlog); with BARE_BOLT_DB set,
+the same app stores each command in that SQLite file (WAL, one transaction each) before it acks —
+what a durable ack costs when every request writes alone."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import os
 from typing import Any
 
+import aiosqlite
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -15,12 +18,27 @@ from slack_sdk.web.async_client import AsyncWebClient
 from yingji.app import BACKLOG
 
 
-def build() -> web.Application:
+async def open_store(path: str) -> aiosqlite.Connection:
+    """The SQLite file the durable baseline writes to, set up as yingji's is (WAL, synchronous=NORMAL)."""
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=NORMAL")
+    await db.execute("CREATE TABLE IF NOT EXISTS command (id INTEGER PRIMARY KEY, user_id TEXT, text TEXT)")
+    return db
+
+
+def build(store: aiosqlite.Connection | None) -> web.Application:
     app = AsyncApp(client=AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
                    signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=True)
+    lock = asyncio.Lock()  # one connection: one transaction at a time
 
     @app.command("/incident")
-    async def only_ack(ack: Any) -> None:
+    async def only_ack(ack: Any, body: dict[str, Any]) -> None:
+        if store is not None:
+            async with lock:
+                await store.execute("BEGIN IMMEDIATE")
+                await store.execute("INSERT INTO command (user_id, text) VALUES (?, ?)", (body["user_id"], body["text"]))
+                await store.execute("COMMIT")
         await ack()
 
     async def events(request: web.Request) -> web.Response:
@@ -36,7 +54,8 @@ def build() -> web.Application:
 
 
 async def main() -> None:
-    runner = web.AppRunner(build(), access_log=None)
+    store = await open_store(os.environ["BARE_BOLT_DB"]) if os.environ.get("BARE_BOLT_DB") else None
+    runner = web.AppRunner(build(store), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", int(os.environ["PORT"]), backlog=BACKLOG).start()
     await asyncio.Event().wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -170,17 +171,21 @@ async def _insert_incidents(
     """Insert the incidents in one statement; the database allocates each id, and so its key INC-n."""
     if not requests:
         return []
+    # Each row carries a provisional unique key so the ids RETURNING hands back, in any order, are matched
+    # to their rows in one multi-row statement (asking for parameter order makes SQLite insert row by row).
     rows = [{
-        "title": r.title[:MAX_TITLE], "summary": r.summary[:MAX_SUMMARY], "playbook": r.playbook,
-        "severity": r.severity, "status": "investigating", "private": r.private, "drill": r.drill,
-        "language": r.language, "declared_by": r.declared_by, "declared_at": now, "resolution": "",
+        "key": f"new:{secrets.token_hex(12)}", "title": r.title[:MAX_TITLE], "summary": r.summary[:MAX_SUMMARY],
+        "playbook": r.playbook, "severity": r.severity, "status": "investigating", "private": r.private,
+        "drill": r.drill, "language": r.language, "declared_by": r.declared_by, "declared_at": now, "resolution": "",
         "origin_channel_id": r.origin_channel_id, "response_url": r.response_url,
         "impact_started_at": r.impact_started_at, "alert_key": r.alert_key,
     } for r in requests]
     connection = await session.connection()
-    result = await connection.execute(insert(Incident).returning(col(Incident.id), sort_by_parameter_order=True), rows)
+    result = await connection.execute(insert(Incident).returning(col(Incident.id), col(Incident.key)), rows)
+    id_of = {provisional: incident_id for incident_id, provisional in result.all()}
     declared = []
-    for incident_id, row in zip(result.scalars().all(), rows):
+    for row in rows:
+        incident_id = id_of[row["key"]]
         prefix = f"{where.channel_prefix}-drill" if row["drill"] else where.channel_prefix
         name = channel_name(prefix, incident_id, row["title"], now, where.tz, private=row["private"])
         declared.append(Declared(incident_id, f"INC-{incident_id}", row["title"], name, None, created=True))

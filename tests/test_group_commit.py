@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.group_commit import GroupCommit
-from bot.models import Delivery, SlackOp, TimelineEvent
+from bot.models import Delivery, Incident, SlackOp, TimelineEvent
 from bot.sandbox.actor import sign
 from bot.tasks import TaskSet
 from tests.conftest import incidents_in_db
@@ -93,6 +93,10 @@ async def test_a_batch_keeps_each_declarers_choices(stack: LocalStack, commander
     ]
     declared = await asyncio.gather(*(stack.rt.declarations.submit(r) for r in requests))
     assert [d.created for d in declared] == [True, True, True]
+    async with stack.rt.sessions() as session:  # each answer names the row its own request created
+        rows = [await session.get(Incident, d.id) for d in declared]
+    assert [(r.key, r.title, r.declared_by, r.channel_name) for r in rows if r] == [
+        (d.key, q.title, q.declared_by, d.channel_name) for d, q in zip(declared, requests)]
     await stack.settle(60)
     from bot import roles
 

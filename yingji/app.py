@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from urllib.parse import parse_qsl
-
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
 
 import commands
-from yingji import hooks
-from datetime import timedelta
-
 from bot.db import utcnow
 from bot.figures import figures
 from bot.logsafe import bolt_logger
 from bot.metrics import BACKGROUND_TASKS, REGISTRY, REQUESTS, WINDOW_DAYS, publish
 from bot.runtime import Runtime
 from bot.slack import envelope
+from yingji import hooks
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,12 @@ BACKLOG = 1024
 
 
 def build_bolt_app(rt: Runtime) -> AsyncApp:
-    """The bolt app: signature checks on, listeners run before the response so the ack follows the write."""
+    """The bolt app: listeners run before the response, so the ack follows the write."""
     app = AsyncApp(
         client=rt.client,
         signing_secret=rt.settings.signing_secret,
         process_before_response=True,
+        request_verification_enabled=False,  # screen() checks every HTTP request first; Socket Mode needs none
         raise_error_for_unhandled_request=False,
         logger=bolt_logger(),  # bolt's DEBUG would log every ack body, private incidents' words among them
     )
@@ -47,35 +49,32 @@ def build_bolt_app(rt: Runtime) -> AsyncApp:
     return app
 
 
-async def bolt_request(request: web.Request) -> AsyncBoltRequest:
-    """bolt's request, except that a slash command whose text says "payload" is parsed as a slash command,
-    and U+0000 is dropped from every text (see envelope.scrub).
+def screen(
+    body: bytes, headers: Mapping[str, str], content_type: str, signing_secret: str
+) -> dict[str, Any] | BoltResponse:
+    """The request parsed, or the refusal of what Slack did not sign (401) or would never send (400).
 
-    bolt treats any form body containing the word "payload" as an interactivity payload and
-    drops the command (404, nothing done); a person typing that word must still be heard.
+    Checked and parsed here once; bolt is handed the result (see bolt_request), so a storm does not pay
+    for the signature check and the body parse twice.
     """
-    raw = (await request.read()).decode("utf-8")  # screen() has checked it decodes; the charset header is not trusted
-    bolt_req = AsyncBoltRequest(body=raw, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
-    if not bolt_req.body and "payload" in raw and not raw.startswith("{"):
-        params = dict(parse_qsl(raw, keep_blank_values=True))
-        if "payload" not in params:
-            bolt_req.body = params
-            bolt_req.context = build_async_context(AsyncBoltContext({}), params)
-    scrubbed = envelope.scrub(bolt_req.body)
-    if scrubbed != bolt_req.body:
-        bolt_req.body = scrubbed
-        bolt_req.context = build_async_context(AsyncBoltContext({}), scrubbed)
-    return bolt_req
-
-
-async def screen(request: web.Request, signing_secret: str) -> BoltResponse | None:
-    """Refuse, before bolt parses it, what Slack did not sign (401) or would never send (400)."""
-    body = await request.read()
-    if not envelope.signed(signing_secret, body, request.headers):
+    if not envelope.signed(signing_secret, body, headers):
         return BoltResponse(status=401, body={"error": "invalid request"})
-    parsed = envelope.parse(body, request.content_type)
+    parsed = envelope.parse(body, content_type)
     why = "not a JSON object, a form or a payload" if parsed is None else envelope.problem(parsed)
-    return BoltResponse(status=400, body={"error": why}) if why else None
+    return BoltResponse(status=400, body={"error": why}) if why or parsed is None else parsed
+
+
+def bolt_request(raw: bytes, parsed: dict[str, Any], request: web.Request) -> AsyncBoltRequest:
+    """bolt's request built from the body screen() parsed, without U+0000 in any text (see envelope.scrub).
+
+    bolt's own parser is not used: it treats any form containing the word "payload" as an interactivity
+    payload and drops the command (404, nothing done), and a person typing that word must still be heard.
+    """
+    bolt_req = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+    bolt_req.raw_body = raw.decode("utf-8")  # screen() has checked it decodes; the charset header is not trusted
+    bolt_req.body = envelope.scrub(parsed)
+    bolt_req.context = build_async_context(AsyncBoltContext({}), bolt_req.body)
+    return bolt_req
 
 
 def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
@@ -83,7 +82,12 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
 
     async def slack_events(request: web.Request) -> web.Response:
         with rt.requests.answering():
-            response = await screen(request, rt.settings.signing_secret) or await bolt.async_dispatch(await bolt_request(request))
+            raw = await request.read()
+            checked = screen(raw, request.headers, request.content_type, rt.settings.signing_secret)
+            if isinstance(checked, BoltResponse):
+                response = checked
+            else:
+                response = await bolt.async_dispatch(bolt_request(raw, checked, request))
         if response.status == 404:  # signed, well formed, and nothing here listens for it: acknowledged and ignored
             response = BoltResponse(status=200, body="")  # (an event answered otherwise is retried by Slack)
         REQUESTS.labels(str(response.status)).inc()
