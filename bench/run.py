@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 
 from bench import ack, process, ready, replicas, timeline
 from bench.common import Figure, table, write
@@ -16,14 +17,16 @@ SUITES = {"timeline": timeline.run, "ready": ready.run, "ack": ack.run, "process
 async def main(names: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING)
     everything: list[Figure] = []
+    began = time.perf_counter()
     for name in names or list(SUITES):
+        start = time.perf_counter()
         figures = await SUITES[name]()
         path = write(name, figures)
-        print(f"\n== {name} ({path})")
+        print(f"\n== {name}, {time.perf_counter() - start:.0f} s ({path})")
         print(table(figures))
         everything += figures
     missed = [f.name for f in everything if f.met is False]
-    print(f"\n{len(everything)} figures, {len(missed)} targets missed" + (": " + "; ".join(missed) if missed else ""))
+    print(f"\n{len(everything)} figures in {time.perf_counter() - began:.0f} s, {len(missed)} targets missed" + (": " + "; ".join(missed) if missed else ""))
     return 0
 
 
