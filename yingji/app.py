@@ -60,8 +60,10 @@ def screen(
     if not envelope.signed(signing_secret, body, headers):
         return BoltResponse(status=401, body={"error": "invalid request"})
     parsed = envelope.parse(body, content_type)
-    why = "not a JSON object, a form or a payload" if parsed is None else envelope.problem(parsed)
-    return BoltResponse(status=400, body={"error": why}) if why or parsed is None else parsed
+    if parsed is None:
+        return BoltResponse(status=400, body={"error": "not a JSON object, a form or a payload"})
+    why = envelope.problem(parsed)
+    return BoltResponse(status=400, body={"error": why}) if why else parsed
 
 
 def bolt_request(raw: bytes, parsed: dict[str, Any], request: web.Request) -> AsyncBoltRequest:
