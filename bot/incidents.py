@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import lifecycle, outbox, roles, steps, timeline
+from bot.bulk import insert_rows
 from bot.db import utcnow
 from bot.metrics import INCIDENTS_DECLARED
 from bot.models import Delivery, Incident, RoleAssignment, SlackOp, TimelineEvent
@@ -23,6 +24,7 @@ from bot.severity import ACTIVE_STATUSES
 
 MAX_TITLE = 10_000
 MAX_SUMMARY = 20_000
+DECLARE_LOCK = 0x79696E67  # PostgreSQL advisory lock key held while declaring ("ying")
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,12 @@ async def declare_many(
     Only what must be durable at once is written (the incident, its key, the declaration, the
     commander if the declarer took command, and one queued `provision` operation); steps, clocks,
     default roles and the Slack work follow from that operation a moment later. A request repeated
-    (earlier or within the batch) returns the first incident; a dedup key another process stored a
-    moment ago rolls everything back with DuplicateRequest, so the caller retries alone.
+    (earlier or within the batch) returns the first incident. Declaring transactions take turns, so
+    the repeats read stay true until commit; should a dedup key be stored anyway, everything rolls
+    back with DuplicateRequest and the caller answers as for a repeat.
     """
+    connection = await session.connection()
+    await _serialize_declarations(connection)
     earlier = await _earlier(session, [r.dedup_key for r in requests if r.dedup_key])
     fresh: list[DeclareRequest] = []
     first_of: dict[str, DeclareRequest] = {}
@@ -105,31 +110,30 @@ async def declare_many(
             first_of[request.dedup_key] = request
         fresh.append(request)
     now = utcnow()
-    connection = await session.connection()
-    # Claim the dedup keys before inserting: a writer that loses the race is stopped here, before it
-    # draws an id from PostgreSQL's sequence (a rolled-back insert would burn a key and leave a gap).
+    created = _name(fresh, await _reserve_ids(connection, len(fresh)), where, now)
+    by_request = {id(request): incident for request, incident in zip(fresh, created)}
     try:
         if first_of:
-            await connection.execute(insert(Delivery), [{"key": key, "at": now, "result": ""} for key in first_of])
+            await insert_rows(connection, Delivery.__table__, [  # type: ignore[attr-defined]
+                {"key": key, "at": now, "result": by_request[id(r)].key} for key, r in first_of.items()])
     except IntegrityError as exc:
         await session.rollback()
         raise DuplicateRequest(str(exc.params)) from None
-    created = await _insert_incidents(session, fresh, where, now)
-    by_request = {id(request): incident for request, incident in zip(fresh, created)}
-    if first_of:
-        table = Delivery.__table__  # type: ignore[attr-defined]
-        await connection.execute(
-            update(table).where(table.c.key == bindparam("claimed")).values(result=bindparam("incident_key")),
-            [{"claimed": key, "incident_key": by_request[id(r)].key} for key, r in first_of.items()],
-        )
     if created:
-        await connection.execute(insert(TimelineEvent), [
-            {"incident_id": i.id, "kind": "declared", "actor": r.declared_by, "text": r.title[:MAX_TITLE], "at": now,
+        await insert_rows(connection, Incident.__table__, [{  # type: ignore[attr-defined]
+            "id": i.id, "key": i.key, "channel_name": i.channel_name, "title": i.title,
+            "summary": r.summary[:MAX_SUMMARY], "playbook": r.playbook, "severity": r.severity,
+            "status": "investigating", "private": r.private, "drill": r.drill, "language": r.language,
+            "declared_by": r.declared_by, "declared_at": now, "resolution": "", "origin_channel_id": r.origin_channel_id,
+            "response_url": r.response_url, "impact_started_at": r.impact_started_at, "alert_key": r.alert_key,
+        } for r, i in zip(fresh, created)])
+        await insert_rows(connection, TimelineEvent.__table__, [  # type: ignore[attr-defined]
+            {"incident_id": i.id, "kind": "declared", "actor": r.declared_by, "text": i.title, "at": now,
              "data": {"severity": r.severity, "playbook": r.playbook, "private": r.private,
                       "summary": r.summary[:MAX_SUMMARY]}}
             for r, i in zip(fresh, created)
         ])
-        await connection.execute(insert(SlackOp), [
+        await insert_rows(connection, SlackOp.__table__, [  # type: ignore[attr-defined]
             {"incident_id": i.id, "kind": "provision", "wave": 0, "status": outbox.PENDING, "attempts": 0,
              "created_at": now, "args": {"default_holders": r.default_holders, "announce": where.announce,
                                          "regulatory": where.regulatory}}
@@ -165,36 +169,37 @@ async def _earlier(session: AsyncSession, dedup_keys: list[str]) -> dict[str, De
     return {d.key: Declared.of(by_key[d.result], created=False) for d in seen if d.result in by_key}
 
 
-async def _insert_incidents(
-    session: AsyncSession, requests: list[DeclareRequest], where: Workspace, now: datetime
-) -> list[Declared]:
-    """Insert the incidents in one statement; the database allocates each id, and so its key INC-n."""
-    if not requests:
+async def _serialize_declarations(connection: AsyncConnection) -> None:
+    """One declaring transaction at a time across replicas, so the dedup keys read stay true until commit.
+
+    SQLite's BEGIN IMMEDIATE already holds the database's one write lock; PostgreSQL takes an advisory lock
+    until the transaction ends.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": DECLARE_LOCK})
+
+
+async def _reserve_ids(connection: AsyncConnection, n: int) -> list[int]:
+    """The next n incident ids, known before the insert, so each row is written once with its key INC-n."""
+    if n == 0:
         return []
-    # Each row carries a provisional unique key so the ids RETURNING hands back, in any order, are matched
-    # to their rows in one multi-row statement (asking for parameter order makes SQLite insert row by row).
-    rows = [{
-        "key": f"new:{secrets.token_hex(12)}", "title": r.title[:MAX_TITLE], "summary": r.summary[:MAX_SUMMARY],
-        "playbook": r.playbook, "severity": r.severity, "status": "investigating", "private": r.private,
-        "drill": r.drill, "language": r.language, "declared_by": r.declared_by, "declared_at": now, "resolution": "",
-        "origin_channel_id": r.origin_channel_id, "response_url": r.response_url,
-        "impact_started_at": r.impact_started_at, "alert_key": r.alert_key,
-    } for r in requests]
-    connection = await session.connection()
-    result = await connection.execute(insert(Incident).returning(col(Incident.id), col(Incident.key)), rows)
-    id_of = {provisional: incident_id for incident_id, provisional in result.all()}
+    if connection.dialect.name == "postgresql":
+        drawn = await connection.execute(
+            text("SELECT nextval(pg_get_serial_sequence('incident', 'id')) FROM generate_series(1, :n)"), {"n": n})
+        return sorted(row[0] for row in drawn)
+    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), and a rowid table allocates max + 1.
+    highest = (await connection.execute(text("SELECT coalesce(max(id), 0) FROM incident"))).scalar_one()
+    return list(range(highest + 1, highest + n + 1))
+
+
+def _name(requests: list[DeclareRequest], ids: list[int], where: Workspace, now: datetime) -> list[Declared]:
+    """Each new incident's key and channel name, from its id."""
     declared = []
-    for row in rows:
-        incident_id = id_of[row["key"]]
-        prefix = f"{where.channel_prefix}-drill" if row["drill"] else where.channel_prefix
-        name = channel_name(prefix, incident_id, row["title"], now, where.tz, private=row["private"])
-        declared.append(Declared(incident_id, f"INC-{incident_id}", row["title"], name, None, created=True))
-    table = Incident.__table__  # type: ignore[attr-defined]
-    await connection.execute(
-        update(table).where(table.c.id == bindparam("incident_id")).values(
-            key=bindparam("new_key"), channel_name=bindparam("new_channel_name")),
-        [{"incident_id": d.id, "new_key": d.key, "new_channel_name": d.channel_name} for d in declared],
-    )
+    for request, incident_id in zip(requests, ids, strict=True):
+        title = request.title[:MAX_TITLE]
+        prefix = f"{where.channel_prefix}-drill" if request.drill else where.channel_prefix
+        name = channel_name(prefix, incident_id, title, now, where.tz, private=request.private)
+        declared.append(Declared(incident_id, f"INC-{incident_id}", title, name, None, created=True))
     return declared
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot import incidents
@@ -131,28 +133,41 @@ async def test_default_role_holders_are_assigned_and_invited(make_stack) -> None
     assert (await timeline_kinds(stack, incident.id)).count("role_assigned") == 2
 
 
-async def test_a_repeat_that_loses_the_race_burns_no_key(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A writer that read "not seen yet" just before another committed the same request is stopped at the
-    claim, before it draws an id: on PostgreSQL a rolled-back insert would leave a gap in the INC keys."""
-    where = stack.rt.workspace()
-    playbook = stack.rt.playbooks["payment-failure"]
+def _request(stack: LocalStack, dedup_key: str) -> DeclareRequest:
+    return DeclareRequest(title="支付宝回调超时", playbook="payment-failure", severity="sev2",
+                          declared_by=stack.users["zhang.wei"], dedup_key=dedup_key)
 
-    def request(dedup_key: str) -> DeclareRequest:
-        return DeclareRequest(title="支付宝回调超时", playbook="payment-failure", severity="sev2",
-                              declared_by=stack.users["zhang.wei"], dedup_key=dedup_key)
 
+async def test_the_same_request_declared_twice_at_once_takes_turns(stack: LocalStack) -> None:
+    """Two writers (two replicas, two connections) with one Slack request: the second waits for the first
+    to commit, then answers with its incident; no error, and no INC key is drawn and thrown away."""
+    where, playbook = stack.rt.workspace(), stack.rt.playbooks["payment-failure"]
+
+    async def declare(dedup_key: str) -> incidents.Declared:
+        async with stack.rt.sessions() as session:
+            return await incidents.declare(session, _request(stack, dedup_key), where, playbook)
+
+    first, second = await asyncio.gather(declare("trigger-1"), declare("trigger-1"))
+    assert first.key == second.key == "INC-1" and sorted([first.created, second.created]) == [False, True]
+    assert (await declare("trigger-2")).key == "INC-2"
+    assert [i.key for i in await incidents_in_db(stack)] == ["INC-1", "INC-2"]
+
+
+async def test_a_request_stored_behind_the_writers_back_is_refused_whole(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the dedup key be stored anyway after this writer looked, the claim stops it: DuplicateRequest,
+    and nothing of the second declaration is kept."""
+    where, playbook = stack.rt.workspace(), stack.rt.playbooks["payment-failure"]
     async with stack.rt.sessions() as session:
-        assert (await incidents.declare(session, request("trigger-1"), where, playbook)).key == "INC-1"
-    real_earlier = incidents._earlier
+        assert (await incidents.declare(session, _request(stack, "trigger-1"), where, playbook)).key == "INC-1"
 
-    async def stale(session: object, keys: list[str]) -> dict[str, object]:  # as if the other writer committed right after this one looked
+    async def stale(session: object, keys: list[str]) -> dict[str, object]:  # as if the key were not stored yet
         return {}
 
     monkeypatch.setattr(incidents, "_earlier", stale)
     async with stack.rt.sessions() as session:
         with pytest.raises(DuplicateRequest):
-            await incidents.declare(session, request("trigger-1"), where, playbook)
-    monkeypatch.setattr(incidents, "_earlier", real_earlier)
-    async with stack.rt.sessions() as session:
-        assert (await incidents.declare(session, request("trigger-2"), where, playbook)).key == "INC-2"
-    assert [i.key for i in await incidents_in_db(stack)] == ["INC-1", "INC-2"]
+            await incidents.declare(session, _request(stack, "trigger-1"), where, playbook)
+    [incident] = await incidents_in_db(stack)
+    assert await timeline_kinds(stack, incident.id) == ["declared"]
