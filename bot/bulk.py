@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+Binds = tuple[tuple[str, str, Callable[[Any], Any] | None], ...]  # (parameter name, row key, bind processing)
 
 
 async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -20,22 +25,37 @@ async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[
     """
     if not rows:
         return
-    names = list(rows[0])
-    if missing := [c.name for c in table.c if c.default is not None and c.name not in names]:
-        raise ValueError(f"insert_rows into {table.name} needs the columns with defaults: {', '.join(missing)}")
     dialect = connection.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=names)
-    order = list(compiled.positiontup or []) if dialect.positional else list(compiled.binds)
+    sql, binds = _statement(table, tuple(rows[0]), dialect)
     columns = []
-    for name in order:
-        bind = compiled.binds[name]
-        values = [row[bind.key] for row in rows]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+    for _, key, process in binds:
+        values = [row[key] for row in rows]
         columns.append(values if process is None else _processed(process, values))
     params: list[Any] = list(zip(*columns))
     if not dialect.positional:
-        params = [dict(zip(order, values)) for values in params]
-    await connection.exec_driver_sql(compiled.string, params)
+        params = [dict(zip((name for name, _, _ in binds), values)) for values in params]
+    if dialect.name == "sqlite":  # aiosqlite runs executemany in one trip to its thread, SQLAlchemy's cursor in three
+        raw = await connection.get_raw_connection()
+        try:
+            await raw.driver_connection.executemany(sql, params)
+        except dialect.loaded_dbapi.Error as exc:  # raised as SQLAlchemy would (IntegrityError for a taken key)
+            raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
+    else:
+        await connection.exec_driver_sql(sql, params)
+
+
+@lru_cache(maxsize=64)
+def _statement(table: Table, names: tuple[str, ...], dialect: Dialect) -> tuple[str, Binds]:
+    """The INSERT's SQL for these columns, and each parameter's row key and bind processing, compiled once."""
+    if missing := [c.name for c in table.c if c.default is not None and c.name not in names]:
+        raise ValueError(f"insert_rows into {table.name} needs the columns with defaults: {', '.join(missing)}")
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(names))
+    order = list(compiled.positiontup or []) if dialect.positional else list(compiled.binds)
+    binds = tuple(
+        (name, compiled.binds[name].key, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in order
+    )
+    return compiled.string, binds
 
 
 def _processed(process: Callable[[Any], Any], values: list[Any]) -> list[Any]:

@@ -8,11 +8,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot.bulk import insert_rows
 from bot.db import make_engine, make_sessionmaker, upgrade
-from bot.models import Incident, TimelineEvent
+from bot.models import Delivery, Incident, TimelineEvent
 from tests.conftest import Database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -62,5 +63,20 @@ async def test_a_column_with_a_default_must_be_given(tmp_path: Path, database: D
         async with make_sessionmaker(engine)() as session:
             with pytest.raises(ValueError, match="declared_at"):
                 await insert_rows(await session.connection(), Incident.__table__, [row])  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_taken_key_fails_as_sqlalchemy_reports_it(tmp_path: Path, database: Database) -> None:
+    """Callers catch SQLAlchemy's IntegrityError on every database, whichever way the rows were sent."""
+    url = database.url_for(tmp_path)
+    await asyncio.to_thread(upgrade, url)
+    engine = make_engine(url)
+    row = {"key": "slash:trigger-1", "at": datetime.now(UTC), "result": "INC-1"}
+    try:
+        async with make_sessionmaker(engine)() as session:
+            await insert_rows(await session.connection(), Delivery.__table__, [row])  # type: ignore[attr-defined]
+            with pytest.raises(IntegrityError):
+                await insert_rows(await session.connection(), Delivery.__table__, [row])  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
