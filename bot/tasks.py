@@ -83,6 +83,11 @@ class AckFirst:
             if not self._answering:
                 self._reopen = asyncio.get_running_loop().call_later(self.quiet, self._open.set)
 
+    @property
+    def holding(self) -> bool:
+        """True while requests are being answered (and for `quiet` seconds after)."""
+        return not self._open.is_set()
+
     async def wait(self) -> None:
         """Let requests being answered go first, for at most `max_pause`."""
         if not self._open.is_set():

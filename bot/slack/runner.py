@@ -52,8 +52,8 @@ class OutboxRunner:
         self._slots = asyncio.Semaphore(concurrency)
         self._told_delay: set[int] = set()
         self._gate = gate or AckFirst(max_pause=0)
-
         self._again: set[int | None] = set()
+        self._behind_acks: list[int | None] = []
 
     def kick(self, incident_id: int | None) -> None:
         """Start (or re-run) the drain for one incident, in the background."""
@@ -61,7 +61,19 @@ class OutboxRunner:
             self._again.add(incident_id)
             return
         self._draining.add(incident_id)
+        if self._gate.holding:  # one task waits for the acks on behalf of every incident kicked meanwhile
+            self._behind_acks.append(incident_id)
+            if len(self._behind_acks) == 1:
+                self.tasks.spawn(self._after_acks(), name="outbox:after-acks")
+            return
         self.tasks.spawn(self._drain(incident_id), name=f"outbox:{incident_id}")
+
+    async def _after_acks(self) -> None:
+        """Start the drains held back while requests were being answered."""
+        await self._gate.wait()
+        behind, self._behind_acks = self._behind_acks, []
+        for incident_id in behind:
+            self.tasks.spawn(self._drain(incident_id), name=f"outbox:{incident_id}")
 
     async def resume(self) -> int:
         """Finish the Slack work a previous process left undone; returns how many incidents."""
