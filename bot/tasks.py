@@ -90,7 +90,7 @@ class AckFirst:
 
     async def wait(self) -> None:
         """Let requests being answered go first, for at most `max_pause`."""
-        if not self._open.is_set():
+        if self.holding:
             with suppress(TimeoutError):
                 async with asyncio.timeout(self.max_pause):  # no extra task per waiter, unlike wait_for
                     await self._open.wait()
