@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.runtime import Runtime
-from bot.slack.notify import tell_person
-from bot.slack.text import unescape
-from bot.slack.blocks import ASSIGN_ROLES_ACTION
-from bot.slack.checklist import DONE_ACTION
-import re
-
-from bot.slack.timeline_view import PAGE_ACTION
 from bot.slack import statement_view as sv
-from bot.slack.blocks import UPDATE_STATUS_ACTION
+from bot.slack.blocks import ASSIGN_ROLES_ACTION, UPDATE_STATUS_ACTION
+from bot.slack.checklist import DONE_ACTION
+from bot.slack.notify import tell_person
 from bot.slack.ops.lifecycle import SNOOZE_ACTION
-from commands import capture, declare, payload, roles, statement, status, steps, timeline
+from bot.slack.text import unescape
+from bot.slack.timeline_view import PAGE_ACTION
+from commands import (
+    capture,
+    declare,
+    payload,
+    roles,
+    statement,
+    status,
+    steps,
+    timeline,
+)
 from commands.context import Invocation, Reply
 from commands.router import dispatch
 
