@@ -82,8 +82,8 @@ def _form(rt: Runtime, handler: FormHandler, name: str) -> Callable[..., Awaitab
             user = payload.user_of(body)
             rt.tasks.spawn(tell_person(rt.client, user, _oops(rt.language).text), name=f"oops:{name}")
             return
-        payload, reply = result
-        await ack(**payload)
+        answer, reply = result
+        await ack(**answer)
         _start(rt, reply, f"after:{name}")
 
     return listener
@@ -118,12 +118,12 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     @app.view(roles.FORM_ID)
     async def assign_roles_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
-            payload, reply = await roles.submit_assign_form(rt, body)
+            answer, reply = await roles.submit_assign_form(rt, body)
         except Exception:
             log.exception("assign roles form failed before the ack")
             await ack(response_action="errors", errors={"commander": _oops(rt.language).text[:150]})
             return
-        await ack(**payload)
+        await ack(**answer)
         _start(rt, reply, "after:assign_roles")
 
     @app.action(DONE_ACTION)
@@ -182,10 +182,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     @app.view(declare.CALLBACK_ID)
     async def declare_form_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
-            payload, reply = await declare.submit_form(rt, body)
+            answer, reply = await declare.submit_form(rt, body)
         except Exception:
             log.exception("declare form failed before the ack")
             await ack(response_action="errors", errors={"title": _oops(rt.language).text[:150]})
             return
-        await ack(**payload)
+        await ack(**answer)
         _start(rt, reply, "after:declare_form")

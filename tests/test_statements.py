@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -14,8 +13,9 @@ from aiohttp import web
 from sqlmodel import select
 
 from bot.db import utcnow
-from bot.models import Statement, TimelineEvent
-from tests.conftest import wait_for, StackFactory, declare, in_channel, timeline_kinds
+from bot.models import Statement
+from commands import statement as statement_commands
+from tests.conftest import StackFactory, declare, in_channel, timeline_kinds, wait_for
 from yingji.local import LocalStack
 
 STAGES = ("investigating", "identified", "monitoring", "resolved")
@@ -275,3 +275,25 @@ async def test_next_update_reminder_fires_and_a_newer_statement_replaces_it(shop
     [reminder] = reminders()
     assert "v3" in reminder["text"] and "/incident statement" in reminder["text"]
     assert "update_due" in await timeline_kinds(shop, incident.id)
+
+
+async def test_a_statement_form_that_fails_inside_tells_the_author_and_keeps_nothing(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form is acknowledged (Slack closes it), nothing is stored, and its author gets a message saying so."""
+
+    async def broken(rt: object, body: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(statement_commands, "submit_form", broken)
+    stack = await make_stack(config=_config)
+    incident = await declare(stack)
+    await in_channel(stack, incident, "statement")
+    view_id = [k for k, v in stack.sandbox.views.items() if v.get("callback_id") == "statement_form"][-1]
+    submitted = await stack.actor.submit_view(view_id, stack.users["zhang.wei"], values={})
+    await stack.settle()
+    assert submitted.status == 200
+    assert any("yingji 内部出错" in str(m.get("text")) for m in stack.sandbox.dms(stack.users["zhang.wei"]))
+    async with stack.rt.sessions() as session:
+        assert not (await session.exec(select(Statement))).all()
+    assert stack.rt.tasks.failures == 0
