@@ -2,7 +2,9 @@
 
 A second baseline is the same bolt app storing each command in SQLite before it acks, one transaction
 per request: yingji also acks only once the declaration is stored, and this shows what that costs
-done the plain way. All servers run as their own processes, as in production, and so does the load
+done the plain way. A third is aiohttp alone answering 200 (no bolt, no signature check): the floor
+under any app served this way on this machine, which shows what an absolute target in ms can mean here.
+All servers run as their own processes, as in production, and so does the load
 generator; this process hosts the Slack sandbox the bot's background work talks to.
 """
 
@@ -64,12 +66,13 @@ async def run() -> list[Figure]:
         db = Path(tmp) / "yingji.db"
         bare, bare_port = start_bare_bolt(sb)
         durable, durable_port = start_bare_bolt(sb, Path(tmp) / "bare.db")
+        floor, floor_port = start_bare_bolt(sb, floor=True)
         try:
-            for port in (bot_port, bare_port, durable_port):
+            for port in (bot_port, bare_port, durable_port, floor_port):
                 await until_healthy(f"http://127.0.0.1:{port}/healthz")
-            ours_url, bare_url, durable_url = (
-                f"http://127.0.0.1:{p}/slack/events" for p in (bot_port, bare_port, durable_port))
-            for url in (bare_url, durable_url):  # warm up
+            ours_url, bare_url, durable_url, floor_url = (
+                f"http://127.0.0.1:{p}/slack/events" for p in (bot_port, bare_port, durable_port, floor_port))
+            for url in (bare_url, durable_url, floor_url):  # warm up
                 await fire_apart(url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(5)])
             await fire_apart(ours_url, sb.signing_secret, [_body(sb, channel, user, 0)])
             await _quiet(sb, db)
@@ -78,7 +81,9 @@ async def run() -> list[Figure]:
                 ours: list[float] = []
                 base: list[float] = []
                 stored: list[float] = []
+                alone: list[float] = []
                 for _ in range(ROUNDS):
+                    alone += await fire_apart(floor_url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(level)])
                     base += await fire_apart(bare_url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(level)])
                     stored += await fire_apart(
                         durable_url, sb.signing_secret, [_body(sb, channel, user, -1) for _ in range(level)])
@@ -94,10 +99,13 @@ async def run() -> list[Figure]:
                     figures.append(Figure(f"ack {name} at {level} concurrent", value, "ms", target, baseline, met))
                 figures.append(Figure(f"ack p99 at {level} concurrent vs bolt storing each alone",
                                       percentile(ours, 99), "ms", "", percentile(stored, 99)))
+                figures.append(Figure(f"ack p99 at {level} concurrent vs aiohttp answering 200 (the floor)",
+                                      percentile(ours, 99), "ms", "", percentile(alone, 99)))
         finally:
             stop(bot)
             stop(bare)
             stop(durable)
+            stop(floor)
             await sb.stop()
     return figures
 

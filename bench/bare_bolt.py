@@ -1,7 +1,8 @@
 """The baseline servers: a bolt AsyncApp whose /incident handler only acks, served like yingji
 (aiohttp, signature checks, process_before_response, the same listen backlog); with BARE_BOLT_DB set,
 the same app stores each command in that SQLite file (WAL, one transaction each) before it acks —
-what a durable ack costs when every request writes alone."""
+what a durable ack costs when every request writes alone; with BARE_AIOHTTP set, no bolt at all: aiohttp
+reading each request and answering 200, the floor any app served this way stands on."""
 
 from __future__ import annotations
 
@@ -25,6 +26,19 @@ async def open_store(path: str) -> aiosqlite.Connection:
     await db.execute("PRAGMA synchronous=NORMAL")
     await db.execute("CREATE TABLE IF NOT EXISTS command (id INTEGER PRIMARY KEY, user_id TEXT, text TEXT)")
     return db
+
+
+def build_floor() -> web.Application:
+    """aiohttp alone: read the request, answer 200 with an empty body."""
+
+    async def events(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response()
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", events)
+    web_app.router.add_get("/healthz", events)
+    return web_app
 
 
 def build(store: aiosqlite.Connection | None) -> web.Application:
@@ -55,7 +69,8 @@ def build(store: aiosqlite.Connection | None) -> web.Application:
 
 async def main() -> None:
     store = await open_store(os.environ["BARE_BOLT_DB"]) if os.environ.get("BARE_BOLT_DB") else None
-    runner = web.AppRunner(build(store), access_log=None)
+    app = build_floor() if os.environ.get("BARE_AIOHTTP") else build(store)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", int(os.environ["PORT"]), backlog=BACKLOG).start()
     await asyncio.Event().wait()

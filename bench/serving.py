@@ -62,11 +62,13 @@ def start_bot(sb: Sandbox, workdir: Path, config: dict[str, Any], *, env: dict[s
     return process, port
 
 
-def start_bare_bolt(sb: Sandbox, store: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
-    """The baseline: bench/bare_bolt.py in its own process (writing each command to `store` if given)."""
+def start_bare_bolt(sb: Sandbox, store: Path | None = None, *, floor: bool = False) -> tuple[subprocess.Popen[bytes], int]:
+    """The baseline: bench/bare_bolt.py in its own process (writing each command to `store` if given;
+    with `floor`, aiohttp answering 200 without bolt)."""
     port = free_port()
     environ = {**os.environ, "SLACK_BOT_TOKEN": sb.bot_token, "SLACK_SIGNING_SECRET": sb.signing_secret,
-               "SLACK_API_URL": sb.api_url, "PORT": str(port), **({"BARE_BOLT_DB": str(store)} if store else {})}
+               "SLACK_API_URL": sb.api_url, "PORT": str(port), **({"BARE_BOLT_DB": str(store)} if store else {}),
+               **({"BARE_AIOHTTP": "1"} if floor else {})}
     process = subprocess.Popen([sys.executable, "-m", "bench.bare_bolt"], env=environ,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return process, port
