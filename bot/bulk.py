@@ -26,14 +26,7 @@ async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[
     if not rows:
         return
     dialect = connection.dialect
-    sql, binds = _statement(table, tuple(rows[0]), dialect)
-    columns = []
-    for _, key, process in binds:
-        values = [row[key] for row in rows]
-        columns.append(values if process is None else _processed(process, values))
-    params: list[Any] = list(zip(*columns))
-    if not dialect.positional:
-        params = [dict(zip((name for name, _, _ in binds), values)) for values in params]
+    sql, params = prepare(table, rows, dialect)
     if dialect.name == "sqlite":  # aiosqlite runs executemany in one trip to its thread, SQLAlchemy's cursor in three
         raw = await connection.get_raw_connection()
         try:
@@ -42,6 +35,19 @@ async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[
             raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
     else:
         await connection.exec_driver_sql(sql, params)
+
+
+def prepare(table: Table, rows: Sequence[Mapping[str, Any]], dialect: Dialect) -> tuple[str, list[Any]]:
+    """The INSERT for these rows (all with the same columns) and its bound parameters, ready for executemany."""
+    sql, binds = _statement(table, tuple(rows[0]), dialect)
+    columns = []
+    for _, key, process in binds:
+        values = [row[key] for row in rows]
+        columns.append(values if process is None else _processed(process, values))
+    params: list[Any] = list(zip(*columns))
+    if not dialect.positional:
+        params = [dict(zip((name for name, _, _ in binds), values)) for values in params]
+    return sql, params
 
 
 @lru_cache(maxsize=64)

@@ -79,6 +79,14 @@ def configure_sqlite(engine: Engine) -> None:
         # waits for its turn instead of failing with SQLITE_BUSY halfway through.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
+        # Instead of the pool's rollback on every return (a trip to aiosqlite's thread after each commit):
+        # roll back only a connection still inside a transaction.
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        if state.asyncio_safe and not state.terminate_only and driver.in_transaction:
+            dbapi_connection.rollback()
+
 
 def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
@@ -86,7 +94,8 @@ def make_engine(url: str) -> AsyncEngine:
         _prepare_sqlite(url)
         # One connection: SQLite takes one writer at a time anyway, and waiting in the pool's FIFO queue
         # is fair and prompt, where many connections would poll the file lock with growing sleeps.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=120)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=120,
+                                     pool_reset_on_return=None)  # configure_sqlite resets instead
         configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -97,7 +106,7 @@ def make_sync_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _prepare_sqlite(url)
-        engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
+        engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30}, pool_reset_on_return=None)
         configure_sqlite(engine)
         return engine
     return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)

@@ -40,6 +40,11 @@ async def holders(session: AsyncSession, incident_id: int) -> dict[str, str]:
     return {row.role: row.user_id for row in result.all()}
 
 
+def handover_text(role: str, previous: str | None, user_id: str) -> str:
+    """The timeline line of a role changing hands (or given for the first time)."""
+    return f"{role}: " + (f"<@{previous}> → " if previous else "") + f"<@{user_id}>"
+
+
 async def assign(
     session: AsyncSession, incident_id: int, role: str, user_id: str, *, by: str
 ) -> str | None:
@@ -75,7 +80,7 @@ async def assign(
         incident_id,
         "role_assigned",
         actor=by,
-        text=f"{role}: " + (f"<@{previous}> → " if previous else "") + f"<@{user_id}>",
+        text=handover_text(role, previous, user_id),
         data={"role": role, "user": user_id, "previous": previous},
         at=now,
     )

@@ -144,6 +144,8 @@ class Runtime:
 
     async def _declare_batch(self, requests: Sequence[DeclareRequest]) -> list[Declared]:
         """One transaction for every declaration that arrived together (see GroupCommit)."""
+        if self.engine.dialect.name == "sqlite":
+            return await incidents.declare_many_sqlite(self.engine, requests, self.workspace())
         async with self.sessions() as session:
             return await incidents.declare_many(session, requests, self.workspace(), self.playbooks)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
+from sqlmodel import select
 
 from bot import incidents
 from bot.incidents import DeclareRequest, DuplicateRequest
+from bot.models import RoleAssignment, TimelineEvent
 from bot.sandbox.server import Sandbox
 from tests.conftest import incidents_in_db, timeline_kinds
 from yingji.local import LocalStack
@@ -171,3 +174,71 @@ async def test_a_request_stored_behind_the_writers_back_is_refused_whole(
             await incidents.declare(session, _request(stack, "trigger-1"), where, playbook)
     [incident] = await incidents_in_db(stack)
     assert await timeline_kinds(stack, incident.id) == ["declared"]
+
+
+async def _in_one_batch(stack: LocalStack, requests: list[DeclareRequest]) -> list[incidents.Declared]:
+    """The requests submitted together, as a storm's are: the runtime writes them in one transaction."""
+    return list(await asyncio.gather(*(stack.rt.declarations.submit(r) for r in requests)))
+
+
+async def _through_a_session(stack: LocalStack, requests: list[DeclareRequest]) -> list[incidents.Declared]:
+    """The same batch through declare_many with a session (alerts declare this way, inside their transaction)."""
+    async with stack.rt.sessions() as session:
+        return await incidents.declare_many(session, requests, stack.rt.workspace(), stack.rt.playbooks)
+
+
+@pytest.mark.parametrize("write", [_in_one_batch, _through_a_session], ids=["runtime", "session"])
+async def test_a_batch_answers_its_repeats_and_records_who_took_command(stack: LocalStack, write) -> None:
+    """Both writers agree: an earlier request and a repeat inside the batch get the first incident
+    (created=False); a declarer who took command holds it from the first instant, on the timeline too."""
+    alice = stack.users["zhang.wei"]
+    [first] = await write(stack, [_request(stack, "trigger-1")])
+    commanding = replace(_request(stack, "trigger-2"), declarer_is_commander=True)
+    answers = await write(stack, [_request(stack, "trigger-1"), commanding, _request(stack, "trigger-2")])
+    assert [(a.key, a.created) for a in answers] == [("INC-1", False), ("INC-2", True), ("INC-2", False)]
+    assert answers[0] == replace(first, created=False)
+    assert [i.key for i in await incidents_in_db(stack)] == ["INC-1", "INC-2"]
+    async with stack.rt.sessions() as session:
+        held = (await session.exec(select(RoleAssignment).where(RoleAssignment.incident_id == answers[1].id))).all()
+        [event] = (await session.exec(select(TimelineEvent).where(
+            TimelineEvent.incident_id == answers[1].id, TimelineEvent.kind == "role_assigned"))).all()
+    assert [(r.role, r.user_id, r.assigned_by, r.ended_at) for r in held] == [("commander", alice, alice, None)]
+    assert event.text == f"commander: <@{alice}>" and event.data == {"role": "commander", "user": alice, "previous": None}
+    assert await timeline_kinds(stack, answers[1].id) == ["declared", "role_assigned"]
+    assert await timeline_kinds(stack, first.id) == ["declared"]
+
+
+async def test_a_storm_request_stored_behind_the_writers_back_is_refused_alone(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime's writer (one trip on SQLite) refuses a taken dedup key as the session's does; the
+    batch is rolled back whole and retried one by one, so only the repeat is refused."""
+    [first] = await _in_one_batch(stack, [_request(stack, "trigger-1")])
+    monkeypatch.setattr(incidents, "_earlier", lambda session, keys: asyncio.sleep(0, {}))
+    monkeypatch.setattr(incidents, "_earlier_sqlite", lambda db, keys: {})
+    innocent, repeat = await asyncio.gather(
+        *(stack.rt.declarations.submit(_request(stack, key)) for key in ("trigger-2", "trigger-1")),
+        return_exceptions=True)
+    assert isinstance(repeat, DuplicateRequest)
+    assert isinstance(innocent, incidents.Declared) and innocent.created
+    assert [i.key for i in await incidents_in_db(stack)] == ["INC-1", innocent.key]
+    if stack.rt.engine.dialect.name == "sqlite":  # (a PostgreSQL sequence never takes back what it gave)
+        assert innocent.key == "INC-2"
+    assert await timeline_kinds(stack, first.id) == ["declared"]
+
+
+async def test_a_connection_returned_inside_a_transaction_is_rolled_back(stack: LocalStack) -> None:
+    """The SQLite pool no longer rolls back every returned connection; one given back inside a transaction
+    its session never knew of (begun on the driver, as the one-trip writer does) still is, so its writes
+    vanish and the next writer is not refused (no transaction within a transaction)."""
+    if stack.rt.engine.dialect.name != "sqlite":
+        pytest.skip("the reset hook is SQLite's")
+    [first] = await _in_one_batch(stack, [_request(stack, "trigger-1")])
+    async with stack.rt.engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute("BEGIN IMMEDIATE")
+        await driver.execute("INSERT INTO timelineevent (incident_id, at, actor, kind, text, data) "
+                             "VALUES (?, '2026-11-28 00:00:00', 'U1', 'note', 'never committed', '{}')", (first.id,))
+    [second] = await _in_one_batch(stack, [_request(stack, "trigger-2")])
+    assert second.key == "INC-2"
+    assert await timeline_kinds(stack, first.id) == ["declared"]
