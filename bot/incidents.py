@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -118,33 +118,9 @@ async def declare_many(
     return _answers(requests, fresh, created, earlier, first_of)
 
 
-async def declare_many_sqlite(engine: AsyncEngine, requests: Sequence[DeclareRequest], where: Workspace) -> list[Declared]:
-    """declare_many for a SQLite database, as one trip to the driver's thread instead of seventeen.
-
-    aiosqlite runs each call in its own thread and wakes the event loop when it is done; under a storm
-    every wake-up waits behind a loop turn full of arriving requests, so the trips, not the work, set
-    how long a declaration takes (7 ms alone, a whole burst's arrivals in a storm). Here the whole
-    transaction (BEGIN IMMEDIATE, the repeats read, the ids, the inserts, COMMIT) runs in that thread as
-    one call. aiosqlite has no public way to run a function in its thread; `_execute` is the one
-    SQLAlchemy's own aiosqlite dialect also reaches for (its isolation-level setter), and the
-    declaration tests on SQLite go through here.
-    """
-    connection = await engine.connect()
-    try:
-        driver = (await connection.get_raw_connection()).driver_connection
-        dialect = connection.dialect
-        try:
-            answers: list[Declared] = await driver._execute(_declare_sqlite, driver._conn, requests, where, dialect)
-        except sqlite3.Error as exc:  # raised as SQLAlchemy would raise it through the session
-            raise DBAPIError.instance("declare", None, exc, sqlite3.Error) from exc
-    finally:
-        await connection.close()
-    return answers
-
-
-def _declare_sqlite(db: sqlite3.Connection, requests: Sequence[DeclareRequest], where: Workspace,
-                    dialect: Dialect) -> list[Declared]:
-    """declare_many's transaction on SQLite's own connection, run in the driver's thread."""
+def declare_many_sqlite(db: sqlite3.Connection, requests: Sequence[DeclareRequest], where: Workspace,
+                        dialect: Dialect) -> list[Declared]:
+    """declare_many on SQLite's own connection, as one synchronous call (see bot/loopwrite.py)."""
     db.execute("BEGIN IMMEDIATE")  # the one write lock: declaring transactions take turns
     try:
         keys = [r.dedup_key for r in requests if r.dedup_key]

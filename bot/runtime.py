@@ -19,13 +19,14 @@ from bot import incidents, outbox, reminders
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.group_commit import GroupCommit
-from bot.logsafe import quiet_content_loggers
 from bot.incidents import Declared, DeclareRequest, Workspace
+from bot.logsafe import quiet_content_loggers
+from bot.loopwrite import LoopWriter
 from bot.models import Incident, TimelineEvent
 from bot.outbox import LEASE
+from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
 from bot.scheduler import Scheduler
 from bot.severity import ACTIVE_STATUSES, SEVERITIES
-from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
 from bot.slack.channels import find_by_name
 from bot.slack.notify import tell_declarer
 from bot.slack.ops import SlackEnv
@@ -73,6 +74,8 @@ class Runtime:
         self.settings = settings
         self.playbooks = load_deployment_playbooks(settings)
         self.engine = make_engine(settings.database_url)
+        # SQLite: declarations are written on the event loop (see bot/loopwrite.py); PostgreSQL has no thread to wait on.
+        self.loop_writer = LoopWriter(str(self.engine.url.database)) if self.engine.dialect.name == "sqlite" else None
         self.sessions = make_sessionmaker(self.engine)
         self.client = make_client(settings)
         self.tasks = TaskSet()
@@ -144,8 +147,8 @@ class Runtime:
 
     async def _declare_batch(self, requests: Sequence[DeclareRequest]) -> list[Declared]:
         """One transaction for every declaration that arrived together (see GroupCommit)."""
-        if self.engine.dialect.name == "sqlite":
-            return await incidents.declare_many_sqlite(self.engine, requests, self.workspace())
+        if self.loop_writer is not None:
+            return await self.loop_writer.run(incidents.declare_many_sqlite, requests, self.workspace(), self.engine.dialect)
         async with self.sessions() as session:
             return await incidents.declare_many(session, requests, self.workspace(), self.playbooks)
 
@@ -263,4 +266,6 @@ class Runtime:
         await self.tasks.cancel_all()
         # In a thread: shutting down waits for a scheduler thread that may be waiting on a database lock.
         await asyncio.to_thread(self.scheduler.shutdown)
+        if self.loop_writer is not None:
+            self.loop_writer.close()
         await self.engine.dispose()

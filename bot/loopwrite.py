@@ -1,0 +1,74 @@
+"""SQLite writes made on the event loop itself, never waiting there for the file's lock.
+
+A trip to aiosqlite's thread comes back only when the event loop next gets round to it, and under a
+storm of requests a loop turn lasts 30–50 ms: a declaration written that way is acked after the whole
+storm has arrived. The write itself takes 0.4 ms for one declaration and 2 ms for twenty, so it is
+cheaper to do it here, as long as it never blocks: the write lock is tried without waiting, and when
+another connection holds it, the loop goes on serving and the write is tried again a moment later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+LOCK_TAKEN = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+FIRST_PAUSE = 0.001  # seconds; doubled after each refusal, up to LONGEST_PAUSE
+LONGEST_PAUSE = 0.05
+PATIENCE = 30.0  # as long as the pooled connections' busy timeout
+
+
+class LoopWriter:
+    """One SQLite connection used only from the event loop's thread, for writes that cannot wait a turn."""
+
+    def __init__(self, path: str, *, patience: float = PATIENCE) -> None:
+        if not path or path == ":memory:":
+            raise ValueError("the loop writer needs a database file, which other connections also open")
+        self._path = path
+        self._patience = patience
+        self._db: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self._path, isolation_level=None, timeout=0)  # timeout 0: busy means busy, at once
+            try:
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                # Checkpoints copy the log into the file and sync it (milliseconds to tens of them); the pooled
+                # connections, which commit after every declaration's Slack work, do them off the loop.
+                db.execute("PRAGMA wal_autocheckpoint=0")
+            except sqlite3.Error:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    async def run(self, work: Callable[Concatenate[sqlite3.Connection, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """`work(connection, ...)`, one whole transaction that rolls back on error, run once the lock is free.
+
+        sqlite3's errors come out as SQLAlchemy's (as through a session), so callers handle one kind.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._patience
+        pause = FIRST_PAUSE
+        while True:
+            try:
+                return work(self._connection(), *args, **kwargs)
+            except sqlite3.Error as exc:
+                if getattr(exc, "sqlite_errorcode", None) not in LOCK_TAKEN or loop.time() >= give_up:
+                    raise DBAPIError.instance("loop write", None, exc, sqlite3.Error) from exc
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
+
+    def close(self) -> None:
+        """Close the connection (a later run opens it again)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
