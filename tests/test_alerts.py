@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.alerts import AlertError, map_labels, parse_alertmanager, parse_simple
+from bot.alerts.payloads import AlertError, map_labels, parse_alertmanager, parse_simple
 from bot.config import AlertConfig, AlertRule
 from bot.models import Incident, SlackOp, TimelineEvent
 from tests.conftest import StackFactory, in_channel, incidents_in_db, timeline_kinds
@@ -307,7 +307,8 @@ async def test_two_processes_on_one_database_open_one_incident(make_stack: Stack
 
 
 async def test_losing_the_claim_race_rereads_and_joins(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import alerts, deliveries
+    from bot import deliveries
+    from bot.alerts import payloads, store
 
     await post(stack, "/hooks/alertmanager", am_payload())
     real_seen, calls = deliveries.seen, []
@@ -317,8 +318,8 @@ async def test_losing_the_claim_race_rereads_and_joins(stack: LocalStack, monkey
         return None if len(calls) == 1 else await real_seen(session, key)
 
     monkeypatch.setattr(deliveries, "seen", stale_seen)
-    batch = alerts.from_alertmanager(parse_alertmanager(am_payload(am_alert(fp="z9"))), AlertConfig(), KNOWN)
-    result = await alerts.ingest(stack.rt.sessions, stack.rt, batch)
+    batch = payloads.from_alertmanager(parse_alertmanager(am_payload(am_alert(fp="z9"))), AlertConfig(), KNOWN)
+    result = await store.ingest(stack.rt.sessions, stack.rt, batch)
     assert (result.incident_key, result.opened, result.added) == ("INC-1", False, 1) and len(calls) == 2
     await stack.settle()
     assert len(await incidents_in_db(stack)) == 1

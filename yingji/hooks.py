@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import alerts
-from bot.alerts import AlertBatch, AlertError
+from bot.alerts import payloads, store
+from bot.alerts.payloads import AlertBatch, AlertError
 from bot.db import utcnow
 from bot.runtime import Runtime
 
@@ -39,12 +39,12 @@ def _denied(rt: Runtime, request: web.Request) -> web.Response | None:
 
 def _alertmanager(raw: Any, rt: Runtime) -> AlertBatch:
     """Alertmanager's v4 body as a batch."""
-    return alerts.from_alertmanager(alerts.parse_alertmanager(raw), rt.settings.file.alerts, rt.playbooks)
+    return payloads.from_alertmanager(payloads.parse_alertmanager(raw), rt.settings.file.alerts, rt.playbooks)
 
 
 def _simple(raw: Any, rt: Runtime) -> AlertBatch:
     """The simple JSON as a batch."""
-    return alerts.from_simple(alerts.parse_simple(raw), rt.settings.file.alerts, rt.playbooks, utcnow())
+    return payloads.from_simple(payloads.parse_simple(raw), rt.settings.file.alerts, rt.playbooks, utcnow())
 
 
 def _handler(rt: Runtime, parse: Parse) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -63,7 +63,7 @@ def _handler(rt: Runtime, parse: Parse) -> Callable[[web.Request], Awaitable[web
         except AlertError as exc:
             log.info("alert webhook %s: bad payload: %s", request.path, exc)
             return _error(400, str(exc))
-        result = await alerts.ingest(rt.sessions, rt, batch)
+        result = await store.ingest(rt.sessions, rt, batch)
         if result.touched and result.incident_id is not None:
             rt.runner.kick(result.incident_id)
         log.info("alert %s: %s", batch.key, result)

@@ -1,0 +1,192 @@
+"""Alert batches stored: one incident per key while it is open, however many processes and requests race,
+and one timeline event per alert instance and status."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import deliveries, incidents, outbox, timeline
+from bot.alerts.payloads import MAX_TEXT, AlertBatch, AlertItem, clip
+from bot.incidents import Declared, DeclareRequest, DuplicateRequest, Workspace
+from bot.models import Incident, TimelineEvent
+from bot.playbooks import Playbook
+from bot.severity import ACTIVE_STATUSES
+
+log = logging.getLogger(__name__)
+
+SUGGEST_OP = "suggest_resolve"
+SUGGEST_WAVE = 5          # after the declaration's provisioning waves, so the channel exists
+ATTEMPTS = 8              # re-reads after losing a race to another writer
+
+class AlertHost(Protocol):
+    """What ingest needs of the running bot (Runtime has all of it)."""
+
+    playbooks: dict[str, Playbook]
+
+    @property
+    def language(self) -> str:
+        """The language new incidents are declared in."""
+
+    def workspace(self) -> Workspace:
+        """The choices that shape a declaration."""
+
+    def default_holders(self, playbook: str) -> dict[str, str]:
+        """Role holders configured for this playbook."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one webhook call changed; `ignored` says why nothing was."""
+
+    incident_id: int | None = None
+    incident_key: str | None = None
+    opened: bool = False
+    added: int = 0
+    resolved: int = 0
+    suggested: bool = False
+    ignored: str | None = None
+
+    @property
+    def touched(self) -> bool:
+        """Whether anything was written, so the incident's Slack work should be started."""
+        return self.opened or self.added > 0 or self.resolved > 0
+
+
+def claim_key(key: str) -> str:
+    """The delivery row that makes `key` open at most one incident at a time, across processes."""
+    return f"alert-open:{key}"
+
+
+def source_key(incident_id: int, key: str, item: AlertItem) -> str:
+    """The timeline's unique key for one alert instance and status in one incident: repeats record it once."""
+    status = "firing" if item.firing else "resolved"
+    raw = f"{incident_id}\x00{key}\x00{item.fingerprint}\x00{item.occurrence}\x00{status}"
+    return f"alert:{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:48]}"
+
+
+async def open_incident(session: AsyncSession, key: str) -> Incident | None:
+    """The active incident this key opened; a claim left by a finished incident is released (uncommitted)."""
+    claimed = await deliveries.seen(session, claim_key(key))
+    if claimed is not None:
+        incident = await incidents.by_key(session, claimed.result) if claimed.result else None
+        if incident is not None and incident.status in ACTIVE_STATUSES:
+            return incident
+        await session.delete(claimed)
+        await session.flush()
+        return None
+    # No claim but an active incident with this key (a claim row lost by hand): adopt it again.
+    result = await session.exec(
+        select(Incident)
+        .where(Incident.alert_key == key, col(Incident.status).in_(ACTIVE_STATUSES))
+        .order_by(col(Incident.id).desc())
+    )
+    incident = result.first()
+    if incident is not None:
+        if not await deliveries.claim(session, claim_key(key), incident.key or ""):
+            raise DuplicateRequest(claim_key(key))
+    return incident
+
+
+def _event_text(item: AlertItem, note: str) -> str:
+    """What the timeline shows for one alert: its title, where to look, and any mapping fallback."""
+    parts = [item.title]
+    if item.url:
+        parts.append(item.url)
+    if note:
+        parts.append(f"({note})")
+    return clip(" · ".join(parts), MAX_TEXT)
+
+
+async def record_alerts(session: AsyncSession, incident_id: int, batch: AlertBatch, *, opened: bool) -> tuple[int, int]:
+    """Add one timeline event per alert instance not yet recorded; returns (firing, resolved) added."""
+    wanted: dict[str, AlertItem] = {}
+    for item in batch.items:
+        wanted.setdefault(source_key(incident_id, batch.key, item), item)
+    existing = await session.exec(
+        select(TimelineEvent.source_key).where(col(TimelineEvent.source_key).in_(list(wanted)))
+    )
+    seen = set(existing.all())
+    firing = resolved = 0
+    for key, item in wanted.items():
+        if key in seen:
+            continue
+        data = {
+            "alert_key": batch.key,
+            "fingerprint": item.fingerprint,
+            "starts_at": item.starts_at.isoformat(),
+            "ends_at": item.ends_at.isoformat() if item.ends_at else None,
+            "labels": item.labels,
+            "source": batch.source,
+            **({"note": batch.note} if opened and batch.note else {}),
+        }
+        try:
+            # The event is added inside the savepoint: added before it, it would be flushed outside it,
+            # and a duplicate would then abort the whole transaction instead of this one insert.
+            async with session.begin_nested():
+                event = timeline.record(session, incident_id, "alert_firing" if item.firing else "alert_resolved",
+                                        text=_event_text(item, batch.note if opened and item.firing else ""), data=data)
+                event.source_key = key
+        except IntegrityError:  # another writer recorded this alert a moment ago
+            continue
+        if item.firing:
+            firing += 1
+        else:
+            resolved += 1
+    return firing, resolved
+
+
+async def _ingest_once(sessions: async_sessionmaker[AsyncSession], host: AlertHost, batch: AlertBatch) -> IngestResult:
+    """One attempt: find or open the key's incident, then record the alerts, each in its own transaction."""
+    async with sessions() as session:
+        incident = await open_incident(session, batch.key)
+        found = Declared.of(incident, created=False) if incident is not None else None
+        if found is None:
+            if not any(item.firing for item in batch.items):
+                await session.rollback()
+                return IngestResult(ignored="resolved alert with no open incident for this key")
+            request = DeclareRequest(
+                title=batch.title,
+                playbook=batch.playbook,
+                severity=batch.severity,
+                declared_by=timeline.BOT_ACTOR,
+                summary=batch.summary,
+                private=host.playbooks[batch.playbook].private,  # a breach stays private however it was opened
+                language=host.language,
+                default_holders=host.default_holders(batch.playbook),
+                impact_started_at=batch.impact_started_at,
+                alert_key=batch.key,
+                # The claim: declare writes Delivery(alert-open:<key>, result=INC-n) in its own transaction.
+                dedup_key=claim_key(batch.key),
+            )
+            found = await incidents.declare(session, request, host.workspace(), host.playbooks[batch.playbook])
+        # A retry of this request (or any repeat) finds the claim above and lands here: idempotent.
+        firing, resolved = await record_alerts(session, found.id, batch, opened=found.created)
+        suggested = False
+        if resolved and not batch.firing:
+            outbox.enqueue(session, found.id, SUGGEST_OP, wave=SUGGEST_WAVE, title=batch.title)
+            suggested = True
+        await session.commit()
+        return IngestResult(
+            incident_id=found.id, incident_key=found.key, opened=found.created,
+            added=firing, resolved=resolved, suggested=suggested,
+        )
+
+
+async def ingest(sessions: async_sessionmaker[AsyncSession], host: AlertHost, batch: AlertBatch) -> IngestResult:
+    """Store a batch: one incident per key while it is open, however many processes and requests race."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _ingest_once(sessions, host, batch)
+        except (DuplicateRequest, IntegrityError) as exc:
+            # Another writer claimed the key first (possible on PostgreSQL, where writers overlap):
+            # everything of this attempt was rolled back; read again and join its incident.
+            log.info("alert %s: lost a race (%s), re-reading (attempt %s)", batch.key, type(exc).__name__, attempt + 1)
+    raise RuntimeError(f"alert {batch.key}: could not settle after {ATTEMPTS} attempts")
