@@ -28,6 +28,7 @@ from bot.severity import ACTIVE_STATUSES
 MAX_TITLE = 10_000
 MAX_SUMMARY = 20_000
 DECLARE_LOCK = 0x79696E67  # PostgreSQL advisory lock key held while declaring ("ying")
+HIGHEST_ID = "SELECT coalesce(max(id), 0) FROM incident"  # SQLite: under the write lock, new ids follow it
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ async def declare_many(
                 raise DuplicateRequest(str(exc.params)) from None
             raise
     await session.commit()
+    _count(fresh)
     return _answers(requests, fresh, created, earlier, first_of)
 
 
@@ -127,7 +129,7 @@ def declare_many_sqlite(db: sqlite3.Connection, requests: Sequence[DeclareReques
         earlier = _earlier_sqlite(db, keys) if keys else {}
         fresh, first_of = _fresh(requests, earlier)
         now = utcnow()
-        highest = db.execute("SELECT coalesce(max(id), 0) FROM incident").fetchone()[0]
+        highest = db.execute(HIGHEST_ID).fetchone()[0]
         created = _name(fresh, list(range(highest + 1, highest + len(fresh) + 1)), where, now)
         for table, rows in _rows(fresh, created, first_of, where, now):
             try:
@@ -141,6 +143,7 @@ def declare_many_sqlite(db: sqlite3.Connection, requests: Sequence[DeclareReques
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+    _count(fresh)
     return _answers(requests, fresh, created, earlier, first_of)
 
 
@@ -205,12 +208,16 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
     return [(table, rows) for table, rows in tables if rows]
 
 
-def _answers(requests: Sequence[DeclareRequest], fresh: list[DeclareRequest], created: list[Declared],
-             earlier: Mapping[str, Declared], first_of: Mapping[str, DeclareRequest]) -> list[Declared]:
-    """One answer per request, in order: its new incident, or the one it repeats."""
+def _count(fresh: list[DeclareRequest]) -> None:
+    """The declared-incidents metric, once they are committed (drills are not incidents)."""
     for request in fresh:
         if not request.drill:
             INCIDENTS_DECLARED.labels(request.severity).inc()
+
+
+def _answers(requests: Sequence[DeclareRequest], fresh: list[DeclareRequest], created: list[Declared],
+             earlier: Mapping[str, Declared], first_of: Mapping[str, DeclareRequest]) -> list[Declared]:
+    """One answer per request, in order: its new incident, or the one it repeats."""
     by_request = {id(request): incident for request, incident in zip(fresh, created)}
     answers: list[Declared] = []
     for request in requests:
@@ -254,7 +261,7 @@ async def _reserve_ids(connection: AsyncConnection, n: int) -> list[int]:
             text("SELECT nextval(pg_get_serial_sequence('incident', 'id')) FROM generate_series(1, :n)"), {"n": n})
         return sorted(row[0] for row in drawn)
     # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), and a rowid table allocates max + 1.
-    highest = (await connection.execute(text("SELECT coalesce(max(id), 0) FROM incident"))).scalar_one()
+    highest = (await connection.execute(text(HIGHEST_ID))).scalar_one()
     return list(range(highest + 1, highest + n + 1))
 
 
