@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import chart
-from bot.chart import ChartData, Mark, render_timeline
+from bot.chart import ChartData, Mark, drawing, model, render_timeline, typography
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 11, 15, 40, tzinfo=timezone.utc)  # 23:40 on 11 November in Shanghai
@@ -105,7 +104,7 @@ def test_ten_days_across_midnights_in_shanghai() -> None:
 
 def tick_labels(chart_data: ChartData) -> list[str]:
     """The x tick labels as drawn."""
-    figure = chart._figure(chart_data, chart._fonts())
+    figure = drawing._figure(chart_data, typography.fonts())
     figure.canvas.draw()
     return [label.get_text() for label in figure.axes[0].get_xticklabels()]
 
@@ -114,7 +113,7 @@ def test_ticks_show_dates_and_times_in_the_incident_zone() -> None:
     labels = tick_labels(data(end=T0 + timedelta(days=10)))
     assert len(labels) >= 4 and "11-13\n00:00" in labels
     assert all(label.endswith("\n00:00") for label in labels)  # midnights in Shanghai, not in UTC
-    assert chart._figure(data(), chart._fonts()).axes[0].get_xlabel() == "Time (Asia/Shanghai)"
+    assert drawing._figure(data(), typography.fonts()).axes[0].get_xlabel() == "Time (Asia/Shanghai)"
 
 
 def test_short_incidents_tick_in_seconds() -> None:
@@ -136,15 +135,15 @@ def test_two_thousand_marks() -> None:
 def test_labels_are_thinned_and_capped() -> None:
     xs = [i * 0.5 for i in range(2000)]
     texts = [f"#{i}" for i in range(2000)]
-    placed = chart._place_labels(xs, texts, rows=2)
-    assert 10 < len(placed) <= chart.MAX_LABELS_PER_LANE
+    placed = drawing._place_labels(xs, texts, rows=2)
+    assert 10 < len(placed) <= model.MAX_LABELS_PER_LANE
     assert {row for _, row, _ in placed} == {0, 1}
     for row in (0, 1):
         spans = []
         for index, r, _ in placed:
             if r == row:
-                width = chart._text_px(texts[index], chart.LABEL_PT)
-                left = chart._label_extent(xs[index], width)[0]
+                width = typography.text_px(texts[index], model.LABEL_PT)
+                left = drawing._label_extent(xs[index], width)[0]
                 spans.append((left, left + width))
         assert all(right < next_left for (_, right), (next_left, _) in zip(spans, spans[1:]))
 
@@ -155,8 +154,8 @@ def test_chinese_title_renders() -> None:
 
 
 def test_text_never_falls_back_to_tofu() -> None:
-    fonts = chart._fonts()
-    shown = chart._drawable("commander: 张伟 🔥 ok", fonts)
+    fonts = typography.fonts()
+    shown = typography.drawable("commander: 张伟 🔥 ok", fonts)
     assert shown.startswith("commander: ") and shown.endswith(" ok")
     assert all(ch == " " or ord(ch) in fonts.drawable for ch in shown)
     if len(fonts.families) > 1:
@@ -167,7 +166,7 @@ def test_text_never_falls_back_to_tofu() -> None:
 
 @pytest.mark.parametrize("label, level", [("sev1", 1), ("SEV4", 4), ("sev2", 2), ("bogus", 4)])
 def test_severity_levels(label: str, level: int) -> None:
-    assert chart._severity_level(label) == level
+    assert model.severity_level(label) == level
 
 
 def test_naive_times_are_taken_as_utc() -> None:
