@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.models import Delivery
+
+# Slack stops retrying within the hour and refuses a request signed more than five minutes ago, so a week
+# of delivery keys stops every repeat. An alert's claim is not a repeat guard: it holds its key's incident open.
+KEEP = timedelta(days=7)
+ALERT_CLAIM = "alert-open:"
 
 
 async def seen(session: AsyncSession, key: str) -> Delivery | None:
@@ -21,3 +30,11 @@ async def claim(session: AsyncSession, key: str, result: str = "") -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Drop the keys of requests handled before `cutoff` (alert claims stay); returns how many (uncommitted)."""
+    result = await session.exec(  # type: ignore[call-overload]
+        delete(Delivery).where(col(Delivery.at) < cutoff, col(Delivery.key).not_like(f"{ALERT_CLAIM}%"))
+    )
+    return int(result.rowcount or 0)

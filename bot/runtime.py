@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
@@ -15,9 +15,9 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from bot import incidents, outbox, reminders
+from bot import deliveries, incidents, outbox, reminders
 from bot.config import ConfigError, Settings
-from bot.db import make_engine, make_sessionmaker
+from bot.db import make_engine, make_sessionmaker, utcnow
 from bot.group_commit import GroupCommit
 from bot.incidents import Declared, DeclareRequest, Workspace
 from bot.logsafe import quiet_content_loggers
@@ -36,6 +36,7 @@ from bot.tasks import AckFirst, TaskSet
 log = logging.getLogger(__name__)
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+FORGET_AT = time(4, 10)  # the deployment's quiet hour, not on the hour when other housekeeping runs
 
 
 def make_client(settings: Settings, timeout: int = 10) -> AsyncWebClient:
@@ -87,6 +88,7 @@ class Runtime:
         self.scheduler = Scheduler(settings.database_url)
         self.scheduler.register("step_due", self._timer(reminders.step_due))
         self.scheduler.register("digest", self._digest)
+        self.scheduler.register("forget_deliveries", self._forget_deliveries)
         self.scheduler.register("statement_update_due", self._timer(reminders.statement_update_due))
         self.scheduler.register("cadence_due", self._timer(lambda s, i: reminders.cadence_due(s, i, self.cadence)))
         self.scheduler.register("escalate", self._timer(lambda s, i: reminders.escalate(s, i, self.escalate_after)))
@@ -168,6 +170,13 @@ class Runtime:
             await session.commit()
         self.runner.kick(None)
 
+    async def _forget_deliveries(self) -> None:
+        """Daily: drop the once-only keys of requests Slack can no longer repeat, so the table stays small."""
+        async with self.sessions() as session:
+            forgotten = await deliveries.forget_before(session, utcnow() - deliveries.KEEP)
+            await session.commit()
+        log.info("forgot %s delivery keys older than %s days", forgotten, deliveries.KEEP.days)
+
     def _timer(self, handle: Callable[..., Awaitable[int | None]]) -> Callable[..., Awaitable[None]]:
         """A scheduler job handler: run the domain function in a session, then the Slack work it queued."""
 
@@ -225,6 +234,8 @@ class Runtime:
         self.env.leadership_channel_id = self.leadership_channel_id
         await self.scheduler.start(fire_jobs=self.settings.scheduler, on_lead=self.reconcile_timers)
         await self._schedule_digest()
+        await self.scheduler.daily("forget_deliveries", FORGET_AT.hour, FORGET_AT.minute, self.settings.file.timezone,
+                                   "forget_deliveries")
         await self.runner.resume()
         self.ready = True
 

@@ -77,7 +77,7 @@ async def test_resolve_is_for_the_commander_and_posts_the_review(stack: LocalSta
         assert heading in md
     assert "- [ ] 回调延迟告警阈值改为 30 秒" in md and "@chen.jie" in md  # names, not ids, outside Slack
     assert "review_posted" in await timeline_kinds(stack, incident.id)
-    assert await stack.rt.scheduler.job_ids() == ["digest"]  # step reminders stopped at resolve
+    assert sorted(await stack.rt.scheduler.job_ids()) == ["digest", "forget_deliveries"]  # reminders stopped
 
 
 @pytest.mark.parametrize("fmt", ["md", "json", "csv"])

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from sqlmodel import select
 
+from bot.db import utcnow
+from bot.models import Delivery
 from bot.sandbox.actor import sign
-from tests.conftest import incidents_in_db
+from bot.scheduler import fire
+from tests.conftest import declare, incidents_in_db
 from yingji.local import LocalStack
 
 
@@ -58,6 +64,22 @@ async def test_a_retried_request_declares_once(stack: LocalStack) -> None:
     assert "INC-1" in replies[1].json["text"] and ("already" in replies[1].json["text"] or "已经" in replies[1].json["text"])
     assert len(await incidents_in_db(stack)) == 1
     assert len([c for c in stack.sandbox.calls if c[0] == "conversations.create"]) == 1
+
+
+async def test_delivery_keys_are_forgotten_after_a_week_but_alert_claims_stay(stack: LocalStack) -> None:
+    assert "forget_deliveries" in await stack.rt.scheduler.job_ids()
+    await declare(stack)  # this week's request keeps its key
+    old = utcnow() - timedelta(days=8)
+    async with stack.rt.sessions() as session:
+        session.add_all([Delivery(key="slash:12345.67890", at=old), Delivery(key="event:Ev0LDEVENT", at=old),
+                         Delivery(key="alert-open:db-down", at=old, result="INC-9")])
+        await session.commit()
+    await asyncio.to_thread(fire, "forget_deliveries")  # what the scheduler does each night
+    async with stack.rt.sessions() as session:
+        keys = set((await session.exec(select(Delivery.key))).all())
+    assert "slash:12345.67890" not in keys and "event:Ev0LDEVENT" not in keys
+    assert "alert-open:db-down" in keys  # an alert's claim holds its incident open, however old
+    assert [k for k in keys if k.startswith("slash:")]
 
 
 async def test_a_double_submitted_form_declares_once(stack: LocalStack) -> None:

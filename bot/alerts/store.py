@@ -62,7 +62,7 @@ class IngestResult:
 
 def claim_key(key: str) -> str:
     """The delivery row that makes `key` open at most one incident at a time, across processes."""
-    return f"alert-open:{key}"
+    return f"{deliveries.ALERT_CLAIM}{key}"
 
 
 def source_key(incident_id: int, key: str, item: AlertItem) -> str:
@@ -89,9 +89,8 @@ async def open_incident(session: AsyncSession, key: str) -> Incident | None:
         .order_by(col(Incident.id).desc())
     )
     incident = result.first()
-    if incident is not None:
-        if not await deliveries.claim(session, claim_key(key), incident.key or ""):
-            raise DuplicateRequest(claim_key(key))
+    if incident is not None and not await deliveries.claim(session, claim_key(key), incident.key or ""):
+        raise DuplicateRequest(claim_key(key))
     return incident
 
 
