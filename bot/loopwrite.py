@@ -62,7 +62,8 @@ class LoopWriter:
             try:
                 return work(self._connection(), *args, **kwargs)
             except sqlite3.Error as exc:
-                if getattr(exc, "sqlite_errorcode", None) not in LOCK_TAKEN or loop.time() >= give_up:
+                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended codes (BUSY_RECOVERY, …) keep the primary's low byte
+                if code not in LOCK_TAKEN or loop.time() >= give_up:
                     raise DBAPIError.instance("loop write", None, exc, sqlite3.Error) from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
