@@ -62,7 +62,8 @@ class LoopWriter:
             try:
                 return work(self._connection(), *args, **kwargs)
             except sqlite3.Error as exc:
-                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended codes (BUSY_RECOVERY, …) keep the primary's low byte
+                # Extended codes (BUSY_RECOVERY after a crash, BUSY_SNAPSHOT) keep the primary code's low byte.
+                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
                 if code not in LOCK_TAKEN or loop.time() >= give_up:
                     raise DBAPIError.instance("loop write", None, exc, sqlite3.Error) from exc
             await asyncio.sleep(pause)
