@@ -151,10 +151,19 @@ def leader_lock(database_url: str, engine: Engine) -> LeaderLock:
     return FileLock(Path(f"{database}.scheduler.lock"))
 
 
+def quiet_apscheduler() -> None:
+    """APScheduler logs every job added, run and finished at INFO: thousands of lines in a storm, saying nothing an
+    on-call engineer needs. Its warnings (a missed run) and errors (a job that raised) still come through."""
+    logger = logging.getLogger("apscheduler")
+    if logger.level == logging.NOTSET:  # an operator who set it on purpose keeps their level
+        logger.setLevel(logging.WARNING)
+
+
 class Scheduler:
     """APScheduler with a persistent job store: scheduled reminders survive restarts; one process fires them."""
 
     def __init__(self, database_url: str, *, poll: float = POLL_SECONDS) -> None:
+        quiet_apscheduler()
         self._engine = make_sync_engine(database_url)
         self._scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self._engine)},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,15 @@ async def test_checklist_is_posted_grouped_by_phase_with_done_buttons(stack: Loc
     assert first.startswith(":white_large_square: *1.*") and "截止" in first and "技术支持" in first
     assert all(s.message_ts == checklist["ts"] for s in await _steps(stack, incident.id))
     assert await stack.rt.scheduler.job_ids()  # reminders are waiting in the job store
+
+
+async def test_reminders_are_scheduled_without_a_log_line_each(stack: LocalStack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    incident = await declare(stack)
+    await in_channel(stack, incident, "done 1")  # one reminder cancelled, the rest stay scheduled
+    assert len(await stack.rt.scheduler.job_ids()) > 1
+    chatter = [r.getMessage() for r in caplog.records if r.name.startswith("apscheduler") and r.levelno < logging.WARNING]
+    assert chatter == []
 
 
 async def test_long_checklists_are_split_under_the_block_limit(make_stack: StackFactory, tmp_path: Path) -> None:
