@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import ready, timeline
+from bench import ack, ready, timeline
 from bench.common import Figure, table
 
 
@@ -28,3 +28,24 @@ async def test_ready_suite_counts_the_web_api_calls(monkeypatch: pytest.MonkeyPa
     calls = next(f for f in figures if f.name.startswith("Web API calls per declaration"))
     assert calls.value >= 4  # at least: create the channel, post the header, pin it, post the checklist
     assert "sequential round trips on the critical path (measured)" in _names(figures)
+
+
+def test_the_ratio_to_bare_bolt_is_taken_round_by_round() -> None:
+    """One slow round of ours (the machine busy for a moment) moves the pooled p99, not the per-round median."""
+    ours = {"ours": [100.0] * 100 + [300.0] * 100 + [120.0] * 100, "bare": [100.0] * 300,
+            "stored": [1.0], "alone": [1.0]}
+    p99s = {"ours": [100.0, 300.0, 120.0], "bare": [100.0, 100.0, 100.0], "stored": [1.0], "alone": [1.0]}
+    rows = {f.name: f for f in ack._figures(max(ack.LEVELS), ours, p99s)}
+    assert rows["ack p99 at 200 concurrent"].ratio == 3.0
+    ratio = rows["ack p99 at 200 concurrent ÷ bare bolt's, round by round (median of 3; 1.00–3.00)"]
+    assert (ratio.value, ratio.met) == (1.2, True)
+
+
+async def test_ack_suite_times_every_server_each_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ack, "LEVELS", (1, 3))
+    monkeypatch.setattr(ack, "ROUNDS", {1: 1, 3: 2})
+    names = _names(await ack.run())
+    for level in (1, 3):
+        assert f"ack p99 at {level} concurrent" in names
+        assert f"ack p99 at {level} concurrent vs aiohttp answering 200 (the floor)" in names
+    assert any(name.startswith("ack p99 at 3 concurrent ÷ bare bolt's, round by round (median of 2;") for name in names)
