@@ -109,8 +109,8 @@ async def run() -> list[Figure]:
                 p99s: dict[str, list[float]] = {name: [] for name in urls}
                 pooled: dict[str, list[float]] = {name: [] for name in urls}
                 for _ in range(ROUNDS[level]):
-                    for name in urls:
-                        ms = await fire_apart(urls[name], sb.signing_secret, [
+                    for name, url in urls.items():
+                        ms = await fire_apart(url, sb.signing_secret, [
                             _body(sb, channel, user, n + i if name == "ours" else -1) for i in range(level)])
                         pooled[name] += ms
                         p99s[name].append(percentile(ms, 99))
