@@ -19,6 +19,7 @@ demo: install
 # half needs YINGJI_TEST_POSTGRES_URL (.ci/run starts a throwaway server and sets it); without it, it is
 # skipped and the run says so at the start and at the end.
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 serve: install

@@ -6,7 +6,7 @@ import json
 import platform
 import statistics
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -61,7 +61,7 @@ def write(name: str, figures: list[Figure], extra: dict[str, object] | None = No
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({
-        "when": datetime.now(timezone.utc).isoformat(), "machine": platform.platform(),
+        "when": datetime.now(UTC).isoformat(), "machine": platform.platform(),
         "python": platform.python_version(), "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
         **(extra or {}),
     }, indent=2, ensure_ascii=False))

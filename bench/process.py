@@ -4,15 +4,15 @@ declarations under Slack's rate limits (all exist exactly once; declarers told a
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 import sqlite3
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.ack import _body
-from bench.load import fire_apart
 from bench.common import Figure
+from bench.load import fire_apart
 from bench.serving import rss_mb, start_bot, stop, until_healthy
 from bot.sandbox.server import Sandbox
 from yingji.local import _seed

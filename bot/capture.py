@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import select
@@ -49,7 +49,7 @@ class SlackMessage:
     @property
     def at(self) -> datetime:
         """The message's own time (Slack's ts is seconds since the epoch)."""
-        return datetime.fromtimestamp(float(self.ts), tz=timezone.utc)
+        return datetime.fromtimestamp(float(self.ts), tz=UTC)
 
     @classmethod
     def from_slack(cls, channel: str, message: dict[str, Any], permalink: str = "") -> SlackMessage:

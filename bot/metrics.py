@@ -41,7 +41,7 @@ MEDIAN_TTR = Gauge(
 )
 
 
-def publish(figures: "Figures") -> None:
+def publish(figures: Figures) -> None:
     """Expose the report's figures; counts and durations only, never a title."""
     INCIDENTS_BY_SEVERITY.clear()
     INCIDENTS_BY_PLAYBOOK.clear()

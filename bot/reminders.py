@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot import outbox, timeline, timers
-from bot.milestones import acknowledged_at
 from bot.db import utcnow
+from bot.milestones import acknowledged_at
 from bot.models import Incident, Statement, Step
 from bot.severity import ACTIVE_STATUSES
 from bot.statements import service as statements

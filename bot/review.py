@@ -8,8 +8,8 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import pick
 from bot.config import ROLES
+from bot.i18n import pick
 from bot.milestones import duration
 from bot.roles import role_name
 from bot.severity import severity_label, status_label

@@ -7,6 +7,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
 from bot.config import ROLES
+from bot.db import lock_row, utcnow
+from bot.models import Incident, RoleAssignment
 
 ROLE_NAMES = {
     "commander": {"zh": "应急指挥", "en": "Commander"},
@@ -26,8 +28,6 @@ def may_assign(holders: dict[str, str], role: str, actor: str) -> bool:
     """An empty role anyone in the channel may fill; a held one only its holder or the commander hands over."""
     current = holders.get(role)
     return current is None or actor in (current, holders.get("commander"))
-from bot.db import lock_row, utcnow
-from bot.models import Incident, RoleAssignment
 
 
 async def holders(session: AsyncSession, incident_id: int) -> dict[str, str]:

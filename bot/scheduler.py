@@ -15,6 +15,7 @@ the loop to finish. Due jobs are handed back to the loop to run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import threading
@@ -96,10 +97,8 @@ class AdvisoryLock:
     def release(self) -> None:
         """Give the lock back (closing its connection would too)."""
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing the connection below releases it anyway
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
-            except Exception:  # noqa: BLE001 — closing the connection below releases it anyway
-                pass
         self._close()
 
     def _close(self) -> None:
@@ -226,7 +225,7 @@ class Scheduler:
             elif self._lock.try_acquire() and self._loop is not None and not self._stop.is_set():
                 try:
                     asyncio.run_coroutine_threadsafe(self._lead(), self._loop).result(timeout=120)
-                except Exception:  # noqa: BLE001 — give the lock back and try again later
+                except Exception:  # give the lock back and try again later
                     log.exception("could not take over the scheduler")
                     self._lock.release()
                     self.leading = False
@@ -260,10 +259,8 @@ class Scheduler:
 
     async def cancel(self, job_id: str) -> None:
         """Drop a job if it has not fired yet."""
-        try:
+        with contextlib.suppress(JobLookupError):
             await asyncio.to_thread(self._scheduler.remove_job, job_id)
-        except JobLookupError:
-            pass
 
     async def next_run(self, job_id: str) -> datetime | None:
         """When a job will fire next, or None if there is no such job."""

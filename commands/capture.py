@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.i18n import pick
 from bot import capture, deliveries, incidents, outbox
+from bot.i18n import pick
 from bot.runtime import Runtime
 from bot.slack.notify import tell_person
 from commands import payload, target

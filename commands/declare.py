@@ -16,9 +16,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import pick
 from bot import deliveries, incidents
-from bot.incidents import DeclareRequest, Declared, DuplicateRequest
+from bot.i18n import pick
+from bot.incidents import Declared, DeclareRequest, DuplicateRequest
 from bot.runtime import Runtime
 from bot.severity import SEVERITIES, parse_severity, severity_label
 from bot.slack.notify import tell_person
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 
 CALLBACK_ID = "declare_form"
 TITLE_LIMIT = 1000
-
-
-def pick(language: str, zh: str, en: str) -> str:
-    return zh if language == "zh" else en
 
 
 def known_playbooks(rt: Runtime, language: str) -> str:

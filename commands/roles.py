@@ -11,9 +11,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import InputBlock, UserSelectElement
 from slack_sdk.models.views import View
 
-from bot.i18n import pick
 from bot import outbox, roles, timeline
 from bot.config import ROLES
+from bot.i18n import pick
 from bot.milestones import duration, time_to_acknowledge
 from bot.models import Incident
 from bot.roles import role_name
@@ -75,7 +75,7 @@ async def request_assignment(
 async def role(inv: Invocation, args: str) -> Reply:
     """Give a role to a person: `/incident role comms @li.na`."""
     lang = inv.language
-    found = await target.find(inv, args, f"`/incident role INC-n <role> @person`")
+    found = await target.find(inv, args, "`/incident role INC-n <role> @person`")
     if isinstance(found, Reply):
         return found
     incident, words = found.incident, found.args.split()

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.slack.text import clip, escape
-from commands.context import Invocation, Reply
 from commands.capture import note
+from commands.context import Invocation, Reply
 from commands.declare import declare
+from commands.drill import drill
 from commands.help import help_
 from commands.list import list_
 from commands.repair import repair
 from commands.roles import role, roles_
-from commands.steps import done, steps_
 from commands.statement import statement
-from commands.drill import drill
 from commands.status import close, resolve, severity, status
+from commands.steps import done, steps_
 from commands.summary import summary_
 from commands.target import KEY
 from commands.timeline import timeline_

@@ -196,7 +196,7 @@ async def snooze_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
         cadence = rt.cadence(incident.severity) if incident else None
         if incident is None or cadence is None:
             return None
-        until = lifecycle.snooze(session, incident, by=by, minutes=SNOOZE_MINUTES, cadence=cadence)
+        lifecycle.snooze(session, incident, by=by, minutes=SNOOZE_MINUTES, cadence=cadence)
         await outbox.enqueue_once(session, incident.id, "sync_timers")
         await session.commit()
     text = pick(incident.language, f"好的，{SNOOZE_MINUTES} 分钟后再提醒。", f"OK, the next reminder comes in {SNOOZE_MINUTES} min.")

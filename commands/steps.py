@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import pick
 from bot import outbox, roles
 from bot import steps as step_service
+from bot.i18n import pick
 from bot.models import Incident, Step
 from bot.roles import role_name
 from bot.runtime import Runtime

@@ -227,9 +227,8 @@ async def _outsiders_ask(stack: LocalStack, run: Run) -> None:
 
 async def _reports(stack: LocalStack, run: Run) -> None:
     """/metrics, and the offline reports as anyone with the database runs them."""
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{stack.server.url}/metrics") as resp:
-            run.outputs["/metrics"] = await resp.text()
+    async with aiohttp.ClientSession() as http, http.get(f"{stack.server.url}/metrics") as resp:
+        run.outputs["/metrics"] = await resp.text()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", stack.rt.settings.database_url)
         patch.setenv("YINGJI_CONFIG", str(stack.rt.settings.config_path))

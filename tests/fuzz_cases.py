@@ -230,7 +230,7 @@ def view_submission_cases(h: Harness) -> st.SearchStrategy[Case]:
             view["state"] = state
         payload = {"type": "view_closed" if closed else "view_submission", "user": {"id": user},
                    "team": {"id": "T0SANDBOX"}, "view": view, "trigger_id": "$trigger"}
-        if closed or callback_id not in FORM_TARGETS and callback_id != "declare_form":
+        if closed or (callback_id not in FORM_TARGETS and callback_id != "declare_form"):
             return Case("interactive", payload, invalid=True)
         if callback_id == "declare_form":  # nothing to declare without the three fields
             fields = (state or {}).get("values", {}) if isinstance(state, dict) else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -151,7 +151,7 @@ async def test_firing_opens_mapped_incident_then_repeats_join_it(make_stack: Sta
     [incident] = await incidents_in_db(stack)
     assert (incident.playbook, incident.severity, incident.declared_by) == ("payment-failure", "sev1", "yingji")
     assert incident.title == "Checkout 5xx above 5%" and incident.alert_key == f"am:{GROUP}"
-    assert incident.impact_started_at == datetime(2024, 5, 1, 2, 0, tzinfo=timezone.utc)
+    assert incident.impact_started_at == datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
     assert incident.channel_id and sb.channels[incident.channel_id].name.startswith("inc-1-")
     assert sb.messages(incident.channel_id)  # header posted
     kinds = await timeline_kinds(stack, incident.id)
@@ -205,13 +205,13 @@ async def test_grouped_alerts_open_one_incident(stack: LocalStack) -> None:
                  summary=None),
         am_alert(fp="a3", starts="2024-05-01T02:02:00Z", labels={"instance": "web-3"}, summary=None),
     )
-    status, body = await post(stack, "/hooks/alertmanager", payload)
+    _status, body = await post(stack, "/hooks/alertmanager", payload)
     assert body == {"incidents": ["INC-1"], "added": 3, "opened": 1, "resolved": 0}
     await stack.settle()
     [incident] = await incidents_in_db(stack)
     assert incident.severity == "sev1" and incident.playbook == "site-outage"  # the highest level in the group
     assert incident.title == "CheckoutErrors"
-    assert incident.impact_started_at == datetime(2024, 5, 1, 2, 1, tzinfo=timezone.utc)
+    assert incident.impact_started_at == datetime(2024, 5, 1, 2, 1, tzinfo=UTC)
     assert len(await events(stack, incident.id, "alert_firing")) == 3
 
 
@@ -256,7 +256,7 @@ async def test_simple_json(stack: LocalStack) -> None:
     [incident] = await incidents_in_db(stack)
     assert (incident.title, incident.severity, incident.playbook) == ("优惠券接口 5xx", "sev2", "coupon-campaign-failure")
     assert incident.summary == "券核销失败率 30%" and incident.alert_key == "alert:coupon-api"
-    assert incident.impact_started_at == datetime(2024, 5, 1, 2, 0, tzinfo=timezone.utc)
+    assert incident.impact_started_at == datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
     unknown = {"title": "Search slow", "dedup_key": "search", "playbook": "nope"}
     status, answer = await post(stack, "/hooks/alert", unknown)
     assert answer["incidents"] == ["INC-2"] and "nope" in answer["warnings"][0]
@@ -277,7 +277,7 @@ async def test_alert_after_resolve_opens_a_new_incident(stack: LocalStack) -> No
     await in_channel(stack, first, f"role commander <@{stack.users['zhang.wei']}>")
     await in_channel(stack, first, "resolve 回滚后恢复")
     assert (await incidents_in_db(stack))[0].status == "resolved"
-    status, body = await post(stack, "/hooks/alertmanager", am_payload(am_alert(starts="2024-05-01T05:00:00Z")))
+    _status, body = await post(stack, "/hooks/alertmanager", am_payload(am_alert(starts="2024-05-01T05:00:00Z")))
     assert body == {"incidents": ["INC-2"], "added": 1, "opened": 1, "resolved": 0}
     await stack.settle()
     first, second = await incidents_in_db(stack)

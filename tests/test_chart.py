@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from bot.chart import ChartData, Mark, drawing, model, render_timeline, typography
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-T0 = datetime(2026, 11, 11, 15, 40, tzinfo=timezone.utc)  # 23:40 on 11 November in Shanghai
+T0 = datetime(2026, 11, 11, 15, 40, tzinfo=UTC)  # 23:40 on 11 November in Shanghai
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -145,7 +146,7 @@ def test_labels_are_thinned_and_capped() -> None:
                 width = typography.text_px(texts[index], model.LABEL_PT)
                 left = drawing._label_extent(xs[index], width)[0]
                 spans.append((left, left + width))
-        assert all(right < next_left for (_, right), (next_left, _) in zip(spans, spans[1:]))
+        assert all(right < next_left for (_, right), (next_left, _) in itertools.pairwise(spans))
 
 
 def test_chinese_title_renders() -> None:

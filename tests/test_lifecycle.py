@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.db import utcnow
 from bot.models import Incident, TimelineEvent
 from bot.scheduler import fire
-from tests.conftest import wait_for, StackFactory, declare, in_channel, timeline_kinds
+from tests.conftest import StackFactory, declare, in_channel, timeline_kinds, wait_for
 from yingji.cli import main
 from yingji.local import LocalStack
 

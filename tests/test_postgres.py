@@ -8,6 +8,7 @@ and reads what the database and the sandbox then hold. Every test runs on SQLite
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -109,12 +110,12 @@ async def test_one_role_claimed_on_both_replicas_at_once_has_one_holder(replicas
     for role in roles.ROLE_NAMES:
         chain = [e.data for e in events if e.data["role"] == role]
         # Each handover ended the turn of the holder before it: the chain never forks.
-        assert all(later["previous"] == earlier["user"] for earlier, later in zip(chain, chain[1:]))
+        assert all(later["previous"] == earlier["user"] for earlier, later in itertools.pairwise(chain))
         assert chain[-1]["user"] == next(r.user_id for r in open_rows if r.role == role)
 
 
 async def test_concurrent_handovers_of_one_role_form_one_chain(replicas: Replicas) -> None:
-    first, second = replicas
+    first, _second = replicas
     incident = await declare(first)
     people = [f"U{n:08d}" for n in range(16)]
 

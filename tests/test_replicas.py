@@ -16,8 +16,15 @@ from bench import replicas as harness
 from bot.config import ConfigError, load_settings
 from bot.db import create_database, drop_database, utcnow
 from bot.models import Step
-from tests.conftest import SKIP_POSTGRES, StackFactory, declare, fast_playbooks, postgres_server, \
-    timeline_kinds, wait_for
+from tests.conftest import (
+    SKIP_POSTGRES,
+    StackFactory,
+    declare,
+    fast_playbooks,
+    postgres_server,
+    timeline_kinds,
+    wait_for,
+)
 from yingji.local import LocalStack
 
 DUE = {"payment-failure": {"identify-channel": 0.05, "contact-provider": 0.15}}  # 3 s and 9 s after declaring

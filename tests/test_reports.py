@@ -6,14 +6,12 @@ import asyncio
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.scheduler import fire
-from bot.sandbox import people
 from tests.conftest import declare, in_channel, timeline_kinds
 from yingji.cli import main
 from yingji.local import LocalStack
@@ -61,7 +59,7 @@ async def test_summary_is_deterministic(stack: LocalStack) -> None:
 
 
 async def test_resolve_is_for_the_commander_and_posts_the_review(stack: LocalStack) -> None:
-    sb, u = stack.sandbox, stack.users
+    sb = stack.sandbox
     incident = await _staffed_and_resolved(stack)
     refused = await in_channel(stack, incident, "resolve 已恢复", user="chen.jie")
     assert "只有应急指挥" in refused.json["text"]
@@ -122,9 +120,8 @@ async def test_report_and_metrics_exclude_drills(stack: LocalStack, monkeypatch:
     out = capsys.readouterr().out
     assert "(drills excluded): 2" in out and "sev1" in out and "sev2" in out and "sev3" not in out
     assert "logistics-disruption" not in out and "Median time to resolve" in out
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{stack.server.url}/metrics") as resp:
-            metrics = await resp.text()
+    async with aiohttp.ClientSession() as http, http.get(f"{stack.server.url}/metrics") as resp:
+        metrics = await resp.text()
     assert 'yingji_incidents_30d{severity="sev2"} 1.0' in metrics
     assert 'yingji_incidents_by_playbook_30d{playbook="site-outage"} 1.0' in metrics
     assert "yingji_median_time_to_resolve_seconds_30d" in metrics

@@ -80,7 +80,7 @@ async def test_wrong_role_commands_change_nothing(stack: LocalStack) -> None:
     robot = sb.add_user("deploy-bot", is_bot=True)
     incident = await declare(stack)
     cases = {
-        "role janitor <@%s>" % u["li.na"]: "commander",   # unknown role: the roles are listed
+        f"role janitor <@{u['li.na']}>": "commander",   # unknown role: the roles are listed
         "role comms": "@",                                  # nobody mentioned
         "role comms @li.na": "@li.na",                      # plain text, not a mention
         "role": "/incident role",

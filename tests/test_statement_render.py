@@ -364,5 +364,5 @@ def test_a_missing_template_is_a_template_problem(tmp_path: Path, monkeypatch: p
 
 
 def test_check_templates_on_the_shipped_set_finds_nothing() -> None:
-    assert sorted(p.name for p in SHIPPED_DIR.glob("*.j2")) == sorted(f"{s}.{l}.j2" for s in STAGES for l in LANGS)
+    assert sorted(p.name for p in SHIPPED_DIR.glob("*.j2")) == sorted(f"{s}.{lang}.j2" for s in STAGES for lang in LANGS)
     assert check_templates() == []

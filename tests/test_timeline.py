@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
 from bot import timeline
 from bot.models import TimelineEvent
 from bot.sandbox import people
-from tests.conftest import StackFactory, declare, in_channel
+from tests.conftest import declare, in_channel
 from yingji.local import LocalStack
 
 
@@ -47,7 +47,7 @@ async def test_shortcut_pin_and_reaction_import_one_entry(stack: LocalStack) -> 
     await stack.settle()
     [entry] = await _entries(stack, "message")
     assert entry.actor == u["chen.jie"] and entry.text == "回调队列积压 12 万条，见截图"
-    assert entry.at == datetime.fromtimestamp(float(said["ts"]), tz=timezone.utc)  # its own time, not import time
+    assert entry.at == datetime.fromtimestamp(float(said["ts"]), tz=UTC)  # its own time, not import time
     assert entry.data["permalink"].startswith("https://") and entry.data["files"][0]["name"] == "queue.png"
     assert entry.data["via"] == ["shortcut", "pin", "reaction"]
     assert any("时间线" in str(r.get("text")) for r in sb.responses)  # the shortcut user was told
@@ -103,7 +103,7 @@ async def test_timeline_across_midnight_shows_dates_in_the_team_zone(stack: Loca
     # 15:50 and 16:10 UTC are 23:50 and 00:10 in Shanghai: the entries fall on two dates.
     async with stack.rt.sessions() as session:
         for minute, text in ((50, "before midnight"), (70, "after midnight")):
-            at = datetime(2026, 11, 11, 15, 0, tzinfo=timezone.utc) + timedelta(minutes=minute)
+            at = datetime(2026, 11, 11, 15, 0, tzinfo=UTC) + timedelta(minutes=minute)
             timeline.record(session, incident.id, "note", actor=stack.users["li.na"], text=text, at=at)
         await session.commit()
     text = str((await in_channel(stack, incident, "timeline")).json["blocks"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from bot.naming import channel_name, title_slug
 from bot.severity import parse_severity
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-LATE = datetime(2026, 11, 11, 17, 30, tzinfo=timezone.utc)  # 01:30 on 12 November in Shanghai
+LATE = datetime(2026, 11, 11, 17, 30, tzinfo=UTC)  # 01:30 on 12 November in Shanghai
 ENV = {"SLACK_BOT_TOKEN": "xoxb-1-secretvalue", "SLACK_SIGNING_SECRET": "signing-secretvalue"}
 
 

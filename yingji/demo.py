@@ -55,7 +55,6 @@ class Demo:
 
     async def run(self, person: str, text: str, channel_id: str) -> dict[str, Any]:
         """A person types `/incident <text>`; print it and the private reply."""
-        sb = self.stack.sandbox
         user = self.stack.users[person]
         where = self.names.get(channel_id, channel_id)
         print(f"\n{self.names[user]} in #{where}:  /incident {humanize(text, self.names)}")

@@ -91,7 +91,7 @@ class LocalStack:
         `config` is yingji.yaml as a dict, or a function of the seeded people's ids returning it;
         `scheduler=False` starts a web replica that stores timed jobs but never fires them.
         """
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 — once, before anything runs
         sb = sandbox or Sandbox(
             signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN, rate_limits=rate_limits
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -61,7 +61,7 @@ SEVERITY_COLOURS = {1: "#8b0000", 2: "#d9480f", 3: "#d4a106", 4: "#6c757d"}
 
 def aware(moment: datetime) -> datetime:
     """Naive times are taken as UTC, so a stray one shifts nothing instead of failing the chart."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def sorted_marks(marks: Sequence[Mark]) -> list[Mark]:

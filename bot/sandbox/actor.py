@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -181,7 +180,7 @@ class SlackActor:
         """Deliver over Socket Mode; the ack stands in for the HTTP response."""
         try:
             ack = await self.sb.socket_deliver(type_, payload, timeout=self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return ActorResponse(504, "", None)
         return ActorResponse(200, json.dumps(ack) if ack else "", ack)
 

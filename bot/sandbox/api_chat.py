@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.api_conversations import require_member, require_open
 from bot.sandbox.blockkit import check_blocks

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.params import Params, paginate
 from bot.sandbox.state import Channel, SlackError
@@ -111,10 +112,7 @@ def list_(sb: Sandbox, p: Params) -> dict[str, Any]:
     exclude_archived = p.flag("exclude_archived")
     chosen: list[dict[str, Any]] = []
     for ch in sb.channels.values():
-        if ch.is_im:
-            kind = "im"
-        else:
-            kind = "private_channel" if ch.is_private else "public_channel"
+        kind = "im" if ch.is_im else "private_channel" if ch.is_private else "public_channel"
         if kind not in types or (exclude_archived and ch.archived):
             continue
         if kind == "private_channel" and sb.bot_user_id not in ch.members:
@@ -165,9 +163,7 @@ def _in_range(ts: str, p: Params) -> bool:
     oldest, latest = p.get("oldest"), p.get("latest")
     if oldest and (value < float(oldest) or (value == float(oldest) and not inclusive)):
         return False
-    if latest and (value > float(latest) or (value == float(latest) and not inclusive)):
-        return False
-    return True
+    return not (latest and (value > float(latest) or (value == float(latest) and not inclusive)))
 
 
 def history(sb: Sandbox, p: Params) -> dict[str, Any]:
@@ -190,7 +186,7 @@ def replies(sb: Sandbox, p: Params) -> dict[str, Any]:
     root = parent.get("thread_ts") or parent["ts"]
     root_msg = ch.find(root) or parent
     with_meta = p.flag("include_all_metadata")
-    msgs = [root_msg] + sb.replies(ch.id, root)
+    msgs = [root_msg, *sb.replies(ch.id, root)]
     page, nxt = paginate([_public(m, with_meta) for m in msgs if _in_range(m["ts"], p)], p, 1000)
     return {"messages": page, "has_more": bool(nxt), "response_metadata": {"next_cursor": nxt}}
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # A rule is (path, kind, limit): kind "len" limits a string's length, "count" a list's length.
 # A path is dotted keys; "[]" walks every item of a list.
@@ -116,7 +117,7 @@ def check_block(block: Any, pointer: str) -> list[str]:
     rules = BLOCK_RULES.get(btype)
     if rules is None:
         return [f"[ERROR] unsupported type: {btype} [json-pointer:{pointer}/type]"]
-    errors = _apply(block, rules + [("block_id", "len", 255)], pointer)
+    errors = _apply(block, [*rules, ("block_id", "len", 255)], pointer)
     if btype == "section" and "text" not in block and "fields" not in block:
         errors.append(f"[ERROR] must provide either text or fields [json-pointer:{pointer}]")
     if btype in PLAIN_TEXT_ONLY:

@@ -44,7 +44,7 @@ class Params:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise SlackError("invalid_arguments", [f"[ERROR] must be an integer [json-pointer:/{name}]"])
+            raise SlackError("invalid_arguments", [f"[ERROR] must be an integer [json-pointer:/{name}]"]) from None
 
     def json(self, name: str, error: str = "invalid_arguments") -> Any:
         """A structured argument that form bodies carry as a JSON string."""
@@ -55,7 +55,7 @@ class Params:
             try:
                 return json.loads(value)
             except json.JSONDecodeError:
-                raise SlackError(error)
+                raise SlackError(error) from None
         return value
 
     def id_list(self, name: str) -> list[str]:
@@ -83,7 +83,7 @@ def decode_cursor(cursor: str | None) -> int:
             raise ValueError(cursor)
         return int(num)
     except (ValueError, UnicodeDecodeError):
-        raise SlackError("invalid_cursor")
+        raise SlackError("invalid_cursor") from None
 
 
 def paginate(items: list[Any], params: Params, default_limit: int = 100) -> tuple[list[Any], str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -130,7 +131,7 @@ class Sandbox(Workspace):
                 try:
                     body = await request.json()
                 except json.JSONDecodeError:
-                    raise SlackError("invalid_json")
+                    raise SlackError("invalid_json") from None
                 if isinstance(body, dict):
                     data.update(body)
             else:

@@ -163,7 +163,7 @@ class OutboxRunner:
             await self._settle(op, FAILED, str(exc))
             OUTBOX_OPS.labels(op.kind, FAILED).inc()
             return FAILED, str(exc), None
-        except Exception as exc:  # noqa: BLE001 — classified below; nothing escapes unlogged
+        except Exception as exc:  # classified below; nothing escapes unlogged
             failure = classify(exc)
             if failure.kind == "ratelimited":
                 await self._settle(op, "retry", failure.error)

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.i18n import pick
 from bot.config import ROLES
+from bot.i18n import pick
 from bot.milestones import duration
 from bot.roles import role_name
 from bot.severity import SEVERITIES, severity_label, status_label
 from bot.slack.text import escape, mention, when
 from bot.slack.timeline_view import actor_text, kind_label
-from bot.i18n import pick
 from bot.summary import Facts, next_update_due
 from bot.timers import clocks
-
 
 
 def _clip(text: str, limit: int) -> str:

@@ -55,7 +55,7 @@ async def deliver(
                     if status < 500 and status != 429:
                         return Delivery(False, status, attempt, f"HTTP {status}")
                     error = f"HTTP {status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 status, error = 0, type(exc).__name__
             if attempt < attempts:
                 await asyncio.sleep(backoff * 2 ** (attempt - 1))

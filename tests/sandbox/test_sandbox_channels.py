@@ -117,6 +117,6 @@ async def test_auth_errors_and_unknown_method(sb: Sandbox) -> None:
     bot = AsyncWebClient(token=sb.bot_token, base_url=sb.api_url)
     assert await error_of(bot.apps_connections_open(app_token=sb.bot_token)) == "not_allowed_token_type"
     assert await error_of(bot.api_call("nope.nothing")) == "unknown_method"
-    async with aiohttp.ClientSession() as http:  # token as a form field, like old clients send it
-        async with http.post(sb.api_url + "auth.test", data={"token": sb.bot_token}) as resp:
-            assert (await resp.json())["ok"] is True
+    async with aiohttp.ClientSession() as http, http.post(  # token as a form field, like old clients send it
+            sb.api_url + "auth.test", data={"token": sb.bot_token}) as resp:
+        assert (await resp.json())["ok"] is True

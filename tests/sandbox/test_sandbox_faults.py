@@ -16,10 +16,9 @@ from bot.sandbox import Sandbox
 
 async def raw_call(sb: Sandbox, method: str, **params: str) -> tuple[int, dict[str, str], str]:
     """A plain HTTP call, to see status codes and headers slack_sdk hides."""
-    async with aiohttp.ClientSession() as http:
-        async with http.post(sb.api_url + method, data=params,
-                             headers={"Authorization": f"Bearer {sb.bot_token}"}) as resp:
-            return resp.status, dict(resp.headers), await resp.text()
+    async with aiohttp.ClientSession() as http, http.post(sb.api_url + method, data=params,
+                         headers={"Authorization": f"Bearer {sb.bot_token}"}) as resp:
+        return resp.status, dict(resp.headers), await resp.text()
 
 
 async def test_tier2_rate_limit_answers_429_with_retry_after(sb: Sandbox) -> None:

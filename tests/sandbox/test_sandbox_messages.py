@@ -116,9 +116,8 @@ async def test_response_url(sb: Sandbox, client: AsyncWebClient, cid: str) -> No
     url2 = sb.new_response_url(channel_id=cid, user_id=alice, message_ts=posted["ts"])
     await AsyncWebhookClient(url2).send(text="replaced", replace_original=True)
     assert sb.channels[cid].find(posted["ts"])["text"] == "replaced"  # type: ignore[index]
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{sb.base_url}/response/nope", json={"text": "x"}) as resp:
-            assert resp.status == 404
+    async with aiohttp.ClientSession() as http, http.post(f"{sb.base_url}/response/nope", json={"text": "x"}) as resp:
+        assert resp.status == 404
 
 
 async def test_file_upload_round_trip(sb: Sandbox, client: AsyncWebClient, cid: str) -> None:

@@ -11,9 +11,9 @@ from bot import drills, review, roles, summary
 from bot import steps as step_service
 from bot.chart import ChartData, Mark, render_timeline
 from bot.db import utcnow
-from bot.models import Incident, SlackOp
 from bot.incidents import active
 from bot.milestones import duration
+from bot.models import Incident, SlackOp
 from bot.severity import severity_label, status_label
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
 from bot.slack.text import channel_link, clip, escape, when

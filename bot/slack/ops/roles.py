@@ -5,15 +5,14 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import pick
 from bot import outbox, roles
+from bot.i18n import pick
 from bot.models import Incident, SlackOp
 from bot.roles import role_name
 from bot.slack.errors import slack_error
 from bot.slack.notify import tell_person
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, dm
 from bot.slack.text import channel_link, clip
-
 
 
 async def _refuse(env: SlackEnv, incident: Incident, op: SlackOp, why_zh: str, why_en: str) -> Outcome:
