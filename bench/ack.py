@@ -73,7 +73,7 @@ def _figures(level: int, pooled: dict[str, list[float]], p99s: dict[str, list[fl
         rows.append(Figure(f"ack {name} at {level} concurrent", value, "ms", f"≤ {TARGET_MS:.0f} ms" if top else "",
                            baseline, value <= TARGET_MS if top else None))
     if level == max(LEVELS):
-        ratios = [a / b for a, b in zip(p99s["ours"], p99s["bare"])]
+        ratios = [a / b for a, b in zip(p99s["ours"], p99s["bare"], strict=True)]
         rows.append(Figure(f"ack p99 at {level} concurrent ÷ bare bolt's, round by round (median of {len(ratios)}; "
                            f"{min(ratios):.2f}–{max(ratios):.2f})", median(ratios), "×", f"≤ {TARGET_RATIO}×",
                            None, median(ratios) <= TARGET_RATIO))

@@ -53,7 +53,7 @@ def table(figures: list[Figure]) -> str:
             "" if f.met is None else ("ok" if f.met else "MISSED"),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def write(name: str, figures: list[Figure], extra: dict[str, object] | None = None) -> Path:

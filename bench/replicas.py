@@ -92,7 +92,7 @@ def fast_playbooks(directory: Path) -> Path:
     """The payment-failure playbook cut to two steps that fall due within seconds (so reminders fire soon)."""
     directory.mkdir(parents=True, exist_ok=True)
     data = yaml.safe_load((SHIPPED_DIR / f"{PLAYBOOK}.yaml").read_text(encoding="utf-8"))
-    data["steps"] = [{**step, "due_minutes": due} for step, due in zip(data["steps"], STEP_DUE_MINUTES)]
+    data["steps"] = [{**step, "due_minutes": due} for step, due in zip(data["steps"], STEP_DUE_MINUTES, strict=False)]
     data.pop("clocks", None)
     (directory / f"{PLAYBOOK}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return directory

@@ -44,9 +44,9 @@ def prepare(table: Table, rows: Sequence[Mapping[str, Any]], dialect: Dialect) -
     for _, key, process in binds:
         values = [row[key] for row in rows]
         columns.append(values if process is None else _processed(process, values))
-    params: list[Any] = list(zip(*columns))
+    params: list[Any] = list(zip(*columns, strict=True))
     if not dialect.positional:
-        params = [dict(zip((name for name, _, _ in binds), values)) for values in params]
+        params = [dict(zip((name for name, _, _ in binds), values, strict=True)) for values in params]
     return sql, params
 
 

@@ -63,7 +63,7 @@ class GroupCommit(Generic[T, R]):
             for one in batch:
                 await self._write_batch([one])
             return
-        for (_, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result=result)
 
 

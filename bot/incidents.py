@@ -175,8 +175,8 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
     """Every row new declarations write, table by table: the dedup claims first (a taken key fails
     before anything else is written), the incident with its key, its first timeline events, the
     commander if the declarer took command, and one queued `provision` operation."""
-    by_request = {id(request): incident for request, incident in zip(fresh, created)}
-    pairs = list(zip(fresh, created))
+    by_request = {id(request): incident for request, incident in zip(fresh, created, strict=True)}
+    pairs = list(zip(fresh, created, strict=True))
     commanders = [(r, i) for r, i in pairs if r.declarer_is_commander]
     tables: list[tuple[Table, list[dict[str, Any]]]] = [
         (Delivery.__table__, [  # type: ignore[attr-defined]
@@ -218,7 +218,7 @@ def _count(fresh: list[DeclareRequest]) -> None:
 def _answers(requests: Sequence[DeclareRequest], fresh: list[DeclareRequest], created: list[Declared],
              earlier: Mapping[str, Declared], first_of: Mapping[str, DeclareRequest]) -> list[Declared]:
     """One answer per request, in order: its new incident, or the one it repeats."""
-    by_request = {id(request): incident for request, incident in zip(fresh, created)}
+    by_request = {id(request): incident for request, incident in zip(fresh, created, strict=True)}
     answers: list[Declared] = []
     for request in requests:
         if id(request) in by_request:

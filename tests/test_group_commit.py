@@ -96,7 +96,7 @@ async def test_a_batch_keeps_each_declarers_choices(stack: LocalStack, commander
     async with stack.rt.sessions() as session:  # each answer names the row its own request created
         rows = [await session.get(Incident, d.id) for d in declared]
     assert [(r.key, r.title, r.declared_by, r.channel_name) for r in rows if r] == [
-        (d.key, q.title, q.declared_by, d.channel_name) for d, q in zip(declared, requests)]
+        (d.key, q.title, q.declared_by, d.channel_name) for d, q in zip(declared, requests, strict=True)]
     await stack.settle(60)
     from bot import roles
 

@@ -198,7 +198,7 @@ async def test_done_pressed_on_both_replicas_completes_the_step_once(replicas: R
     presses = [(stack, step) for step in steps[:3] for stack in (first, second, first, second)]
     await asyncio.gather(*(stack.actor.block_action(stack.users[who], "step_done", value=str(step.id),
                                                     channel_id=incident.channel_id)
-                           for (stack, step), who in zip(presses, ["zhang.wei", "li.na"] * len(presses))))
+                           for (stack, step), who in zip(presses, ["zhang.wei", "li.na"] * len(presses), strict=False)))
     await settle(first, second)
     events = await _events(first, incident.id, "step_done")
     assert sorted(e.data["step"] for e in events) == [1, 2, 3]

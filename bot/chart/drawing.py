@@ -148,7 +148,7 @@ def _ink(colour: str) -> str:
 def _phases(marks: list[Mark], end: datetime) -> list[tuple[Mark, datetime]]:
     """Each status with the moment it gave way to the next; the last runs to `end`."""
     finishes = [m.at for m in marks[1:]] + [max(end, marks[-1].at)] if marks else []
-    return list(zip(marks, finishes))
+    return list(zip(marks, finishes, strict=True))
 
 
 def _draw_statuses(ax: Axes, figure: Figure, data: ChartData, count: int, lo: datetime, hi: datetime,
@@ -216,7 +216,7 @@ def _draw_severities(ax: Axes, data: ChartData, base: int, lo: datetime, hi: dat
     ax.scatter(xs[:-1], ys[:-1], s=36, c=colours, edgecolors="white", linewidths=0.6, zorder=4)
     texts = [f"SEV{level}" for level in levels]
     lefts = [_px(mark.at, lo, hi) + 5 + typography.text_px(text, LABEL_PT) / 2
-             for mark, text in zip(marks, texts)]
+             for mark, text in zip(marks, texts, strict=True)]
     for index, _, _ in _place_labels(lefts, texts, rows=1):
         typography.text(ax, xs[index], ys[index] + 0.05, texts[index], fonts.props(LABEL_PT, "bold"), ha="left",
                         va="bottom", color=SEVERITY_COLOURS[levels[index]], zorder=5,
@@ -246,7 +246,7 @@ def _fitting_labels(xs: list[float], texts: list[str], rows: int) -> list[tuple[
     """Greedy left-to-right: each label takes the lowest free row; one with no room keeps only its marker."""
     right_edges = [-math.inf] * rows
     placed: list[tuple[int, int, str]] = []
-    for index, (x, text) in enumerate(zip(xs, texts)):
+    for index, (x, text) in enumerate(zip(xs, texts, strict=True)):
         width = typography.text_px(text, LABEL_PT)
         left, align = _label_extent(x, width)
         row = next((r for r in range(rows) if left >= right_edges[r] + LABEL_GAP_PX), None)

@@ -102,8 +102,8 @@ class OutboxRunner:
                 batch = [op for op in waiting if op.wave == waiting[0].wave]
                 may_wait = len(waiting) > len(batch) and batch[0].id not in deferred
                 results = await asyncio.gather(*(self._run(op, may_wait) for op in batch))
-                deferred |= {op.id for op, (result, _) in zip(batch, results) if result == BLOCKED}
-                failures += [(op, error) for op, (result, error) in zip(batch, results) if result == FAILED]
+                deferred |= {op.id for op, (result, _) in zip(batch, results, strict=True) if result == BLOCKED}
+                failures += [(op, error) for op, (result, error) in zip(batch, results, strict=True) if result == FAILED]
                 if all(result == SKIPPED for result, _ in results):
                     held = await self._held(incident_id)
                     if held is None:
