@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,10 @@ ROLES = ("commander", "tech", "comms", "legal", "support")
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/yingji.db"
 
+
+# A response_url host as yingji.yaml names it: a DNS name or an IP literal ([…] for IPv6), and maybe a port.
+HOST_PORT = re.compile(r"(?P<host>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+                       r"|\[(?P<ipv6>[0-9a-f:.]+)\])(?::(?P<port>\d{1,5}))?")
 
 SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
@@ -107,6 +113,23 @@ class FileConfig(BaseModel):
     cadence_minutes: dict[str, float] = {}
     timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+\-']{1,100}$")
     digest_time: str | None = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    response_url_hosts: list[str] = []   # hosts (host or host:port) besides Slack's that response_urls may name
+
+    @field_validator("response_url_hosts")
+    @classmethod
+    def _host_or_host_port(cls, value: list[str]) -> list[str]:
+        """Hosts only, lower-cased: a scheme, path, userinfo or trailing dot here would be allowing something else."""
+        hosts = [entry.strip().lower() for entry in value]
+        for entry in hosts:
+            match = HOST_PORT.fullmatch(entry)
+            if match is None or (match["port"] and not 0 < int(match["port"]) <= 65535):
+                raise ValueError(f"{entry!r} is not a host or host:port, such as hooks.example.com or 127.0.0.1:8080")
+            if match["ipv6"]:
+                try:
+                    ipaddress.IPv6Address(match["ipv6"])
+                except ValueError:
+                    raise ValueError(f"{entry!r}: [{match['ipv6']}] is not an IPv6 address") from None
+        return hosts
 
     @field_validator("outlet_limits")
     @classmethod

@@ -20,7 +20,7 @@ from bot import lifecycle, outbox, roles, steps, timeline
 from bot.bulk import insert_rows, prepare
 from bot.db import utcnow
 from bot.metrics import INCIDENTS_DECLARED
-from bot.models import Delivery, Incident, RoleAssignment, SlackOp, TimelineEvent
+from bot.models import Delivery, Incident, Membership, RoleAssignment, SlackOp, TimelineEvent
 from bot.naming import channel_name
 from bot.playbooks import Playbook
 from bot.severity import ACTIVE_STATUSES
@@ -174,7 +174,8 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
           where: Workspace, now: datetime) -> list[tuple[Table, list[dict[str, Any]]]]:
     """Every row new declarations write, table by table: the dedup claims first (a taken key fails
     before anything else is written), the incident with its key, its first timeline events, the
-    commander if the declarer took command, and one queued `provision` operation."""
+    declarer as the channel's first member, the commander if the declarer took command, and one
+    queued `provision` operation."""
     by_request = {id(request): incident for request, incident in zip(fresh, created, strict=True)}
     pairs = list(zip(fresh, created, strict=True))
     commanders = [(r, i) for r, i in pairs if r.declarer_is_commander]
@@ -196,6 +197,9 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
                "text": roles.handover_text("commander", None, r.declared_by),
                "data": {"role": "commander", "user": r.declared_by, "previous": None}} for r, i in commanders),
         ]),
+        (Membership.__table__, [  # type: ignore[attr-defined]
+            {"incident_id": i.id, "user_id": r.declared_by, "since": now}
+            for r, i in pairs if r.declared_by != timeline.BOT_ACTOR]),
         (RoleAssignment.__table__, [  # type: ignore[attr-defined]
             {"incident_id": i.id, "role": "commander", "user_id": r.declared_by, "assigned_by": r.declared_by,
              "assigned_at": now} for r, i in commanders]),
@@ -326,24 +330,3 @@ async def active(session: AsyncSession) -> list[Incident]:
         .order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())
     )
     return list(result.all())
-
-
-async def insiders(session: AsyncSession, incident_ids: list[int]) -> dict[int, set[str]]:
-    """Who is inside each incident: the declarer, everyone who held a role, and everyone the bot invited."""
-    inside: dict[int, set[str]] = {i: set() for i in incident_ids}
-    if not incident_ids:
-        return inside
-    declared = await session.exec(select(Incident).where(col(Incident.id).in_(incident_ids)))
-    for incident in declared.all():
-        inside[incident.id or 0].add(incident.declared_by)
-    assigned = await session.exec(select(RoleAssignment).where(col(RoleAssignment.incident_id).in_(incident_ids)))
-    for row in assigned.all():
-        inside[row.incident_id].add(row.user_id)
-    invites = await session.exec(
-        select(TimelineEvent).where(
-            col(TimelineEvent.incident_id).in_(incident_ids), TimelineEvent.kind == "members_invited"
-        )
-    )
-    for event in invites.all():
-        inside[event.incident_id].update(event.data.get("invited", []))
-    return inside

@@ -64,6 +64,14 @@ class RoleAssignment(SQLModel, table=True):
     ended_at: datetime | None = _when(nullable=True)
 
 
+class Membership(SQLModel, table=True):
+    """Who is in an incident's channel now, as the bot last learned it: its own invites, Slack's join and leave."""
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    user_id: str = Field(max_length=32, primary_key=True)
+    since: datetime = _when()
+
+
 class Step(SQLModel, table=True):
     """One checklist item copied from the playbook at declaration, with its deadline."""
 
@@ -177,6 +185,7 @@ class Delivery(SQLModel, table=True):
 __all__ = [
     "Delivery",
     "Incident",
+    "Membership",
     "RoleAssignment",
     "SchedulerJob",
     "SlackOp",

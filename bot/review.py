@@ -14,6 +14,7 @@ from bot.milestones import duration
 from bot.roles import role_name
 from bot.severity import severity_label, status_label
 from bot.summary import Facts
+from bot.timeline import repeats, times_suffix
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -84,7 +85,8 @@ def markdown(facts: Facts, tz: ZoneInfo, *, playbook_name: str, names: dict[str,
     for event in facts.events:
         text = pick(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else _plain(event.text, names)
         link = f" ([{pick(lang, '原消息', 'message')}]({event.data['permalink']}))" if event.data.get("permalink") else ""
-        out.append(f"- {_local(event.at, tz)} · {person(event.actor, names)} · {event.kind} · {text}{link}".rstrip())
+        out.append(f"- {_local(event.at, tz)} · {person(event.actor, names)} · {event.kind} · {text}{times_suffix(event)}{link}"
+                   .rstrip())
     out += [
         "",
         f"## {pick(lang, '做得好的', 'What went well')}",
@@ -135,11 +137,12 @@ def as_dict(facts: Facts, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def timeline_csv(facts: Facts, tz: ZoneInfo) -> str:
-    """The timeline as CSV rows: UTC time, local time, actor, kind, text, permalink."""
+    """The timeline as CSV rows: UTC time, local time, actor, kind, text, permalink, and how many times (a refusal
+    repeated within its minute is one row)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["at_utc", "at_local", "actor", "kind", "text", "permalink"])
+    writer.writerow(["at_utc", "at_local", "actor", "kind", "text", "permalink", "count"])
     for event in facts.events:
         writer.writerow([event.at.isoformat(), _local(event.at, tz), event.actor, event.kind, event.text,
-                         event.data.get("permalink", "")])
+                         event.data.get("permalink", ""), repeats(event)])
     return buffer.getvalue()

@@ -45,6 +45,13 @@ def handover_text(role: str, previous: str | None, user_id: str) -> str:
     return f"{role}: " + (f"<@{previous}> → " if previous else "") + f"<@{user_id}>"
 
 
+async def _current(session: AsyncSession, incident_id: int, role: str) -> RoleAssignment | None:
+    """The open turn of `role`: its current holder's row."""
+    result = await session.exec(select(RoleAssignment).where(
+        RoleAssignment.incident_id == incident_id, RoleAssignment.role == role, col(RoleAssignment.ended_at).is_(None)))
+    return result.first()
+
+
 async def assign(
     session: AsyncSession, incident_id: int, role: str, user_id: str, *, by: str
 ) -> str | None:
@@ -54,14 +61,7 @@ async def assign(
     # Two handovers of one role at once (two replicas, two people) take turns: the later one ends the
     # earlier one's turn instead of both ending the same holder and leaving two open rows.
     await lock_row(session, Incident, incident_id)
-    result = await session.exec(
-        select(RoleAssignment).where(
-            RoleAssignment.incident_id == incident_id,
-            RoleAssignment.role == role,
-            col(RoleAssignment.ended_at).is_(None),
-        )
-    )
-    current = result.first()
+    current = await _current(session, incident_id, role)
     if current and current.user_id == user_id:
         return user_id
     now = utcnow()
@@ -85,3 +85,16 @@ async def assign(
         at=now,
     )
     return previous
+
+
+async def end(session: AsyncSession, incident_id: int, role: str, *, by: str) -> str | None:
+    """End the current holder's turn with nobody after them (an assignment undone); returns who held it."""
+    await lock_row(session, Incident, incident_id)
+    current = await _current(session, incident_id, role)
+    if current is None:
+        return None
+    current.ended_at = utcnow()
+    session.add(current)
+    timeline.record(session, incident_id, "role_unassigned", actor=by, text=f"{role}: <@{current.user_id}> ✗",
+                    data={"role": role, "user": current.user_id}, at=current.ended_at)
+    return current.user_id

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from bot import deliveries, incidents, outbox, reminders
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_sessionmaker, utcnow
+from bot.flows.base import Context
 from bot.group_commit import GroupCommit
 from bot.incidents import Declared, DeclareRequest, Workspace
 from bot.logsafe import quiet_content_loggers
@@ -27,6 +28,7 @@ from bot.outbox import LEASE
 from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
 from bot.scheduler import Scheduler
 from bot.severity import ACTIVE_STATUSES, SEVERITIES
+from bot.slack import response_url
 from bot.slack.channels import find_by_name
 from bot.slack.notify import tell_declarer
 from bot.slack.ops import SlackEnv
@@ -73,6 +75,8 @@ class Runtime:
     ) -> None:
         quiet_content_loggers()  # no incident's words in the logs, even at DEBUG
         self.settings = settings
+        # Posts to a payload's response_url go only to Slack's response host (or the sandbox's, or these).
+        response_url.configure(settings.api_url, settings.file.response_url_hosts)
         self.playbooks = load_deployment_playbooks(settings)
         self.engine = make_engine(settings.database_url)
         # SQLite: declarations are written on the event loop (see bot/loopwrite.py); PostgreSQL has no thread to wait on.
@@ -115,6 +119,7 @@ class Runtime:
             escalation=settings.file.escalation,
             legal_approvers=settings.file.legal_approvers,
         )
+        self.context = Context(file=settings.file, tz=settings.tz, playbooks=self.playbooks, cadence=self.cadence)
         self.requests = AckFirst()
         self.runner = OutboxRunner(
             self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease, gate=self.requests
@@ -227,7 +232,7 @@ class Runtime:
     async def start(self) -> None:
         """Learn who the bot is, find the configured channels, resume unfinished Slack work."""
         self.auth = auth = await self.client.auth_test()
-        self.bot_user_id = self.env.bot_user_id = str(auth["user_id"])
+        self.bot_user_id = self.env.bot_user_id = self.context.bot_user_id = str(auth["user_id"])
         self.announce_channel_id = await self._resolve_channel("announce_channel", self.settings.file.announce_channel)
         self.leadership_channel_id = await self._resolve_channel("leadership_channel", self.settings.file.leadership_channel)
         self.env.announce_channel_id = self.announce_channel_id

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import utcnow
-from bot.models import TimelineEvent
+from bot.db import lock_row, utcnow
+from bot.models import Incident, TimelineEvent
 
 BOT_ACTOR = "yingji"
+REFUSED = "refused"
 
 
 def record(
@@ -37,6 +38,55 @@ def record(
     )
     session.add(event)
     return event
+
+
+def repeats(event: TimelineEvent) -> int:
+    """How many occurrences one row stands for: a refusal repeated within its minute is one row with a count."""
+    count = event.data.get("count") if event.kind == REFUSED else None
+    return count if isinstance(count, int) and count > 1 else 1
+
+
+def times_suffix(event: TimelineEvent) -> str:
+    """` (×N)` after a refusal that stands for N > 1, else nothing: how every view shows the count."""
+    n = repeats(event)
+    return f" (×{n})" if n > 1 else ""
+
+
+async def refusal(
+    session: AsyncSession,
+    incident_id: int,
+    *,
+    actor: str,
+    action: str,
+    text: str,
+    data: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    """Record a refusal once per actor, action and UTC minute, counting repeats, so a storm cannot flood the timeline."""
+    # Concurrent refusals take turns on the incident row (PostgreSQL; SQLite's write transactions already
+    # do), so the later one finds the earlier's row and counts on it instead of adding a second one.
+    await lock_row(session, Incident, incident_id)
+    now = utcnow()
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    result = await session.exec(
+        select(TimelineEvent)
+        .where(
+            TimelineEvent.incident_id == incident_id,
+            TimelineEvent.kind == REFUSED,
+            TimelineEvent.actor == actor,
+            col(TimelineEvent.at) >= minute,
+            col(TimelineEvent.at) < minute + timedelta(minutes=1),
+        )
+        .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+        .execution_options(populate_existing=True)  # the count as committed, not as this session last saw it
+    )
+    for event in result.all():
+        if event.data.get("action") == action:
+            # A new dict: the JSON column does not track changes made inside the old one.
+            event.data = {**event.data, "action": action, "count": repeats(event) + 1}
+            session.add(event)
+            return event
+    return record(session, incident_id, REFUSED, actor=actor, text=text,
+                  data={**(data or {}), "action": action, "count": 1}, at=now)
 
 
 async def events(

@@ -154,6 +154,14 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def message(body: dict[str, Any]) -> None:
         await _safely(capture.message_event(rt, body), "message event")
 
+    @app.event("member_joined_channel")
+    async def member_joined(body: dict[str, Any]) -> None:
+        await _safely(capture.member_event(rt, body), "member_joined_channel")
+
+    @app.event("member_left_channel")
+    async def member_left(body: dict[str, Any]) -> None:
+        await _safely(capture.member_event(rt, body), "member_left_channel")
+
     @app.action(re.compile(f"^{PAGE_ACTION}_"))
     async def timeline_page(ack: AsyncAck, body: dict[str, Any]) -> None:
         reply = await _safely(timeline.page_button(rt, body), "timeline page")

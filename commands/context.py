@@ -8,7 +8,10 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
+from bot.flows.base import Actor, Result
 from bot.runtime import Runtime
+
+Flow = Callable[..., Awaitable[Result]]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,11 @@ class Invocation:
     def language(self) -> str:
         """The language replies are written in."""
         return self.rt.language
+
+    @property
+    def actor(self) -> Actor:
+        """Who typed it, where, and the key that makes Slack's retry of it (same trigger) change nothing."""
+        return Actor(self.user_id, self.channel_id, f"slash:{self.trigger_id}" if self.trigger_id else None)
 
 
 @dataclass
@@ -53,3 +61,14 @@ def start_work(rt: Runtime, incident_id: int | None) -> list[Callable[[], Awaita
         rt.runner.kick(incident_id)
 
     return [start]
+
+
+async def run(rt: Runtime, flow: Flow, *args: Any, **kwargs: Any) -> Result:
+    """Run one flow in its own session; the flow commits what it did."""
+    async with rt.sessions() as session:
+        return await flow(session, rt.context, *args, **kwargs)
+
+
+def answer(rt: Runtime, result: Result) -> Reply:
+    """A flow's answer as a reply; its Slack work starts after the ack when it changed something."""
+    return Reply(text=result.text, after=start_work(rt, result.incident_id) if result.done else [])

@@ -16,9 +16,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot import deliveries, incidents
+from bot.flows import declare as declare_flow
 from bot.i18n import pick
-from bot.incidents import Declared, DeclareRequest, DuplicateRequest
+from bot.incidents import Declared, DeclareRequest
 from bot.runtime import Runtime
 from bot.severity import SEVERITIES, parse_severity, severity_label
 from bot.slack.notify import tell_person
@@ -89,15 +89,7 @@ async def declare(inv: Invocation, args: str) -> Reply:
 
 async def record(rt: Runtime, request: DeclareRequest) -> Declared:
     """Store the declaration (batched with any arriving at the same moment); a repeat returns the first incident."""
-    try:
-        return await rt.declarations.submit(request)
-    except DuplicateRequest:
-        async with rt.sessions() as session:
-            earlier = await deliveries.seen(session, request.dedup_key or "")
-            incident = await incidents.by_key(session, earlier.result) if earlier else None
-        if incident is None:
-            raise
-        return Declared.of(incident, created=False)
+    return await declare_flow.declare(rt.declarations.submit, rt.sessions, request)
 
 
 def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:

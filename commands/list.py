@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import incidents
+from bot.flows import reads
 from bot.severity import severity_label, status_label
 from bot.slack.text import channel_link, clip, escape, when
 from commands.context import Invocation, Reply
@@ -14,12 +14,7 @@ async def list_(inv: Invocation, args: str) -> Reply:
     """One line per active incident the person may see."""
     lang = inv.language
     async with inv.rt.sessions() as session:
-        active = await incidents.active(session)
-        insiders = await incidents.insiders(session, [i.id for i in active if i.private and i.id is not None])
-    visible = [
-        i for i in active
-        if not i.private or i.declared_by == inv.user_id or inv.user_id in insiders.get(i.id or 0, set())
-    ]
+        visible = await reads.active(session, inv.user_id)
     if not visible:
         return Reply(text="目前没有进行中的事件。" if lang == "zh" else "No active incidents.")
     lines = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.flows.base import Actor, view_request
+
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER primary keys: 32 bits on PostgreSQL
 
 
@@ -17,6 +19,19 @@ def user_of(body: dict[str, Any]) -> str:
     """Who pressed or submitted, from an interactive payload."""
     user = body.get("user")
     return text(user.get("id")) if isinstance(user, dict) else text(user)
+
+
+def form_actor(body: dict[str, Any]) -> Actor:
+    """Who submitted a form, with the once-only key of that submission (a double submit is one request)."""
+    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    user = user_of(body)
+    return Actor(user, None, view_request(view.get("id"), user, values(view)))
+
+
+def request_of(body: dict[str, Any]) -> str | None:
+    """The once-only key of a button press: Slack's retry or a replay carries the same trigger."""
+    trigger = text(body.get("trigger_id"))
+    return f"action:{trigger}" if trigger else None
 
 
 def action_value(body: dict[str, Any]) -> str:

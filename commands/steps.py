@@ -4,31 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import outbox, roles
+from bot import roles
 from bot import steps as step_service
+from bot.flows import reads
+from bot.flows import steps as step_flows
+from bot.flows.base import Actor
 from bot.i18n import pick
-from bot.models import Incident, Step
 from bot.roles import role_name
 from bot.runtime import Runtime
 from bot.slack.notify import tell_person
 from bot.slack.text import clip, escape, mention, when
 from commands import payload, target
-from commands.context import Invocation, Reply
+from commands.context import Invocation, Reply, run, start_work
 
 DONE_FORM = "`/incident done <n> [note]`"
 MAX_LINES = 60
 
 
-
 async def steps_(inv: Invocation, args: str) -> Reply:
     """The checklist, open steps first (soonest due first), each with owner and deadline."""
     lang = inv.language
-    found = await target.find(inv, args, "`/incident steps INC-n`")
-    if isinstance(found, Reply):
-        return found
-    incident = found.incident
-    assert incident.id is not None
+    ref, _ = target.ref_of(inv, args)
     async with inv.rt.sessions() as session:
+        seen = await reads.see(session, inv.rt.context, inv.actor, ref)
+        if not seen.done:
+            return target.reply(inv, ref, seen, "`/incident steps INC-n`")
+        incident = seen.value
         steps = await step_service.all_steps(session, incident.id)
         holders = await roles.holders(session, incident.id)
     tz = inv.rt.settings.tz
@@ -49,74 +50,30 @@ async def steps_(inv: Invocation, args: str) -> Reply:
     return Reply(text="\n".join(lines))
 
 
-async def complete_step(
-    rt: Runtime, incident: Incident, number: int, *, by: str, note: str
-) -> tuple[str, Step | None]:
-    """Complete a step and queue the checklist redraw; returns the reply and the step if this completed it."""
-    lang = incident.language
-    assert incident.id is not None
-    async with rt.sessions() as session:
-        result = await step_service.complete(session, incident.id, number, by=by, note=note)
-        if result.completed and result.step is not None and result.step.message_ts:
-            await outbox.enqueue_once(session, incident.id, "refresh_checklist", ts=result.step.message_ts)
-        if result.completed and result.step is not None and result.step.clock:
-            await outbox.enqueue_once(session, incident.id, "sync_timers")  # its regulatory clock stops
-        await session.commit()
-        total = len(await step_service.all_steps(session, incident.id)) if result.step is None else 0
-    step = result.step
-    if step is None:
-        return pick(lang, f"没有第 {number} 项；本事件的步骤是 1–{total}。",
-                    f"There is no step {number}; this incident's steps are 1–{total}."), None
-    if not result.completed:
-        assert step.done_at is not None
-        return pick(lang, f"第 {number} 项已由 {mention(step.done_by)} 于 {when(step.done_at, rt.settings.tz)} 完成，未做更改。",
-                    f"Step {number} was already completed by {mention(step.done_by)} at {when(step.done_at, rt.settings.tz)}; nothing changed."), None
-    return pick(lang, f":white_check_mark: 第 {number} 项完成：{clip(escape(step.title), 300)}",
-                f":white_check_mark: Step {number} done: {clip(escape(step.title), 300)}"), step
-
-
-def _after_completion(rt: Runtime, step: Step, text: str) -> Reply:
-    """Redraw the checklist and drop the step's reminder, after the ack."""
-
-    async def start() -> None:
-        rt.runner.kick(step.incident_id)
-        await rt.scheduler.cancel(f"step:{step.id}")
-
-    return Reply(text=text, after=[start])
-
-
 async def done(inv: Invocation, args: str) -> Reply:
     """Complete step n, with an optional note for the timeline."""
     lang = inv.language
-    found = await target.find(inv, args, "`/incident done INC-n <n> [note]`")
-    if isinstance(found, Reply):
-        return found
-    incident, words = found.incident, found.args.split(maxsplit=1)
+    ref, rest = target.ref_of(inv, args)
+    words = rest.split(maxsplit=1)
     if not words or not (words[0].isascii() and words[0].isdigit()) or len(words[0]) > 6:  # not ² or ٣
         shown = f"`{escape(clip(words[0], 20))}` " if words else ""
         return Reply(text=pick(lang, f"{shown}不是步骤编号。正确格式：{DONE_FORM}（编号见 `/incident steps`）",
                                f"{shown}is not a step number. Right form: {DONE_FORM} (numbers in `/incident steps`)"))
-    if not found.inside:
-        return Reply(text=pick(lang, "只有事件频道里的人可以完成步骤。", "Only people in the incident channel can complete steps."))
-    text, step = await complete_step(inv.rt, incident, int(words[0]), by=inv.user_id,
-                                     note=words[1].strip() if len(words) > 1 else "")
-    return Reply(text=text) if step is None else _after_completion(inv.rt, step, text)
+    note = words[1].strip() if len(words) > 1 else ""
+    result = await run(inv.rt, step_flows.complete, inv.actor, ref, int(words[0]), note)
+    return target.reply(inv, ref, result, "`/incident done INC-n <n> [note]`")
 
 
 async def done_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
-    """The checklist's Done button: complete that step; problems are told privately."""
+    """The checklist's Done button: complete that step; anything but success is told privately."""
     user = payload.user_of(body)
-    step_id = payload.row_id(payload.action_value(body))
     async with rt.sessions() as session:
-        step = await session.get(Step, step_id) if step_id else None
-        incident = await session.get(Incident, step.incident_id) if step else None
-    if step is None or incident is None:
-        return None
-    text, completed = await complete_step(rt, incident, step.number, by=user, note="")
-    if completed is None:
+        ref, number = await step_flows.step_ref(session, payload.row_id(payload.action_value(body)))
+    result = await run(rt, step_flows.complete, Actor(user, None, payload.request_of(body)), ref, number)
+    if result.done:
+        return Reply(text="", after=start_work(rt, result.incident_id))
 
-        async def tell() -> None:
-            await tell_person(rt.client, user, text, response_url=body.get("response_url"))
+    async def tell() -> None:
+        await tell_person(rt.client, user, result.text, response_url=body.get("response_url"))
 
-        return Reply(text="", after=[tell])
-    return _after_completion(rt, completed, "")
+    return Reply(text="", after=[tell])

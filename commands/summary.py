@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from bot import outbox, summary
 from bot.db import utcnow
+from bot.flows import reads
 from bot.slack.summary_view import render
 from commands import target
-from commands.context import Invocation, Reply, start_work
+from commands.context import Invocation, Reply, run, start_work
 
 
 async def summary_(inv: Invocation, args: str) -> Reply:
     """One message with everything that matters; the timeline chart follows by direct message."""
-    found = await target.find(inv, args, "`/incident summary INC-n`")
-    if isinstance(found, Reply):
-        return found
-    incident = found.incident
-    assert incident.id is not None
-    async with inv.rt.sessions() as session:
-        facts = await summary.gather(session, incident)
-        outbox.enqueue(session, incident.id, "send_chart", user=inv.user_id)
-        await session.commit()
-    incident_id = incident.id
-    return Reply(text=render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(incident.severity)), after=start_work(inv.rt, incident_id))
+    ref, _ = target.ref_of(inv, args)
+    result = await run(inv.rt, reads.summary, inv.actor, ref)
+    if not result.done:
+        return target.reply(inv, ref, result, "`/incident summary INC-n`")
+    facts = result.value
+    text = render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(facts.incident.severity))
+    return Reply(text=text, after=start_work(inv.rt, result.incident_id))

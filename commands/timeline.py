@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.webhook.async_client import AsyncWebhookClient
-
-from bot import incidents, timeline
+from bot import timeline
+from bot.flows import reads
+from bot.flows.base import Actor, Ref
 from bot.models import Incident
 from bot.runtime import Runtime
+from bot.slack.notify import respond, tell_person
 from bot.slack.timeline_view import ENTRIES_PER_PAGE, page_blocks, pages, sections
 from commands import payload, target
 from commands.context import Invocation, Reply
@@ -28,10 +29,12 @@ async def _page(rt: Runtime, incident: Incident, number: int) -> tuple[str, list
 
 async def timeline_(inv: Invocation, args: str) -> Reply:
     """The first page; the buttons lead through the rest, so nothing is cut."""
-    found = await target.find(inv, args, "`/incident timeline INC-n`")
-    if isinstance(found, Reply):
-        return found
-    text, blocks = await _page(inv.rt, found.incident, 0)
+    ref, _ = target.ref_of(inv, args)
+    async with inv.rt.sessions() as session:
+        seen = await reads.see(session, inv.rt.context, inv.actor, ref)
+    if not seen.done:
+        return target.reply(inv, ref, seen, "`/incident timeline INC-n`")
+    text, blocks = await _page(inv.rt, seen.value, 0)
     return Reply(text=text, blocks=blocks)
 
 
@@ -40,19 +43,18 @@ async def page_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     user = payload.user_of(body)
     incident_text, _, page_text = payload.action_value(body).partition(":")
     incident_id, page = payload.row_id(incident_text), payload.row_id(page_text)  # a page out of range shows the nearest
-    if not incident_id or not isinstance(body.get("response_url"), str):
-        return None
     async with rt.sessions() as session:
-        incident = await session.get(Incident, incident_id)
-        if incident is None or incident.id is None:
-            return None
-        if incident.private and user not in (await incidents.insiders(session, [incident.id]))[incident.id]:
-            return None
-    text, blocks = await _page(rt, incident, page)
+        seen = await reads.see(session, rt.context, Actor(user), Ref(id=incident_id))
+    if not seen.done or not isinstance(body.get("response_url"), str):
+
+        async def tell() -> None:
+            await tell_person(rt.client, user, seen.text, response_url=body.get("response_url"))
+
+        return Reply(text="", after=[tell] if seen.text else [])
+    text, blocks = await _page(rt, seen.value, page)
 
     async def show() -> None:
-        await AsyncWebhookClient(body["response_url"]).send(
-            text=text, blocks=[b.to_dict() for b in blocks], response_type="ephemeral", replace_original=True
-        )
+        await respond(body["response_url"], text=text, blocks=[b.to_dict() for b in blocks],
+                      response_type="ephemeral", replace_original=True)
 
     return Reply(text="", after=[show])

@@ -90,6 +90,7 @@ async def test_done_button(stack: LocalStack) -> None:
     incident = await declare(stack)
     [checklist] = _checklists(stack, incident.channel_id)
     step = (await _steps(stack, incident.id))[0]
+    await stack.actor.join(incident.channel_id, u["li.na"])  # pressing Done takes being in the channel
     pressed = await stack.actor.block_action(u["li.na"], "step_done", value=str(step.id),
                                              channel_id=incident.channel_id, message_ts=checklist["ts"])
     assert pressed.status == 200

@@ -89,6 +89,7 @@ async def test_close_never_archives_when_configured_so(make_stack: StackFactory)
 
 async def test_update_status_button(stack: LocalStack) -> None:
     incident = await declare(stack)
+    await stack.actor.join(incident.channel_id, stack.users["chen.jie"])  # the form is for people in the channel
     await stack.actor.block_action(stack.users["chen.jie"], "open_status_form", value=str(incident.id),
                                    channel_id=incident.channel_id, message_ts=incident.header_ts)
     await stack.settle()

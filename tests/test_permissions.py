@@ -82,7 +82,7 @@ class Office:
             incident = (await session.exec(select(Incident).order_by(col(Incident.id).desc()))).first()
         assert incident is not None and incident.channel_id is not None
         for name in ("zhao.min", "sun.li", "liu.yang", DRAFTER):
-            stack.sandbox.channels[incident.channel_id].members.add(self.people[name])
+            await stack.actor.join(incident.channel_id, self.people[name])
         return incident
 
     async def command(self, incident: Incident, name: str, text: str) -> None:

@@ -91,7 +91,7 @@ async def test_wrong_role_commands_change_nothing(stack: LocalStack) -> None:
     await in_channel(stack, incident, "role comms <@U0NOBODY1>")
     await in_channel(stack, incident, f"role comms <@{robot}>")
     notices = [r["text"] for r in sb.responses]
-    assert any("U0NOBODY1" in n and "未做任何更改" in n for n in notices)
+    assert any("U0NOBODY1" in n and "已撤回" in n for n in notices)  # assigned, then undone once Slack said no
     assert any("机器人" in n for n in notices)
     outside = await stack.actor.slash("/incident", f"role comms <@{u['li.na']}>", user_id=u["zhang.wei"],
                                       channel_id=stack.channels["general"])
@@ -141,8 +141,17 @@ async def test_assign_roles_form_refuses_a_handover_the_person_may_not_make(stac
     await stack.actor.block_action(u["guest"], "open_assign_roles", channel_id=incident.channel_id,
                                    message_ts=incident.header_ts)
     await stack.settle()
-    [view_id] = [k for k, v in sb.views.items() if v.get("callback_id") == "assign_roles_form"]
-    submitted = await stack.actor.submit_view(view_id, u["guest"], values={"comms": {"user": u["guest"]}})
-    assert submitted.json["response_action"] == "errors" and "comms" in submitted.json["errors"]
+    assert not [k for k, v in sb.views.items() if v.get("callback_id") == "assign_roles_form"]  # outside: no form
+    assert any("只有事件频道里的人" in str(r.get("text")) for r in sb.responses)
+    await stack.actor.join(incident.channel_id, u["liu.yang"])
+    await stack.actor.block_action(u["liu.yang"], "open_assign_roles", channel_id=incident.channel_id,
+                                   message_ts=incident.header_ts)
     await stack.settle()
-    assert (await _holders(stack, incident))["comms"] == u["wang.fang"]
+    [view_id] = [k for k, v in sb.views.items() if v.get("callback_id") == "assign_roles_form"]
+    submitted = await stack.actor.submit_view(view_id, u["liu.yang"], values={"comms": {"user": u["liu.yang"]}})
+    assert submitted.json["response_action"] == "errors" and "comms" in submitted.json["errors"]
+    await stack.actor.leave(incident.channel_id, u["liu.yang"])  # a form left open outlives being inside
+    submitted = await stack.actor.submit_view(view_id, u["liu.yang"], values={"support": {"user": u["liu.yang"]}})
+    assert submitted.json["response_action"] == "errors" and "只有事件频道里的人" in str(submitted.json["errors"])
+    await stack.settle()
+    assert await _holders(stack, incident) == {"comms": u["wang.fang"]}

@@ -148,6 +148,7 @@ async def test_a_breach_needs_comms_and_legal(shop: LocalStack) -> None:
     message = next(m for m in shop.sandbox.messages(incident.channel_id) if m["ts"] == partly.message_ts)
     assert ":hourglass: 法务" in str(message["blocks"])  # the draft shows what it still needs
     assert "还需要：法务" in _thread(shop, incident.channel_id, partly)
+    await shop.actor.join(incident.channel_id, u["li.na"])  # a private incident: only people inside it may act
     await _press(shop, draft, "statement_approve", "li.na", incident.channel_id)  # configured legal approver
     assert (await _statements(shop))[-1].status == "approved"
     kinds = await timeline_kinds(shop, incident.id)

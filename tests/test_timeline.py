@@ -37,6 +37,8 @@ async def test_note_is_recorded_and_echoed(stack: LocalStack) -> None:
 async def test_shortcut_pin_and_reaction_import_one_entry(stack: LocalStack) -> None:
     sb, u, actor = stack.sandbox, stack.users, stack.actor
     incident = await declare(stack)
+    for name in ("li.na", "wang.fang"):
+        await actor.join(incident.channel_id, u[name])
     said = people.say(actor, u["chen.jie"], incident.channel_id, "回调队列积压 12 万条，见截图",
                       files=[{"name": "queue.png", "title": "queue depth", "mimetype": "image/png"}])
     await people.message_shortcut(actor, u["li.na"], "add_to_timeline", incident.channel_id, said["ts"])
@@ -88,6 +90,7 @@ async def test_edits_and_deletes_follow_with_an_audit_trail(stack: LocalStack) -
 async def test_a_retried_event_adds_one_entry(stack: LocalStack) -> None:
     u, actor = stack.users, stack.actor
     incident = await declare(stack)
+    await actor.join(incident.channel_id, u["wang.fang"])
     said = people.say(actor, u["chen.jie"], incident.channel_id, "first report from the carrier")
     for retry in (None, 1, 2):
         r = await people.react(actor, u["wang.fang"], incident.channel_id, said["ts"], "pushpin",

@@ -16,6 +16,7 @@ from bot.models import Incident, Step, TimelineEvent
 from bot.playbooks import SHIPPED_DIR
 from bot.sandbox import people
 from bot.slack.text import when
+from bot.timeline import times_suffix
 from yingji.local import LocalStack
 from yingji.textview import humanize, message_as_text
 
@@ -174,7 +175,7 @@ async def run_demo() -> int:
         for event in events:
             actor = names.get(event.actor, event.actor)
             detail = humanize(event.text, names).replace("\n", " ")
-            print(f"  {when(event.at, tz, seconds=True)}  {actor:<6} {event.kind:<17} {detail[:56]}")
+            print(f"  {when(event.at, tz, seconds=True)}  {actor:<6} {event.kind:<17} {detail[:56]}{times_suffix(event)}")
         print(f"\n{incident.key}: {len(events)} timeline events, {len(sb.calls)} Slack Web API calls, "
               f"{len([m for m in sb.messages(channel_id) if ':alarm_clock:' in str(m.get('text'))])} reminder.")
         return 0

@@ -49,6 +49,7 @@ class SlackActor:
         self.signing_secret = signing_secret if signing_secret is not None else sb.signing_secret
         self.mode = mode
         self.timeout = 10.0
+        self.last_request: tuple[bytes, dict[str, str]] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -132,6 +133,20 @@ class SlackActor:
             return await self._socket("events_api", envelope)
         return await self._post(json.dumps(envelope).encode(), "application/json", retry_num, None, True, False)
 
+    async def join(self, channel_id: str, user_id: str) -> ActorResponse:
+        """A person joins a channel (or is added to it): the sandbox's members change and Slack tells the app."""
+        channel = self.sb.channels[channel_id]
+        channel.members.add(user_id)
+        return await self.event({"type": "member_joined_channel", "user": user_id, "channel": channel_id,
+                                 "channel_type": "G" if channel.is_private else "C", "team": self.sb.team_id})
+
+    async def leave(self, channel_id: str, user_id: str) -> ActorResponse:
+        """A person leaves a channel (or is removed): the sandbox's members change and Slack tells the app."""
+        channel = self.sb.channels[channel_id]
+        channel.members.discard(user_id)
+        return await self.event({"type": "member_left_channel", "user": user_id, "channel": channel_id,
+                                 "channel_type": "G" if channel.is_private else "C", "team": self.sb.team_id})
+
     async def raw(self, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> ActorResponse:
         """Post exactly these bytes and headers (for forged or malformed requests)."""
         hdrs = {"Content-Type": content_type, **(headers or {})}
@@ -160,6 +175,17 @@ class SlackActor:
         if retry_num is not None:
             headers["X-Slack-Retry-Num"] = str(retry_num)
             headers["X-Slack-Retry-Reason"] = "http_timeout"
+        self.last_request = (body, dict(headers))
+        return await self._send(body, headers)
+
+    async def replay(self, *, retry_num: int | None = None) -> ActorResponse:
+        """The last HTTP request again, byte for byte and with its signature (a replay within the window),
+        or as Slack's own retry of it (`retry_num`)."""
+        if self.last_request is None:
+            raise RuntimeError("nothing was sent yet")
+        body, headers = self.last_request
+        if retry_num is not None:
+            headers = {**headers, "X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
         return await self._send(body, headers)
 
     async def _send(self, body: bytes, headers: dict[str, str]) -> ActorResponse:

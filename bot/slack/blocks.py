@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 from bot.i18n import t
 from bot.models import Incident
 from bot.severity import severity_label, status_label
-from bot.slack.text import channel_link, clip, escape, mention, when
+from bot.slack.text import Said, channel_link, clip, escape, mention, when
 
 ASSIGN_ROLES_ACTION = "open_assign_roles"
 DRAFT_STATEMENT_ACTION = "open_statement_form"
@@ -50,7 +50,7 @@ def header_blocks(
         SectionBlock(fields=fields),
     ]
     if incident.summary:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(escape(incident.summary), 3000))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=Said(incident.summary).clip(3000))))
     notes = [incident.key or ""]
     if incident.private:
         notes.append(f":lock: {t('private', lang)}")
@@ -64,8 +64,8 @@ def header_blocks(
 
 
 def header_text(incident: Incident) -> str:
-    """Plain fallback text for notifications; the blocks carry the detail."""
-    return clip(f"{incident.key} · {severity_label(incident.severity, incident.language)} · {incident.title}", 3000)
+    """Notification text; Slack parses it for mentions, so the title goes escaped. The blocks carry the detail."""
+    return clip(f"{incident.key} · {severity_label(incident.severity, incident.language)} · {Said(incident.title)}", 3000)
 
 
 def announcement_text(incident: Incident) -> str:
@@ -80,7 +80,7 @@ def announcement_text(incident: Incident) -> str:
         lang,
         key=incident.key,
         severity=severity,
-        title=clip(escape(incident.title), 2000),
+        title=Said(incident.title).clip(2000),
         channel=channel_link(incident.channel_id, incident.channel_name),
     )
 
@@ -92,7 +92,7 @@ def announcement_blocks(incident: Incident) -> list[Block]:
 
 
 def topic(incident: Incident) -> str:
-    """The channel topic, within Slack's 250 characters."""
+    """The channel topic, within Slack's 250 characters; Slack parses it for mentions, so the title goes escaped."""
     lang = incident.language
     return clip(
         t(
@@ -101,12 +101,12 @@ def topic(incident: Incident) -> str:
             severity=severity_label(incident.severity, lang),
             status=status_label(incident.status, lang),
             key=incident.key,
-            title=incident.title,
+            title=Said(incident.title),
         ),
         250,
     )
 
 
 def purpose(incident: Incident, playbook_name: str) -> str:
-    """The channel purpose, within Slack's 250 characters."""
-    return clip(t("purpose", incident.language, key=incident.key, playbook=playbook_name), 250)
+    """The channel purpose, within Slack's 250 characters; Slack parses it, so the playbook's name goes escaped."""
+    return clip(t("purpose", incident.language, key=incident.key, playbook=escape(playbook_name)), 250)

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
 
 from bot.models import Incident, Step
 from bot.roles import role_name
-from bot.slack.text import clip, escape, mention, when
+from bot.slack.text import Said, clip, escape, mention, when
 from bot.steps import PHASE_NAMES, is_overdue
 
 MAX_BLOCKS = 50
@@ -47,7 +47,7 @@ def _step_block(step: Step, holders: dict[str, str], lang: str, tz: ZoneInfo) ->
         done = "完成" if lang == "zh" else "done"
         text = f":white_check_mark: ~{step.number}. {title}~\n_{owner}_ · {done} {mention(step.done_by)} {when(step.done_at, tz)}"
         if step.note:
-            text += f"\n> {clip(escape(step.note), 300)}"
+            text += f"\n> {Said(step.note):300}"
         return SectionBlock(block_id=f"step-{step.id}", text=MarkdownTextObject(text=text))
     due_label = "截止" if lang == "zh" else "due"
     late = (" :warning: " + ("已超时" if lang == "zh" else "overdue")) if is_overdue(step) else ""

@@ -29,7 +29,7 @@ from bot.models import Incident, Statement
 from bot.roles import role_name
 from bot.severity import status_label
 from bot.slack.blocks import DRAFT_STATEMENT_ACTION
-from bot.slack.text import clip, escape, mention, when
+from bot.slack.text import Said, clip, mention, when
 
 FORM_ID = "statement_form"
 CHANGES_FORM_ID = "statement_changes_form"
@@ -116,7 +116,7 @@ def _outlet_text(name: str, outlet: dict[str, Any], lang: str) -> str:
         flag = " :warning: " + pick(lang, "超出长度：", "does not fit: ") + "；".join(outlet.get("problems") or [])
     else:
         flag = f" ({outlet.get('length')}/{outlet.get('limit')})"
-    return f"*{label}*{flag}\n{clip(escape(str(outlet.get('text', ''))), 2600)}"
+    return f"*{label}*{flag}\n{Said(str(outlet.get('text', ''))).clip(2600)}"
 
 
 def draft_blocks(incident: Incident, statement: Statement, *, required: tuple[str, ...], given: dict[str, str],
@@ -134,7 +134,7 @@ def draft_blocks(incident: Incident, statement: Statement, *, required: tuple[st
     if statement.published_at:
         context += " · " + pick(lang, "已发布到 ", "published to ") + ", ".join(
             outlet_name(o, lang) for o in statement.published_to) + f" {when(statement.published_at, tz)}"
-    body = clip(escape(statement.text), 2900)
+    body = Said(statement.text).clip(2900)
     blocks: list[Block] = [
         HeaderBlock(text=clip(heading, 150)),
         ContextBlock(elements=[MarkdownTextObject(text=clip(context, 3000))]),

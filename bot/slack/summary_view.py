@@ -10,7 +10,7 @@ from bot.i18n import pick
 from bot.milestones import duration
 from bot.roles import role_name
 from bot.severity import SEVERITIES, severity_label, status_label
-from bot.slack.text import escape, mention, when
+from bot.slack.text import Said, escape, mention, when
 from bot.slack.timeline_view import actor_text, kind_label
 from bot.summary import Facts, next_update_due
 from bot.timers import clocks
@@ -27,7 +27,7 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = No
     ms = facts.milestones
     ago = duration(now - incident.declared_at, lang)
     lines = [
-        f"*{incident.key} · {escape(_clip(incident.title, 150))}*" + (" :lock:" if incident.private else ""),
+        f"*{incident.key} · {Said(_clip(incident.title, 150))}*" + (" :lock:" if incident.private else ""),
         f"{severity_label(incident.severity, lang)} · {status_label(incident.status, lang)} · `{incident.playbook}`"
         + (pick(lang, " · 演练", " · DRILL") if incident.drill else ""),
         pick(lang, f"开始 {when(incident.declared_at, tz)}（{ago}前）", f"Started {when(incident.declared_at, tz)} ({ago} ago)"),
@@ -37,12 +37,14 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = No
             f"{role_name(r, lang)} {mention(facts.holders.get(r)) or pick(lang, '待指定', '—')}" for r in ROLES),
     ]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
-    lines.append(pick(lang, "*影响* ", "*Impact* ") + (escape(_clip(impact, 400)) if impact else pick(lang, "未记录", "not recorded")))
+    lines.append(pick(lang, "*影响* ", "*Impact* ") + (str(Said(_clip(impact, 400))) if impact else pick(lang, "未记录", "not recorded")))
+    if incident.resolution and incident.status in ("resolved", "closed"):
+        lines.append(pick(lang, "*解决* ", "*Resolution* ") + str(Said(_clip(incident.resolution, 300))))
     latest = facts.latest
     if latest:
         lines.append(pick(lang, "*最近进展*", "*Latest*"))
         for event in latest:
-            text = pick(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else escape(_clip(event.text, 120))
+            text = pick(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else str(Said(_clip(event.text, 120)))
             lines.append(f"• {when(event.at, tz)} {actor_text(event.actor)} {kind_label(event.kind, lang)} {text}".rstrip())
     open_steps = [s for s in facts.steps if s.done_at is None]
     overdue = [s for s in open_steps if s.due_at is not None and s.due_at < now]
@@ -53,7 +55,7 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = No
     if facts.statement is not None and facts.statement.approved_at is not None:
         lines.append(pick(lang, f"*对外口径* v{facts.statement.version} 批准于 {when(facts.statement.approved_at, tz)}：",
                         f"*Statement* v{facts.statement.version} approved {when(facts.statement.approved_at, tz)}: ")
-                     + escape(_clip(facts.statement.text, 300)))
+                     + str(Said(_clip(facts.statement.text, 300))))
     else:
         lines.append(pick(lang, "*对外口径* 尚无已批准的口径", "*Statement* none approved yet"))
     for clock in clocks(facts.events):

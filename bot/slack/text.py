@@ -1,4 +1,4 @@
-"""Text helpers for Slack: escaping, clipping to Block Kit limits, dates in the team's zone."""
+"""Text helpers for Slack: escaping (`Said`, for what people wrote), clipping to Block Kit limits, dates in the team's zone."""
 
 from __future__ import annotations
 
@@ -16,9 +16,41 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+ESCAPES = ("&amp;", "&lt;", "&gt;")
+
+
+def _untorn(text: str) -> str:
+    """`text` without a trailing piece of an escape (`&l`), which Slack would show as stray characters."""
+    start = text.rfind("&", -4)
+    torn = start != -1 and any(e.startswith(text[start:]) and e != text[start:] for e in ESCAPES)
+    return text[:start] if torn else text
+
+
 def clip(text: str, limit: int) -> str:
-    """Shorten to `limit` characters with an ellipsis; the full text stays in the database."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Shorten to `limit` characters with an ellipsis, never through an escape; the full text stays in the database."""
+    return text if len(text) <= limit else _untorn(text[: limit - 1]) + "…"
+
+
+class Said:
+    """Text a person wrote: wherever it goes out it goes out escaped, so it can never mention, link or @channel."""
+
+    __slots__ = ("raw",)
+    raw: str
+
+    def __init__(self, raw: str | None) -> None:
+        self.raw = raw or ""
+
+    def __str__(self) -> str:
+        """Escaped: there is no way to get the raw text out by accident."""
+        return escape(self.raw)
+
+    def __format__(self, spec: str) -> str:
+        """`f"{Said(x)}"` escaped; `f"{Said(x):200}"` escaped and clipped to 200 characters."""
+        return self.clip(int(spec)) if spec else str(self)
+
+    def clip(self, limit: int) -> str:
+        """Escaped, then shortened to `limit` characters (Slack's limits count the escapes)."""
+        return clip(str(self), limit)
 
 
 def when(moment: datetime, tz: ZoneInfo, *, seconds: bool = False) -> str:

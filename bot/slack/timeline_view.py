@@ -15,7 +15,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.models import Incident, TimelineEvent
-from bot.slack.text import clip, escape, when
+from bot.slack.text import Said, clip, when
+from bot.timeline import repeats
 
 SECTION_LIMIT = 2900
 ENTRIES_PER_PAGE = 40  # with at most one section an entry, a page stays under Slack's 50 blocks
@@ -80,14 +81,16 @@ def entry_text(event: TimelineEvent, tz: ZoneInfo, lang: str) -> str:
     if event.kind == "message" and event.data.get("deleted"):
         parts.append("_(已删除)_" if lang == "zh" else "_(deleted)_")
     elif event.text:
-        parts.append(escape(event.text))
+        parts.append(str(Said(event.text)))
+    if repeats(event) > 1:
+        parts.append(f"(×{repeats(event)})")
     if event.kind == "message":
         if event.data.get("history") and not event.data.get("deleted"):
             parts.append("_(已编辑)_" if lang == "zh" else "_(edited)_")
         if event.data.get("permalink"):
             parts.append(f"<{event.data['permalink']}|{'原消息' if lang == 'zh' else 'message'}>")
         for file in event.data.get("files") or []:
-            name = escape(str(file.get("name") or file.get("title") or file.get("id")))
+            name = Said(str(file.get("name") or file.get("title") or file.get("id")))
             parts.append(f":paperclip: <{file['permalink']}|{name}>" if file.get("permalink") else f":paperclip: {name}")
     return " ".join(parts)
 

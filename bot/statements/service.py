@@ -114,7 +114,7 @@ async def create_draft(
 
 @dataclass(frozen=True)
 class Decision:
-    """What pressing Approve did: refused (with why), counted as one role, or completed the approval."""
+    """What pressing Approve did: refused (with why), unchanged (already theirs), counted as one role, or completed it."""
 
     outcome: str
     role: str | None = None
@@ -127,27 +127,16 @@ REASONS = {
     "own_draft": ("起草人不能批准自己的草稿", "The drafter cannot approve their own draft"),
     "twice": ("你已批准过这一版；另一项批准须由其他人给出", "You already approved this version; the other approval must come from someone else"),
     "not_approver": ("只有{roles}角色负责人或配置的审批人可以批准", "Only the {roles} role holder or a configured {roles} approver can approve"),
-    "not_publisher": ("只有comms角色负责人或配置的comms审批人可以记录发布", "Only the comms role holder or a configured comms approver can record publication"),
 }
 
 
-def _refuse(session: AsyncSession, statement: Statement, by: str, code: str, action: str = "approve_statement",
-            **values: Any) -> Decision:
+async def _refuse(session: AsyncSession, statement: Statement, by: str, code: str, action: str = "approve_statement",
+                  **values: Any) -> Decision:
     zh, en = REASONS[code]
     reason = (zh if statement.language == "zh" else en).format(v=statement.version, **values)
-    timeline.record(session, statement.incident_id, "refused", actor=by, text=reason,
-                    data={"action": action, "code": code, "statement": statement.id, "version": statement.version})
+    await timeline.refusal(session, statement.incident_id, actor=by, action=action, text=reason,
+                           data={"code": code, "statement": statement.id, "version": statement.version})
     return Decision("refused", reason=reason)
-
-
-def may_publish(approvers: Approvers, user: str) -> bool:
-    """Saying where the approved words went out is comms's work: the comms holder or a comms approver."""
-    return approvers.qualifies("comms", user)
-
-
-def refuse_publish(session: AsyncSession, statement: Statement, by: str) -> str:
-    """Record on the timeline that `by` may not mark this version published; returns why, for them."""
-    return _refuse(session, statement, by, "not_publisher", action="mark_published").reason
 
 
 async def approve(
@@ -155,17 +144,18 @@ async def approve(
 ) -> Decision:
     """Count an approval from a qualified person other than the drafter; the last one freezes the version."""
     await _take_turns(session, statement.incident_id, statement)
-    if statement.status != DRAFT:
-        return _refuse(session, statement, by, "not_draft")
-    if by == statement.drafted_by:
-        return _refuse(session, statement, by, "own_draft")
     given = await approvals(session, statement.id or 0)
-    if by in given.values():
-        return _refuse(session, statement, by, "twice")
+    if by in given.values():  # a double click, or a second role asked of the same person
+        zh, en = REASONS["twice"]
+        return Decision("unchanged", reason=(zh if statement.language == "zh" else en).format(v=statement.version))
+    if statement.status != DRAFT:
+        return await _refuse(session, statement, by, "not_draft")
+    if by == statement.drafted_by:
+        return await _refuse(session, statement, by, "own_draft")
     needed = [role for role in required_roles(legal_review) if role not in given]
     role = next((r for r in needed if approvers.qualifies(r, by)), None)
     if role is None:
-        return _refuse(session, statement, by, "not_approver", roles="/".join(needed))
+        return await _refuse(session, statement, by, "not_approver", roles="/".join(needed))
     now = utcnow()
     session.add(StatementReview(statement_id=statement.id or 0, reviewer=by, as_role=role, decision="approve", at=now))
     missing = tuple(r for r in needed if r != role)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import incidents
+from bot import incidents, membership
 from bot.i18n import t
 from bot.models import Incident, SlackOp
 from bot.naming import channel_name
@@ -22,7 +22,7 @@ from bot.slack.ops.base import (
     need_channel,
     op_metadata,
 )
-from bot.slack.text import channel_link
+from bot.slack.text import channel_link, unescape
 
 
 async def provision(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -82,14 +82,14 @@ async def set_topic(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Topic: severity, status, key and title, so the sidebar tells the state at a glance."""
     topic = blocks.topic(incident)
     await env.client.conversations_setTopic(channel=need_channel(incident), topic=topic)
-    return Outcome(event="topic_set", text=topic)
+    return Outcome(event="topic_set", text=unescape(topic))  # the timeline keeps it as people read it
 
 
 async def set_purpose(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Purpose: what the channel is for and which playbook it runs."""
     purpose = blocks.purpose(incident, env.playbook_name(incident.playbook, incident.language))
     await env.client.conversations_setPurpose(channel=need_channel(incident), purpose=purpose)
-    return Outcome(event="purpose_set", text=purpose)
+    return Outcome(event="purpose_set", text=unescape(purpose))
 
 
 USER_REFUSALS = {"user_not_found", "user_is_deleted", "cant_invite", "user_is_restricted"}
@@ -126,10 +126,18 @@ async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
         if error not in USER_REFUSALS and error != "already_in_channel":
             raise
         invited, refused = await _invite_each(env, channel, users)
+    incident_id = incident.id
+    assert incident_id is not None
+    present = [u for u in users if u not in refused]  # invited now, or already there
+
+    async def record_members(session: AsyncSession) -> None:
+        await membership.join(session, incident_id, present)
+
     if not invited and not refused:
-        return Outcome()  # everyone was already there
+        return Outcome(apply=record_members)  # everyone was already there
     text = " ".join(f"<@{u}>" for u in invited)
-    return Outcome(event="members_invited", text=text, data={"invited": invited, "refused": refused})
+    return Outcome(event="members_invited", text=text, data={"invited": invited, "refused": refused},
+                   apply=record_members)
 
 
 async def post_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -147,7 +155,7 @@ async def post_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
             metadata=op_metadata(op),
         )
         ts = str(response["ts"])
-    return Outcome(updates={"header_ts": ts}, event="header_posted", text=blocks.header_text(incident), data={"ts": ts})
+    return Outcome(updates={"header_ts": ts}, event="header_posted", text=unescape(blocks.header_text(incident)), data={"ts": ts})
 
 
 async def _header(env: SlackEnv, incident: Incident) -> list[dict]:

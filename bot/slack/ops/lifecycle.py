@@ -13,7 +13,7 @@ from bot.models import Incident, SlackOp
 from bot.severity import severity_label
 from bot.slack.errors import slack_error
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, dm, need_channel, op_metadata
-from bot.slack.text import channel_link, clip, escape, mention, when
+from bot.slack.text import Said, channel_link, clip, escape, mention, when
 
 SNOOZE_ACTION = "cadence_snooze"
 
@@ -71,7 +71,7 @@ def _private_safe(incident: Incident) -> str:
     label = severity_label(incident.severity, incident.language)
     if incident.private:
         return f"{incident.key} · {label} · :lock:"
-    return f"{incident.key} · {label} · {clip(escape(incident.title), 200)} · {channel_link(incident.channel_id, incident.channel_name)}"
+    return f"{incident.key} · {label} · {Said(incident.title):200} · {channel_link(incident.channel_id, incident.channel_name)}"
 
 
 async def notify_leadership(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -130,8 +130,15 @@ async def archive_channel(env: SlackEnv, incident: Incident, op: SlackOp) -> Out
     return Outcome(event="channel_archived", data={"channel": channel})
 
 
+async def cancel_timer(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Drop one timer that is no longer owed (a step done before its reminder)."""
+    await env.unschedule(op.args["job"])
+    return Outcome()
+
+
 OPERATIONS: dict[str, Operation] = {
     "sync_timers": sync_timers,
+    "cancel_timer": cancel_timer,
     "post_cadence_reminder": post_cadence_reminder,
     "notify_leadership": notify_leadership,
     "post_escalation": post_escalation,

@@ -16,7 +16,7 @@ from bot.milestones import duration
 from bot.models import Incident, SlackOp
 from bot.severity import severity_label, status_label
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
-from bot.slack.text import channel_link, clip, escape, when
+from bot.slack.text import Said, channel_link, clip, escape, when
 
 
 def chart_data(facts: summary.Facts, env: SlackEnv, names: dict[str, str], now: datetime) -> ChartData:
@@ -107,7 +107,7 @@ async def post_review(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
                    f"Acknowledge {minutes['time_to_acknowledge']} · mitigate {minutes['time_to_mitigate']} · resolve {minutes['time_to_resolve']} · "
                    f"{len(items)} action items")
     for item in items[:10]:
-        comment += f"\n• {clip(escape(item.text), 200)}"
+        comment += f"\n• {Said(item.text):200}"
     await env.client.files_upload_v2(
         channel=channel,
         initial_comment=comment,
@@ -170,7 +170,7 @@ async def post_digest(env: SlackEnv, incident: Incident | None, op: SlackOp) -> 
             lines.append(f"• {item.key} · {label} · :lock:")
         else:
             lines.append(f"• {item.key} · {label} · {status_label(item.status, item.language)} · "
-                         f"{clip(escape(item.title), 120)} · {channel_link(item.channel_id, item.channel_name)}")
+                         f"{Said(item.title):120} · {channel_link(item.channel_id, item.channel_name)}")
     if not current:
         lines.append("目前没有进行中的事件。" if lang == "zh" else "No active incidents.")
     await env.client.chat_postMessage(channel=channel, text=clip("\n".join(lines), 39000))

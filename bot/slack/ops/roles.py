@@ -1,65 +1,71 @@
-"""The Slack side of role changes: check the person, assign, invite, brief them, tell the one handing over."""
+"""The Slack side of role changes: check the person, brief them, tell the one replaced and the one who assigned."""
 
 from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import outbox, roles
+from bot import outbox
+from bot.flows import roles as flows_roles
 from bot.i18n import pick
 from bot.models import Incident, SlackOp
 from bot.roles import role_name
 from bot.slack.errors import slack_error
 from bot.slack.notify import tell_person
-from bot.slack.ops.base import Operation, Outcome, SlackEnv, dm
-from bot.slack.text import channel_link, clip
+from bot.slack.ops.base import Operation, Outcome, SlackEnv, current_holders, dm
+from bot.slack.text import Said, channel_link
 
 
-async def _refuse(env: SlackEnv, incident: Incident, op: SlackOp, why_zh: str, why_en: str) -> Outcome:
-    """Tell the person who asked that nothing changed, and why."""
-    text = pick(incident.language, f"{why_zh}（{incident.key} 未做任何更改）", f"{why_en} ({incident.key}: nothing changed)")
-    await tell_person(env.client, op.args["by"], text, response_url=op.args.get("response_url"))
-    return Outcome()
+async def _undo(env: SlackEnv, incident: Incident, op: SlackOp, why_zh: str, why_en: str) -> Outcome:
+    """Take the assignment back and tell the person who made it why."""
+    incident_id, role, user = incident.id, op.args["role"], op.args["user"]
+    assert incident_id is not None
+    text = pick(incident.language, f"{why_zh}：{role_name(role, 'zh')}的指定已撤回（{incident.key} 的角色恢复原样）",
+                f"{why_en}: the {role_name(role, 'en')} assignment is undone ({incident.key}'s roles are as they were)")
+
+    async def apply(session: AsyncSession) -> None:
+        if await flows_roles.undo(session, incident_id, role, user, op.args.get("previous")):
+            outbox.enqueue(session, incident_id, "tell_assigner", wave=1, user=op.args["by"], text=text,
+                           response_url=op.args.get("response_url"))
+
+    return Outcome(apply=apply)
 
 
-async def assign_role(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """Check the person with users.info, then record the assignment and queue what follows from it."""
-    role, user, by = op.args["role"], op.args["user"], op.args["by"]
+async def check_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """After an assignment: Slack must know the person as a human with an active account, else it is undone."""
+    user = op.args["user"]
     try:
         info = (await env.client.users_info(user=user))["user"]
     except SlackApiError as exc:
         if slack_error(exc) != "user_not_found":
             raise
-        return await _refuse(env, incident, op, f"Slack 里找不到用户 {user}", f"Slack has no user {user}")
+        return await _undo(env, incident, op, f"Slack 里找不到用户 {user}", f"Slack has no user {user}")
     if info.get("is_bot") or user == env.bot_user_id:
-        return await _refuse(env, incident, op, f"<@{user}> 是机器人，不能担任角色", f"<@{user}> is a bot and cannot hold a role")
+        return await _undo(env, incident, op, f"<@{user}> 是机器人，不能担任角色", f"<@{user}> is a bot and cannot hold a role")
     if info.get("deleted"):
-        return await _refuse(env, incident, op, f"<@{user}> 的账号已停用", f"<@{user}> is deactivated")
-    incident_id = incident.id
-    assert incident_id is not None
+        return await _undo(env, incident, op, f"<@{user}> 的账号已停用", f"<@{user}> is deactivated")
+    incident_id, role, previous = incident.id or 0, op.args["role"], op.args.get("previous")
 
     async def apply(session: AsyncSession) -> None:
-        previous = await roles.assign(session, incident_id, role, user, by=by)
-        if previous == user:
-            return
-        outbox.enqueue(session, incident_id, "invite", users=[user])
-        outbox.enqueue(session, incident_id, "brief_role_holder", user=user, role=role)
-        if previous:
-            outbox.enqueue(session, incident_id, "tell_previous_holder", user=previous, role=role, new=user, by=by)
-        await outbox.enqueue_once(session, incident_id, "update_header", wave=1)
-        await outbox.enqueue_once(session, incident_id, "refresh_checklist", wave=1)
-        if role == "commander":
-            await outbox.enqueue_once(session, incident_id, "sync_timers", wave=1)  # no escalation any more
+        flows_roles.welcome(session, incident_id, role, user, previous, by=op.args["by"])
 
     return Outcome(apply=apply)
+
+
+async def tell_assigner(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Tell whoever made an assignment that it was undone, and why."""
+    await tell_person(env.client, op.args["user"], op.args["text"], response_url=op.args.get("response_url"))
+    return Outcome()
 
 
 async def brief_role_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """DM the new holder their duties for this incident, from the playbook, with a link to the channel."""
     lang, role = incident.language, op.args["role"]
+    if (await current_holders(env, incident.id or 0)).get(role) != op.args["user"]:
+        return Outcome()  # undone, or handed on already: no briefing for a role they do not hold
     playbook = env.playbooks.get(incident.playbook)
     duty = playbook.duties[role].get(lang) if playbook and role in playbook.duties else ""
-    title = clip(incident.title, 200) if not incident.private else ""
+    title = Said(incident.title).clip(200) if not incident.private else ""
     text = pick(
         lang,
         f"你现在是 *{incident.key}* {title} 的*{role_name(role, lang)}*：{channel_link(incident.channel_id, incident.channel_name)}\n"
@@ -84,7 +90,8 @@ async def tell_previous_holder(env: SlackEnv, incident: Incident, op: SlackOp) -
 
 
 OPERATIONS: dict[str, Operation] = {
-    "assign_role": assign_role,
+    "check_holder": check_holder,
+    "tell_assigner": tell_assigner,
     "brief_role_holder": brief_role_holder,
     "tell_previous_holder": tell_previous_holder,
 }

@@ -12,7 +12,7 @@ from bot.i18n import pick
 from bot.models import Incident, SlackOp, Statement
 from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
 from bot.slack.statement_view import draft_blocks, outlet_name
-from bot.slack.text import mention
+from bot.slack.text import Said, mention
 from bot.statements import service, webhooks
 
 
@@ -23,7 +23,7 @@ async def _load(env: SlackEnv, statement_id: int) -> tuple[Statement, dict[str, 
             raise Blocked(f"statement {statement_id} no longer exists")
         given = await service.approvals(session, statement_id)
         asks = [r for r in await service.reviews(session, statement_id) if r.decision == "request_changes"]
-    latest = f"{mention(asks[-1].reviewer)}: {asks[-1].comment}" if asks else None
+    latest = f"{mention(asks[-1].reviewer)}: {Said(asks[-1].comment)}" if asks else None
     return statement, given, latest
 
 

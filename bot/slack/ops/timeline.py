@@ -12,7 +12,7 @@ from bot.models import Incident, SlackOp, TimelineEvent
 from bot.slack.errors import slack_error
 from bot.slack.notify import tell_person
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
-from bot.slack.text import clip, escape
+from bot.slack.text import Said
 
 
 async def post_note(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -27,7 +27,7 @@ async def post_note(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
         label = ":ballot_box_with_check: 行动项" if lang == "zh" else ":ballot_box_with_check: Action item"
     else:
         label = ":memo: 记录" if lang == "zh" else ":memo: Noted"
-    text = f"{label} · <@{event.actor}>: {clip(escape(event.text), 3500)}"
+    text = f"{label} · <@{event.actor}>: {Said(event.text):3500}"
     await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
     return Outcome()
 

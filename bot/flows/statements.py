@@ -1,0 +1,190 @@
+"""The public statement: drafting (and editing into a new version), approving, requesting changes, publishing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import outbox
+from bot.db import utcnow
+from bot.flows.base import Actor, Context, Entry, Outcome, Ref, Result, enter, may, settle
+from bot.i18n import pick
+from bot.models import Statement
+from bot.policy import Action
+from bot.roles import role_name
+from bot.slack.statement_view import STAGES, outlet_name
+from bot.slack.text import escape, mention
+from bot.statements import facts as facts_module
+from bot.statements import service
+from bot.statements.render import Facts, TemplateProblem, render
+
+log = logging.getLogger(__name__)
+
+
+async def statement_ref(session: AsyncSession, statement_id: int) -> tuple[Ref, Statement | None]:
+    """A statement button or form names a version by id: its incident (an unknown id names nothing)."""
+    statement = await session.get(Statement, statement_id) if statement_id else None
+    return (Ref(id=statement.incident_id), statement) if statement else (Ref(id=0), None)
+
+
+def _required(ctx: Context, entry: Entry) -> tuple[str, ...]:
+    playbook = ctx.playbooks.get(entry.incident.playbook)
+    return service.required_roles(bool(playbook and playbook.legal_review))
+
+
+async def may_draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, edit_of: int | None = None) -> Result:
+    """Whether this person may open the drafting form; its value is (incident, the version edited or None)."""
+    allowed = await may(session, ctx, actor, ref, Action.DRAFT_STATEMENT)
+    if not allowed.done:
+        return allowed
+    version = await session.get(Statement, edit_of) if edit_of else None
+    if edit_of and (version is None or version.incident_id != allowed.incident_id):
+        return Result(Outcome.INVALID, pick(ctx.language, "这一版口径不存在。", "That statement version does not exist."))
+    return Result(Outcome.DONE, incident_id=allowed.incident_id, value=(allowed.value, version))
+
+
+async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, stage: str, language: str,
+                facts: dict[str, str], next_update_at: datetime | None, edit_of: int | None = None) -> Result:
+    """Render the facts into every outlet and post version n+1 for review; an edited draft stops being one.
+
+    An INVALID result's value names the form field at fault.
+    """
+    entry = await enter(session, ctx, actor, ref, Action.DRAFT_STATEMENT)
+    if isinstance(entry, Result):
+        return entry
+    incident, lang, now = entry.incident, entry.language, utcnow()
+    stage = stage if stage in STAGES else "investigating"
+    language = language if language in ("zh", "en") else incident.language
+    if next_update_at is None and stage != "resolved":
+        return Result(Outcome.INVALID, pick(lang, "请写下次更新时间：对外必须说明何时再更新",
+                                            "Say when the next update comes; the public must know"), entry.id, "next_update")
+    previous = await session.get(Statement, edit_of) if edit_of else None
+    if previous is not None and previous.incident_id != entry.id:
+        previous = None  # a version of another incident is not this form's to supersede
+    stored = {name: facts.get(name, "") for name in facts_module.FIELDS}
+    stored["next_update_at"] = next_update_at.isoformat() if next_update_at else ""
+    shown = facts_module.show_time(next_update_at, ctx.tz, language, now) if next_update_at else ""  # type: ignore[arg-type]
+    file = ctx.file
+    try:
+        rendered = render(stage, language, Facts.from_dict({**stored, "next_update": shown}), brand=file.brand,
+                          key=incident.key or "", override_dir=Path(file.templates_dir) if file.templates_dir else None,
+                          limits=file.outlet_limits or None)
+    except TemplateProblem as exc:
+        log.error("statement template failed: %s", exc)
+        return Result(Outcome.INVALID, str(exc), entry.id, "what_happened")
+    outlets = {name: {**asdict(outlet), "over": outlet.over, "problems": outlet.problems}
+               for name, outlet in rendered.outlets.items()}
+    version = await service.create_draft(session, incident, stage=stage, language=language, facts=stored,
+                                         text=rendered.statement, outlets=outlets, by=actor.user, edit_of=previous)
+    holders = entry.who.holders
+    reviewers = " ".join(filter(None, (mention(holders.get("comms")), mention(holders.get("legal")))))
+    intro = pick(lang, f"v{version.version} 由 {mention(actor.user)} 起草，请在此串中审批。{reviewers}",
+                 f"v{version.version} drafted by {mention(actor.user)}; review it in this thread. {reviewers}")
+    if rendered.flagged:
+        flagged = ", ".join(outlet_name(name, lang) for name in rendered.flagged)
+        intro += pick(lang, f"\n:warning: 超出长度：{flagged}", f"\n:warning: does not fit: {flagged}")
+    outbox.enqueue(session, entry.id, "post_statement", statement_id=version.id)
+    outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=version.id, text=intro.strip())
+    if previous is not None:
+        outbox.enqueue(session, entry.id, "redraw_statement", statement_id=previous.id)
+        outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=previous.id,
+                       text=pick(lang, f"{mention(actor.user)} 编辑后生成了 v{version.version}，本版不再审批。",
+                                 f"{mention(actor.user)} edited this into v{version.version}; this version is no longer under review."))
+    return await settle(session, Result(Outcome.DONE, incident_id=entry.id, value=version))
+
+
+async def approve(session: AsyncSession, ctx: Context, actor: Actor, statement_id: int) -> Result:
+    """Count an approval from comms (and legal where the playbook asks), never the drafter's; the last one
+    freezes the version, sends it to the outlet webhooks and restarts the update cadence."""
+    ref, _ = await statement_ref(session, statement_id)
+    probe = await enter(session, ctx, Actor(actor.user, actor.channel), ref, Action.VIEW)
+    if isinstance(probe, Result):
+        return probe
+    entry = await enter(session, ctx, actor, ref, Action.APPROVE_STATEMENT, approver_roles=_required(ctx, probe))
+    if isinstance(entry, Result):
+        return entry
+    statement = await session.get(Statement, statement_id)
+    assert statement is not None
+    approvers = service.Approvers(dict(entry.who.holders), {k: list(v) for k, v in ctx.rules.approvers.items()})
+    decision = await service.approve(session, statement, by=actor.user, approvers=approvers,
+                                     legal_review=len(_required(ctx, entry)) > 1)
+    if decision.outcome == "refused":
+        await session.commit()
+        return Result(Outcome.REFUSED, decision.reason, entry.id)
+    if decision.outcome == "unchanged":
+        return Result(Outcome.UNCHANGED, decision.reason, entry.id)
+    lang, role = entry.language, role_name(decision.role or "", entry.language)
+    if decision.outcome == "approved":
+        line = pick(lang, f":white_check_mark: {mention(actor.user)} 以{role}身份批准。v{statement.version} 已批准并冻结。",
+                    f":white_check_mark: {mention(actor.user)} approved as {role}. v{statement.version} is approved and frozen.")
+    else:
+        missing = "、".join(role_name(r, lang) for r in decision.missing)
+        line = pick(lang, f":white_check_mark: {mention(actor.user)} 以{role}身份批准，还需要：{missing}。",
+                    f":white_check_mark: {mention(actor.user)} approved as {role}; still needed: {missing}.")
+    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement.id)
+    outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement.id, text=line)
+    if decision.outcome == "approved":
+        for name in ctx.file.outlet_webhooks:
+            outbox.enqueue(session, entry.id, "deliver_outlet", wave=1, statement_id=statement.id, outlet=name)
+        outbox.enqueue(session, entry.id, "schedule_update_reminder", statement_id=statement.id)
+        await outbox.enqueue_once(session, entry.id, "sync_timers", wave=1)  # the cadence restarts
+    return await settle(session, Result(Outcome.DONE, incident_id=entry.id))
+
+
+async def may_review(session: AsyncSession, ctx: Context, actor: Actor, statement_id: int, action: Action) -> Result:
+    """Whether the person may open the change-request or publish form for this version; value: (incident, version)."""
+    ref, statement = await statement_ref(session, statement_id)
+    allowed = await may(session, ctx, actor, ref, action)
+    if not allowed.done or statement is None:
+        return allowed
+    return Result(Outcome.DONE, incident_id=allowed.incident_id, value=(allowed.value, statement))
+
+
+async def _enter_version(session: AsyncSession, ctx: Context, actor: Actor, statement_id: int,
+                         action: Action) -> tuple[Entry, Statement] | Result:
+    """The gate for an action on one version: its incident, the policy, once-only; then the version itself."""
+    ref, _ = await statement_ref(session, statement_id)
+    entry = await enter(session, ctx, actor, ref, action)
+    if isinstance(entry, Result):
+        return entry
+    statement = await session.get(Statement, statement_id)
+    assert statement is not None
+    return entry, statement
+
+
+async def request_changes(session: AsyncSession, ctx: Context, actor: Actor, statement_id: int, comment: str) -> Result:
+    """Record a change request on a draft; it shows on the draft and in its thread."""
+    entered = await _enter_version(session, ctx, actor, statement_id, Action.REQUEST_CHANGES)
+    if isinstance(entered, Result):
+        return entered
+    entry, statement = entered
+    lang = entry.language
+    if not await service.request_changes(session, statement, by=actor.user, comment=comment):
+        return Result(Outcome.INVALID, pick(lang, "这一版已不是草稿", "This version is no longer a draft"), entry.id, "comment")
+    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id)
+    outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement_id,
+                   text=pick(lang, f":memo: {mention(actor.user)} 要求修改：{escape(comment)}",
+                             f":memo: {mention(actor.user)} requests changes: {escape(comment)}"))
+    return await settle(session, Result(Outcome.DONE, incident_id=entry.id))
+
+
+async def publish(session: AsyncSession, ctx: Context, actor: Actor, statement_id: int, outlets: list[str]) -> Result:
+    """Record where an approved version went out, and when."""
+    entered = await _enter_version(session, ctx, actor, statement_id, Action.PUBLISH_STATEMENT)
+    if isinstance(entered, Result):
+        return entered
+    entry, statement = entered
+    lang = entry.language
+    if not await service.mark_published(session, statement, by=actor.user, outlets=outlets):
+        return Result(Outcome.INVALID, pick(lang, "请选择至少一个渠道（仅限已批准版本）",
+                                            "Pick at least one outlet (approved versions only)"), entry.id, "outlets")
+    names = "、".join(outlet_name(o, lang) for o in outlets)
+    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id)
+    outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement_id,
+                   text=pick(lang, f":mega: {mention(actor.user)} 记录 v{statement.version} 已发布到：{names}",
+                             f":mega: {mention(actor.user)} recorded v{statement.version} as published on: {names}"))
+    return await settle(session, Result(Outcome.DONE, incident_id=entry.id))

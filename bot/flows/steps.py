@@ -1,0 +1,47 @@
+"""Completing a checklist step."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import outbox
+from bot import steps as step_service
+from bot.flows.base import Actor, Context, Outcome, Ref, Result, enter, settle
+from bot.i18n import pick
+from bot.models import Step
+from bot.policy import Action
+from bot.slack.text import clip, escape, mention, when
+
+
+async def step_ref(session: AsyncSession, step_id: int) -> tuple[Ref, int]:
+    """A Done button names a step by id: its incident and its number (an unknown id names nothing)."""
+    step = await session.get(Step, step_id) if step_id else None
+    return (Ref(id=step.incident_id), step.number) if step else (Ref(id=0), 0)
+
+
+async def complete(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, number: int, note: str = "") -> Result:
+    """Complete step `number` once, by anyone inside the incident; the checklist and timers follow."""
+    entry = await enter(session, ctx, actor, ref, Action.COMPLETE_STEP)
+    if isinstance(entry, Result):
+        return entry
+    lang, tz = entry.language, ctx.tz
+    done = await step_service.complete(session, entry.id, number, by=actor.user, note=note)
+    step = done.step
+    if step is None:
+        total = len(await step_service.all_steps(session, entry.id))
+        return Result(Outcome.INVALID, pick(lang, f"没有第 {number} 项；本事件的步骤是 1–{total}。",
+                                            f"There is no step {number}; this incident's steps are 1–{total}."), entry.id)
+    if not done.completed:
+        assert step.done_at is not None
+        return Result(Outcome.UNCHANGED, pick(
+            lang, f"第 {number} 项已由 {mention(step.done_by)} 于 {when(step.done_at, tz)} 完成，未做更改。",
+            f"Step {number} was already completed by {mention(step.done_by)} at {when(step.done_at, tz)}; nothing changed."),
+            entry.id)
+    if step.message_ts:
+        await outbox.enqueue_once(session, entry.id, "refresh_checklist", ts=step.message_ts)
+    if step.clock:
+        await outbox.enqueue_once(session, entry.id, "sync_timers")  # its regulatory clock stops
+    outbox.enqueue(session, entry.id, "cancel_timer", job=f"step:{step.id}")
+    return await settle(session, Result(Outcome.DONE, pick(
+        lang, f":white_check_mark: 第 {number} 项完成：{clip(escape(step.title), 300)}",
+        f":white_check_mark: Step {number} done: {clip(escape(step.title), 300)}"), entry.id, step))

@@ -1,0 +1,187 @@
+"""Who may do what: one table for every action, decided from the person's standing at the moment it acts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import membership, roles
+from bot.i18n import pick
+from bot.models import Incident
+
+
+class Action(StrEnum):
+    """Everything a person can do to an incident, by any way in (command, button, form, shortcut, event)."""
+
+    VIEW = "view"
+    ASSIGN_ROLE = "assign_role"
+    COMPLETE_STEP = "complete_step"
+    SET_STATUS = "set_status"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    RAISE_SEVERITY = "raise_severity"
+    LOWER_SEVERITY = "lower_severity"
+    NOTE = "note"
+    CAPTURE = "capture"
+    DRAFT_STATEMENT = "draft_statement"
+    REQUEST_CHANGES = "request_changes"
+    APPROVE_STATEMENT = "approve_statement"
+    PUBLISH_STATEMENT = "publish_statement"
+    SNOOZE = "snooze"
+    REPAIR = "repair"
+
+
+class Need(StrEnum):
+    """What a person must be, for an action; every action needs SEE first."""
+
+    SEE = "see"  # a public incident: anyone; a private one: its channel's members and its role holders
+    MEMBER = "member"  # in the incident's channel now, or holding one of its roles
+    MANAGER = "manager"  # the commander, or a configured incident manager
+    HANDOVER = "handover"  # an empty role: a member; a held one: its holder or the commander
+    REVIEWER = "reviewer"  # a member, or anyone who may approve statements (holder or configured approver)
+    APPROVER = "approver"  # the comms (or legal) holder, or a configured comms (or legal) approver
+    PUBLISHER = "publisher"  # the comms holder, or a configured comms approver
+
+
+POLICY: dict[Action, Need] = {
+    Action.VIEW: Need.SEE,
+    Action.ASSIGN_ROLE: Need.HANDOVER,
+    Action.COMPLETE_STEP: Need.MEMBER,
+    Action.SET_STATUS: Need.MEMBER,
+    Action.RESOLVE: Need.MANAGER,
+    Action.CLOSE: Need.MANAGER,
+    Action.RAISE_SEVERITY: Need.MEMBER,
+    Action.LOWER_SEVERITY: Need.MANAGER,
+    Action.NOTE: Need.MEMBER,
+    Action.CAPTURE: Need.MEMBER,
+    Action.DRAFT_STATEMENT: Need.MEMBER,
+    Action.REQUEST_CHANGES: Need.REVIEWER,
+    Action.APPROVE_STATEMENT: Need.APPROVER,
+    Action.PUBLISH_STATEMENT: Need.PUBLISHER,
+    Action.SNOOZE: Need.MEMBER,
+    Action.REPAIR: Need.MEMBER,
+}
+
+# What each action is called in a refusal: "Only people in the incident channel can <this>."
+DOING = {
+    Action.ASSIGN_ROLE: ("指定角色", "assign roles"),
+    Action.COMPLETE_STEP: ("完成步骤", "complete steps"),
+    Action.SET_STATUS: ("更新状态", "update the status"),
+    Action.RAISE_SEVERITY: ("调整级别", "change the severity"),
+    Action.NOTE: ("记录", "add notes"),
+    Action.CAPTURE: ("把消息加入时间线", "add messages to the timeline"),
+    Action.DRAFT_STATEMENT: ("起草口径", "draft statements"),
+    Action.REQUEST_CHANGES: ("要求修改口径", "request changes to statements"),
+    Action.SNOOZE: ("推迟提醒", "snooze reminders"),
+    Action.REPAIR: ("补做 Slack 操作", "repair its Slack work"),
+}
+
+MANAGING = {
+    Action.RESOLVE: ("宣布解决或关闭", "resolve or close"),
+    Action.CLOSE: ("宣布解决或关闭", "resolve or close"),
+    Action.LOWER_SEVERITY: ("降低级别", "lower the severity"),
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The deployment's people with standing beyond the incident: incident managers and approvers."""
+
+    managers: frozenset[str] = frozenset()
+    approvers: Mapping[str, frozenset[str]] = field(default_factory=dict)  # comms / legal → configured people
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One person's place in one incident, read in the transaction that acts on it."""
+
+    user: str
+    private: bool
+    member: bool
+    holders: Mapping[str, str]
+    rules: Rules
+
+    @property
+    def sees(self) -> bool:
+        return not self.private or self.member or self.user in self.holders.values()
+
+    @property
+    def inside(self) -> bool:
+        return self.member or self.user in self.holders.values()
+
+    @property
+    def manages(self) -> bool:
+        return self.user == self.holders.get("commander") or self.user in self.rules.managers
+
+    def qualifies(self, role: str) -> bool:
+        """Whether the person may approve as `role`: its holder, or a configured approver for it."""
+        return self.holders.get(role) == self.user or self.user in self.rules.approvers.get(role, frozenset())
+
+
+async def standing(session: AsyncSession, incident: Incident, user: str, rules: Rules, *,
+                   in_channel: bool = False) -> Standing:
+    """Read who `user` is to `incident` now; `in_channel` is true for a command typed in its channel."""
+    assert incident.id is not None
+    member = in_channel or await membership.is_member(session, incident.id, user)
+    return Standing(user, incident.private, member, await roles.holders(session, incident.id), rules)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why not, in words for the person; `hidden` when the incident must not even be admitted to exist."""
+
+    text: str
+    hidden: bool = False
+
+
+def decide(action: Action, who: Standing, language: str, *, role: str | None = None,
+           approver_roles: tuple[str, ...] = ()) -> Refusal | None:
+    """The policy table applied: None when `who` may do `action`, else the refusal."""
+    if not who.sees:
+        return Refusal("", hidden=True)
+    need = POLICY[action]
+    if need is Need.SEE:
+        return None
+    if need is Need.MEMBER:
+        return None if who.inside else _not_member(action, language)
+    if need is Need.MANAGER:
+        return None if who.manages else _not_manager(action, language)
+    if need is Need.HANDOVER:
+        return _handover(who, role or "", language)
+    if need is Need.REVIEWER:
+        return None if who.inside or who.qualifies("comms") or who.qualifies("legal") else _not_member(action, language)
+    if need is Need.APPROVER:
+        if any(who.qualifies(r) for r in approver_roles):
+            return None
+        names = "/".join(approver_roles)
+        return Refusal(pick(language, f"只有{names}角色负责人或配置的审批人可以批准",
+                            f"Only the {names} role holder or a configured {names} approver can approve"))
+    if who.qualifies("comms"):
+        return None
+    return Refusal(pick(language, "只有comms角色负责人或配置的comms审批人可以记录发布",
+                        "Only the comms role holder or a configured comms approver can record publication"))
+
+
+def _not_member(action: Action, language: str) -> Refusal:
+    zh, en = DOING[action]
+    return Refusal(pick(language, f"只有事件频道里的人可以{zh}。", f"Only people in the incident channel can {en}."))
+
+
+def _not_manager(action: Action, language: str) -> Refusal:
+    zh, en = MANAGING[action]
+    return Refusal(pick(language, f"只有应急指挥（或配置的事件经理）可以{zh}。",
+                        f"Only the commander (or a configured incident manager) can {en}."))
+
+
+def _handover(who: Standing, role: str, language: str) -> Refusal | None:
+    current = who.holders.get(role)
+    if current is None:
+        return None if who.inside else _not_member(Action.ASSIGN_ROLE, language)
+    if who.user in (current, who.holders.get("commander")):
+        return None
+    name = roles.role_name(role, language)
+    return Refusal(pick(language, f"{name}目前由 <@{current}> 担任；只有本人或应急指挥可以交接。",
+                        f"{name} is held by <@{current}>; only they or the commander can hand it over."))
