@@ -73,6 +73,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "op_post_scorecard": {"zh": "发布演练评分", "en": "post the drill scorecard"},
     "op_suggest_resolve": {"zh": "提示可以宣布解决", "en": "suggest resolving"},
     "op_provision": {"zh": "准备清单、时限和角色", "en": "prepare the checklist, clocks and roles"},
+    "op_assign_role": {"zh": "指定角色（旧版本排队的请求，请重新指定）", "en": "assign the role (queued by an older version: assign it again)"},
     "op_check_holder": {"zh": "核对角色负责人", "en": "check the new role holder"},
     "op_tell_assigner": {"zh": "通知指定人", "en": "tell who assigned the role"},
     "op_cancel_timer": {"zh": "取消提醒", "en": "cancel a reminder"},

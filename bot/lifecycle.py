@@ -16,11 +16,6 @@ SETTABLE = ("investigating", "identified", "monitoring", "resolved")
 LEVELS = tuple(SEVERITIES)  # sev1 (highest) … sev4
 
 
-def may_resolve(holders: dict[str, str], managers: list[str], actor: str) -> bool:
-    """Only the commander, or a configured incident manager, resolves, closes and lowers severity."""
-    return actor == holders.get("commander") or actor in managers
-
-
 async def _after_change(session: AsyncSession, incident: Incident) -> None:
     """Redraw what shows the state and re-plan the timers."""
     assert incident.id is not None

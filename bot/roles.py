@@ -24,12 +24,6 @@ def role_name(role: str, language: str) -> str:
     return ROLE_NAMES.get(role, {}).get(language, role)
 
 
-def may_assign(holders: dict[str, str], role: str, actor: str) -> bool:
-    """An empty role anyone in the channel may fill; a held one only its holder or the commander hands over."""
-    current = holders.get(role)
-    return current is None or actor in (current, holders.get("commander"))
-
-
 async def holders(session: AsyncSession, incident_id: int) -> dict[str, str]:
     """Current holder of each filled role."""
     result = await session.exec(

@@ -199,3 +199,26 @@ async def test_a_drill_end_to_end(stack: LocalStack, monkeypatch: pytest.MonkeyP
     assert "INC-1" in out and "payment-failure" in out and "2/12" in out
     assert await asyncio.to_thread(main, ["report", "--since", "1d"]) == 0
     assert "(drills excluded): 0" in capsys.readouterr().out
+
+
+async def test_a_flood_of_refusals_is_one_timeline_row_with_its_count(stack: LocalStack, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """300 refused resolves from someone who is not the commander: one row (per minute) with the count, and the
+    review shows it once."""
+    incident = await declare(stack)
+    await stack.actor.join(incident.channel_id, stack.users["liu.yang"])
+    for _ in range(6):
+        replies = await asyncio.gather(*(stack.actor.slash("/incident", "resolve 我来结束", user_id=stack.users["liu.yang"],
+                                                            channel_id=incident.channel_id) for _ in range(50)))
+        assert all("只有应急指挥" in r.json["text"] for r in replies)
+    await stack.settle()
+    async with stack.rt.sessions() as session:
+        rows = (await session.exec(select(TimelineEvent).where(
+            TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "refused"))).all()
+    assert 1 <= len(rows) <= 2 and sum(r.data["count"] for r in rows) == 300  # two only across a minute's edge
+    assert (await _incident(stack)).status == "investigating"
+    monkeypatch.setenv("DATABASE_URL", stack.rt.settings.database_url)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["export", incident.key or "", "--format", "md"]) == 0
+    review = capsys.readouterr().out
+    assert review.count("只有应急指挥") == len(rows) and "×" in review

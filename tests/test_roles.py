@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlmodel import select
 
 from bot.models import Incident, RoleAssignment, TimelineEvent
@@ -155,3 +158,30 @@ async def test_assign_roles_form_refuses_a_handover_the_person_may_not_make(stac
     assert submitted.json["response_action"] == "errors" and "只有事件频道里的人" in str(submitted.json["errors"])
     await stack.settle()
     assert await _holders(stack, incident) == {"comms": u["wang.fang"]}
+
+
+@pytest.mark.parametrize("role", ["support", "commander"])
+async def test_claims_of_an_empty_role_at_the_same_moment_have_one_winner(stack: LocalStack, role: str) -> None:
+    """Three people in the channel claim the same empty role at once: one holds it, the others are told who."""
+    sb, u = stack.sandbox, stack.users
+    incident = await declare(stack)
+    claimants = ("li.na", "wang.fang", "liu.yang")
+    for name in claimants:
+        await stack.actor.join(incident.channel_id, u[name])
+    replies = await asyncio.gather(*(
+        stack.actor.slash("/incident", f"role {role} <@{u[name]}>", user_id=u[name], channel_id=incident.channel_id)
+        for name in claimants))
+    await stack.settle()
+    texts = [r.json["text"] for r in replies]
+    winners = [name for name, text in zip(claimants, texts, strict=True) if "已交给" in text]
+    assert len(winners) == 1, texts
+    winner = u[winners[0]]
+    assert (await _holders(stack, incident)).get(role) == winner
+    for name, text in zip(claimants, texts, strict=True):
+        if name != winners[0]:
+            assert f"<@{winner}>" in text and "担任" in text, text  # the loser is told who holds it now
+    async with stack.rt.sessions() as session:
+        assigned = (await session.exec(select(TimelineEvent).where(
+            TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "role_assigned"))).all()
+    assert [e.data["user"] for e in assigned if e.data["role"] == role] == [winner]  # never A → B → C
+    assert not any("接任" in str(m.get("text")) for name in claimants for m in sb.dms(u[name]))  # nobody "took over"

@@ -33,8 +33,8 @@ async def set_status(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref
         return entry
     incident, lang = entry.incident, entry.language
     if status == "closed" and incident.status != "resolved":
-        return Result(Outcome.INVALID, pick(lang, "请先解决（`/incident resolve`）并完成复盘，再关闭。",
-                                            "Resolve first (`/incident resolve`) and hold the review, then close."), entry.id)
+        return Result(Outcome.INVALID, pick(lang, "请先解决并完成复盘，再关闭。",
+                                            "Resolve it first and hold the review, then close it."), entry.id)
     label = status_label(status, lang)
     if not await lifecycle.change_status(session, incident, status, by=actor.user, note=note):
         return Result(Outcome.UNCHANGED, pick(lang, f"{incident.key} 已经是「{label}」，未做更改。",

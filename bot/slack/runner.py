@@ -144,7 +144,11 @@ class OutboxRunner:
 
     async def _attempt(self, op: SlackOp, may_wait: bool = False) -> tuple[str, str, float | None]:
         """One try; returns the result, its error, and how long to wait before the next try (None: no more)."""
-        operation = OPERATIONS[op.kind]
+        operation = OPERATIONS.get(op.kind)
+        if operation is None:  # queued by an older version whose operation is gone: say so, never crash the drain
+            log.warning("op %s: no operation %s in this version", op.id, op.kind)
+            await self._settle(op, FAILED, f"unknown operation {op.kind}")
+            return FAILED, f"unknown operation {op.kind}", None
         async with self.sessions() as session:
             claimed = await outbox.claim(session, op.id or 0, self.lease)
             await session.commit()
