@@ -113,6 +113,9 @@ class FileConfig(BaseModel):
     cadence_minutes: dict[str, float] = {}
     timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+\-']{1,100}$")
     digest_time: str | None = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    hook_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)   # largest alert hook body accepted
+    read_timeout_seconds: float = Field(default=10, gt=0, le=300)      # for a whole request body to arrive
+    max_connections: int = Field(default=1000, ge=10)                  # open at once; past it, 503 and one log line
     response_url_hosts: list[str] = []   # hosts (host or host:port) besides Slack's that response_urls may name
 
     @field_validator("response_url_hosts")

@@ -101,6 +101,28 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+READERS = 4  # read-only SQLite connections beside the one writer (WAL lets them read while it writes)
+
+
+def make_read_engine(url: str, writer: AsyncEngine) -> AsyncEngine:
+    """Where requests that only read go: on SQLite a few read-only connections that never take the write lock,
+    so a `list` or a `/metrics` scrape never queues behind an alert storm's write; on PostgreSQL the writer's
+    own pool, whose connections already read in parallel."""
+    if not url.startswith("sqlite"):
+        return writer
+    reader = create_async_engine(url, connect_args={"timeout": 30}, pool_size=READERS, max_overflow=0,
+                                 pool_timeout=120)
+
+    @event.listens_for(reader.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return reader
+
+
 def make_sync_engine(url: str) -> Engine:
     """The same database through a synchronous driver (APScheduler's job store needs one)."""
     parsed = make_url(url)

@@ -9,8 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import roles
-from bot.models import Membership
+from bot.models import Membership, RoleAssignment
 from bot.timeline import BOT_ACTOR
 
 
@@ -55,6 +54,9 @@ async def is_member(session: AsyncSession, incident_id: int, user: str) -> bool:
 async def insiders(session: AsyncSession, incident_ids: list[int]) -> dict[int, set[str]]:
     """Who may see each incident if it is private: the people in its channel and its current role holders."""
     inside = await members(session, incident_ids)
-    for incident_id in incident_ids:
-        inside[incident_id].update((await roles.holders(session, incident_id)).values())
+    if incident_ids:
+        holding = await session.exec(select(RoleAssignment).where(
+            col(RoleAssignment.incident_id).in_(incident_ids), col(RoleAssignment.ended_at).is_(None)))
+        for row in holding.all():
+            inside[row.incident_id].add(row.user_id)
     return inside

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from bot import deliveries, incidents, outbox, reminders
 from bot.config import ConfigError, Settings
-from bot.db import make_engine, make_sessionmaker, utcnow
+from bot.db import make_engine, make_read_engine, make_sessionmaker, utcnow
 from bot.flows.base import Context
 from bot.group_commit import GroupCommit
 from bot.incidents import Declared, DeclareRequest, Workspace
@@ -82,6 +82,8 @@ class Runtime:
         # SQLite: declarations are written on the event loop (see bot/loopwrite.py); PostgreSQL has no thread to wait on.
         self.loop_writer = LoopWriter(str(self.engine.url.database)) if self.engine.dialect.name == "sqlite" else None
         self.sessions = make_sessionmaker(self.engine)
+        self.read_engine = make_read_engine(settings.database_url, self.engine)
+        self.reads = make_sessionmaker(self.read_engine)  # for requests that only read: never behind a write
         self.client = make_client(settings)
         self.tasks = TaskSet()
         self.bot_user_id = ""
@@ -270,7 +272,7 @@ class Runtime:
     async def database_ok(self) -> bool:
         """Whether the database answers right now (for /healthz)."""
         try:
-            async with self.engine.connect() as connection:
+            async with self.read_engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             return True
         except Exception:  # noqa: BLE001 — any failure means not healthy
@@ -284,4 +286,6 @@ class Runtime:
         await asyncio.to_thread(self.scheduler.shutdown)
         if self.loop_writer is not None:
             self.loop_writer.close()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
         await self.engine.dispose()

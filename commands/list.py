@@ -13,7 +13,7 @@ MAX_LINES = 40
 async def list_(inv: Invocation, args: str) -> Reply:
     """One line per active incident the person may see."""
     lang = inv.language
-    async with inv.rt.sessions() as session:
+    async with inv.rt.reads() as session:
         visible = await reads.active(session, inv.user_id)
     if not visible:
         return Reply(text="目前没有进行中的事件。" if lang == "zh" else "No active incidents.")

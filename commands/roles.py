@@ -66,7 +66,7 @@ async def roles_(inv: Invocation, args: str) -> Reply:
     """Who holds which role, and how long it took to get a commander."""
     lang = inv.language
     ref, _ = target.ref_of(inv, args)
-    async with inv.rt.sessions() as session:
+    async with inv.rt.reads() as session:
         seen = await reads.see(session, inv.rt.context, inv.actor, ref)
         if not seen.done:
             return target.reply(inv, ref, seen, "`/incident roles INC-n`")
@@ -127,7 +127,7 @@ async def submit_assign_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
     values = payload.values(view)
     ref = Ref(id=payload.row_id(payload.metadata(view).get("incident")))
     wanted = {name: payload.chosen(values, name, "user") for name in ROLES}
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         seen = await reads.see(session, rt.context, Actor(payload.user_of(body)), ref)
         holders = await roles.holders(session, seen.incident_id) if seen.done and seen.incident_id else {}
     changes = {name: user for name, user in wanted.items() if user and user != holders.get(name)}

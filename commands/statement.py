@@ -92,7 +92,7 @@ async def statement(inv: Invocation, args: str) -> Reply:
 async def show(inv: Invocation, ref: Ref) -> Reply:
     """The latest approved statement and the customer-service script: approved words only."""
     lang = inv.language
-    async with inv.rt.sessions() as session:
+    async with inv.rt.reads() as session:
         seen = await reads.see(session, inv.rt.context, inv.actor, ref)
         if not seen.done:
             return target.reply(inv, ref, seen, "`/incident statement INC-n show`")

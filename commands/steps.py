@@ -25,7 +25,7 @@ async def steps_(inv: Invocation, args: str) -> Reply:
     """The checklist, open steps first (soonest due first), each with owner and deadline."""
     lang = inv.language
     ref, _ = target.ref_of(inv, args)
-    async with inv.rt.sessions() as session:
+    async with inv.rt.reads() as session:
         seen = await reads.see(session, inv.rt.context, inv.actor, ref)
         if not seen.done:
             return target.reply(inv, ref, seen, "`/incident steps INC-n`")

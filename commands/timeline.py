@@ -18,7 +18,7 @@ from commands.context import Invocation, Reply
 async def _page(rt: Runtime, incident: Incident, number: int) -> tuple[str, list[Any]]:
     """Page `number` of the timeline, read as one slice: the same cost on a short or a huge timeline."""
     assert incident.id is not None
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         entries = await timeline.count(session, incident.id)
         total = pages(entries)
         number = min(max(number, 0), total - 1)
@@ -30,7 +30,7 @@ async def _page(rt: Runtime, incident: Incident, number: int) -> tuple[str, list
 async def timeline_(inv: Invocation, args: str) -> Reply:
     """The first page; the buttons lead through the rest, so nothing is cut."""
     ref, _ = target.ref_of(inv, args)
-    async with inv.rt.sessions() as session:
+    async with inv.rt.reads() as session:
         seen = await reads.see(session, inv.rt.context, inv.actor, ref)
     if not seen.done:
         return target.reply(inv, ref, seen, "`/incident timeline INC-n`")
@@ -43,7 +43,7 @@ async def page_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     user = payload.user_of(body)
     incident_text, _, page_text = payload.action_value(body).partition(":")
     incident_id, page = payload.row_id(incident_text), payload.row_id(page_text)  # a page out of range shows the nearest
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         seen = await reads.see(session, rt.context, Actor(user), Ref(id=incident_id))
     if not seen.done or not isinstance(body.get("response_url"), str):
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +31,7 @@ from bot.metrics import BACKGROUND_TASKS, REGISTRY, REQUESTS, WINDOW_DAYS, publi
 from bot.runtime import Runtime
 from bot.slack import envelope
 from yingji import hooks
+from yingji.edges import BoundedSite, Limits, read_body
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +85,14 @@ def bolt_request(raw: bytes, parsed: dict[str, Any], request: web.Request) -> As
 def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
     """Routes from DESIGN.md: /slack/events, /healthz, /metrics."""
 
+    limits = limits_of(rt)
+    scrape = Scrape(rt)
+
     async def slack_events(request: web.Request) -> web.Response:
         with rt.requests.answering():
-            raw = await request.read()
+            raw = await read_body(request, limits.slack_body_bytes, limits.read_timeout)
+            if isinstance(raw, web.Response):
+                return raw
             checked = screen(raw, request.headers, request.content_type, rt.settings.signing_secret)
             if isinstance(checked, BoltResponse):
                 response = checked
@@ -103,16 +111,44 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
 
     async def metrics(_: web.Request) -> web.Response:
         BACKGROUND_TASKS.set(len(rt.tasks))
-        async with rt.sessions() as session:
-            publish(await figures(session, utcnow() - timedelta(days=WINDOW_DAYS)))
+        await scrape.refresh()
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     web_app = web.Application()
     web_app.router.add_post("/slack/events", slack_events)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
-    hooks.add_routes(web_app, rt)
+    hooks.add_routes(web_app, rt, limits)
     return web_app
+
+
+def limits_of(rt: Runtime) -> Limits:
+    """The HTTP edges the deployment chose."""
+    file = rt.settings.file
+    return Limits(hook_body_bytes=file.hook_max_bytes, read_timeout=file.read_timeout_seconds,
+                  max_connections=file.max_connections)
+
+
+class Scrape:
+    """/metrics' figures from the database at most once per FRESH seconds, however many scrapers ask at once:
+    a scrape storm costs one query, not one each, and never queues acks behind it."""
+
+    FRESH = 10.0
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.at = -self.FRESH
+        self.lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        if time.monotonic() - self.at < self.FRESH:
+            return
+        async with self.lock:  # the others wait for this one's query and read its answer
+            if time.monotonic() - self.at < self.FRESH:
+                return
+            async with self.rt.reads() as session:
+                publish(await figures(session, utcnow() - timedelta(days=WINDOW_DAYS)))
+            self.at = time.monotonic()
 
 
 @dataclass
@@ -148,11 +184,12 @@ def share_identity(bolt: AsyncApp, rt: Runtime) -> None:
 async def start(rt: Runtime, *, host: str, port: int, socket_mode: bool = False) -> Server:
     """Start listening, then make the runtime ready (health answers 503 until it is)."""
     bolt = build_bolt_app(rt)
-    runner = web.AppRunner(build_web_app(rt, bolt), access_log=None)
+    # lingering_time=0: a body the server refused (too large, too slow) is not read on for 10 s more.
+    runner = web.AppRunner(build_web_app(rt, bolt), access_log=None, lingering_time=0)
     await runner.setup()
     # A storm sends hundreds of connections at once; the default backlog (128) drops the rest's SYNs,
     # which the kernel retries only after a second, a third of Slack's 3-second budget.
-    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
+    site = BoundedSite(runner, host, port, backlog=BACKLOG, limit=limits_of(rt).max_connections)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
     server = Server(rt=rt, runner=runner, port=bound)

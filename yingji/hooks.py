@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -14,10 +15,12 @@ from bot.alerts import payloads, store
 from bot.alerts.payloads import AlertBatch, AlertError
 from bot.db import utcnow
 from bot.runtime import Runtime
+from yingji.edges import Limits, read_body
 
 log = logging.getLogger(__name__)
 
 Parse = Callable[[Any, Runtime], AlertBatch]
+OFF_LOOP_BYTES = 64 * 1024
 
 
 def _error(status: int, reason: str, **headers: str) -> web.Response:
@@ -47,19 +50,33 @@ def _simple(raw: Any, rt: Runtime) -> AlertBatch:
     return payloads.from_simple(payloads.parse_simple(raw), rt.settings.file.alerts, rt.playbooks, utcnow())
 
 
-def _handler(rt: Runtime, parse: Parse) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """Token, then JSON, then the whole payload validated, then one write; Slack work only after answering."""
+def _parsed(body: bytes, parse: Parse, rt: Runtime) -> AlertBatch:
+    """The body as a checked batch; a body that is not JSON, or is nested past what Python can read, is an AlertError."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AlertError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise AlertError("body is nested too deep to be an alert") from None
+    return parse(raw, rt)
+
+
+def _handler(rt: Runtime, parse: Parse, limits: Limits) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Token, then the body (bounded in size and time), then the whole payload checked off the event loop when
+    it is large, then the alerts written in short transactions; Slack work only after answering."""
 
     async def handle(request: web.Request) -> web.Response:
         denied = _denied(rt, request)
         if denied is not None:
             return denied
+        body = await read_body(request, limits.hook_body_bytes, limits.read_timeout)
+        if isinstance(body, web.Response):
+            return body
         try:
-            raw = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"body is not JSON: {exc}")
-        try:
-            batch = parse(raw, rt)
+            if len(body) > OFF_LOOP_BYTES:  # thousands of alerts: parsing them must not stall every ack
+                batch = await asyncio.to_thread(_parsed, body, parse, rt)
+            else:
+                batch = _parsed(body, parse, rt)
         except AlertError as exc:
             log.info("alert webhook %s: bad payload: %s", request.path, exc)
             return _error(400, str(exc))
@@ -67,22 +84,22 @@ def _handler(rt: Runtime, parse: Parse) -> Callable[[web.Request], Awaitable[web
         if result.touched and result.incident_id is not None:
             rt.runner.kick(result.incident_id)
         log.info("alert %s: %s", batch.key, result)
-        body: dict[str, Any] = {
+        body_out: dict[str, Any] = {
             "incidents": [result.incident_key] if result.incident_key else [],
             "added": result.added,
             "opened": int(result.opened),
             "resolved": result.resolved,
         }
         if result.ignored:
-            body["ignored"] = result.ignored
+            body_out["ignored"] = result.ignored
         if batch.note:
-            body["warnings"] = [batch.note]
-        return web.json_response(body)
+            body_out["warnings"] = [batch.note]
+        return web.json_response(body_out)
 
     return handle
 
 
-def add_routes(app: web.Application, rt: Runtime) -> None:
+def add_routes(app: web.Application, rt: Runtime, limits: Limits) -> None:
     """POST /hooks/alertmanager and POST /hooks/alert, as DESIGN.md lists them."""
-    app.router.add_post("/hooks/alertmanager", _handler(rt, _alertmanager))
-    app.router.add_post("/hooks/alert", _handler(rt, _simple))
+    app.router.add_post("/hooks/alertmanager", _handler(rt, _alertmanager, limits))
+    app.router.add_post("/hooks/alert", _handler(rt, _simple, limits))

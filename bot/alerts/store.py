@@ -3,11 +3,14 @@ and one timeline event per alert instance and status."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -15,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import deliveries, incidents, outbox, timeline
 from bot.alerts.payloads import MAX_TEXT, AlertBatch, AlertItem, clip
+from bot.db import utcnow
 from bot.incidents import Declared, DeclareRequest, DuplicateRequest, Workspace
 from bot.models import Incident, TimelineEvent
 from bot.playbooks import Playbook
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 SUGGEST_OP = "suggest_resolve"
 SUGGEST_WAVE = 5          # after the declaration's provisioning waves, so the channel exists
 ATTEMPTS = 8              # re-reads after losing a race to another writer
+CHUNK = 500               # alerts per transaction: a few milliseconds of the one writer's time each
 
 class AlertHost(Protocol):
     """What ingest needs of the running bot (Runtime has all of it)."""
@@ -104,46 +109,51 @@ def _event_text(item: AlertItem, note: str) -> str:
     return clip(" · ".join(parts), MAX_TEXT)
 
 
-async def record_alerts(session: AsyncSession, incident_id: int, batch: AlertBatch, *, opened: bool) -> tuple[int, int]:
-    """Add one timeline event per alert instance not yet recorded; returns (firing, resolved) added."""
+def _rows(incident_id: int, batch: AlertBatch, items: list[tuple[str, AlertItem]], *, opened: bool) -> list[dict[str, Any]]:
+    """One timeline row per alert instance and status, keyed so a repeat is recognised by the database."""
+    now = utcnow()
+    return [{
+        "incident_id": incident_id, "at": now, "actor": timeline.BOT_ACTOR,
+        "kind": "alert_firing" if item.firing else "alert_resolved",
+        "text": _event_text(item, batch.note if opened and item.firing else ""),
+        "data": {
+            "alert_key": batch.key, "fingerprint": item.fingerprint, "starts_at": item.starts_at.isoformat(),
+            "ends_at": item.ends_at.isoformat() if item.ends_at else None, "labels": item.labels,
+            "source": batch.source, **({"note": batch.note} if opened and batch.note else {}),
+        },
+        "source_key": key,
+    } for key, item in items]
+
+
+async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """INSERT the rows whose source key is not yet taken (by anyone, even a writer racing this one);
+    returns how many firing and resolved rows went in."""
+    if not rows:
+        return 0, 0
+    table = TimelineEvent.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = (insert(table).values(rows).on_conflict_do_nothing(index_elements=["source_key"])
+                 .returning(table.c.kind))
+    kinds = [row[0] for row in (await session.exec(statement)).all()]  # type: ignore[call-overload]
+    return kinds.count("alert_firing"), kinds.count("alert_resolved")
+
+
+def _wanted(incident_id: int, batch: AlertBatch) -> list[tuple[str, AlertItem]]:
+    """Each alert instance and status once, by its source key."""
     wanted: dict[str, AlertItem] = {}
     for item in batch.items:
         wanted.setdefault(source_key(incident_id, batch.key, item), item)
-    existing = await session.exec(
-        select(TimelineEvent.source_key).where(col(TimelineEvent.source_key).in_(list(wanted)))
-    )
-    seen = set(existing.all())
-    firing = resolved = 0
-    for key, item in wanted.items():
-        if key in seen:
-            continue
-        data = {
-            "alert_key": batch.key,
-            "fingerprint": item.fingerprint,
-            "starts_at": item.starts_at.isoformat(),
-            "ends_at": item.ends_at.isoformat() if item.ends_at else None,
-            "labels": item.labels,
-            "source": batch.source,
-            **({"note": batch.note} if opened and batch.note else {}),
-        }
-        try:
-            # The event is added inside the savepoint: added before it, it would be flushed outside it,
-            # and a duplicate would then abort the whole transaction instead of this one insert.
-            async with session.begin_nested():
-                event = timeline.record(session, incident_id, "alert_firing" if item.firing else "alert_resolved",
-                                        text=_event_text(item, batch.note if opened and item.firing else ""), data=data)
-                event.source_key = key
-        except IntegrityError:  # another writer recorded this alert a moment ago
-            continue
-        if item.firing:
-            firing += 1
-        else:
-            resolved += 1
-    return firing, resolved
+    return list(wanted.items())
+
+
+def _chunks(items: list[tuple[str, AlertItem]]) -> list[list[tuple[str, AlertItem]]]:
+    return [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)] or [[]]
 
 
 async def _ingest_once(sessions: async_sessionmaker[AsyncSession], host: AlertHost, batch: AlertBatch) -> IngestResult:
-    """One attempt: find or open the key's incident, then record the alerts, each in its own transaction."""
+    """One attempt: find or open the key's incident with the first chunk of alerts, then the rest of them
+    in short transactions of CHUNK each, so no ack waits behind thousands of alerts."""
     async with sessions() as session:
         incident = await open_incident(session, batch.key)
         found = Declared.of(incident, created=False) if incident is not None else None
@@ -167,16 +177,24 @@ async def _ingest_once(sessions: async_sessionmaker[AsyncSession], host: AlertHo
             )
             found = await incidents.declare(session, request, host.workspace(), host.playbooks[batch.playbook])
         # A retry of this request (or any repeat) finds the claim above and lands here: idempotent.
-        firing, resolved = await record_alerts(session, found.id, batch, opened=found.created)
-        suggested = False
-        if resolved and not batch.firing:
-            outbox.enqueue(session, found.id, SUGGEST_OP, wave=SUGGEST_WAVE, title=batch.title)
-            suggested = True
+        chunks = _chunks(_wanted(found.id, batch))
+        firing, resolved = await _insert_new(session, _rows(found.id, batch, chunks[0], opened=found.created))
         await session.commit()
-        return IngestResult(
-            incident_id=found.id, incident_key=found.key, opened=found.created,
-            added=firing, resolved=resolved, suggested=suggested,
-        )
+    for chunk in chunks[1:]:
+        await asyncio.sleep(0)  # requests waiting for the connection go first
+        async with sessions() as session:
+            added = await _insert_new(session, _rows(found.id, batch, chunk, opened=found.created))
+            await session.commit()
+        firing, resolved = firing + added[0], resolved + added[1]
+    suggested = bool(resolved and not batch.firing)
+    if suggested:
+        async with sessions() as session:
+            outbox.enqueue(session, found.id, SUGGEST_OP, wave=SUGGEST_WAVE, title=batch.title)
+            await session.commit()
+    return IngestResult(
+        incident_id=found.id, incident_key=found.key, opened=found.created,
+        added=firing, resolved=resolved, suggested=suggested,
+    )
 
 
 async def ingest(sessions: async_sessionmaker[AsyncSession], host: AlertHost, batch: AlertBatch) -> IngestResult:
