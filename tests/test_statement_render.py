@@ -366,3 +366,15 @@ def test_a_missing_template_is_a_template_problem(tmp_path: Path, monkeypatch: p
 def test_check_templates_on_the_shipped_set_finds_nothing() -> None:
     assert sorted(p.name for p in SHIPPED_DIR.glob("*.j2")) == sorted(f"{s}.{lang}.j2" for s in STAGES for lang in LANGS)
     assert check_templates() == []
+
+
+def test_a_next_update_in_another_year_shows_its_year() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.statements.facts import show_time
+
+    tz, now = ZoneInfo("Asia/Shanghai"), datetime(2026, 12, 31, 14, 0, tzinfo=UTC)  # 22:00 on New Year's Eve
+    assert show_time(datetime(2026, 12, 31, 15, 0, tzinfo=UTC), tz, "en", now) == "23:00"
+    assert show_time(datetime(2026, 12, 31, 17, 0, tzinfo=UTC), tz, "en", now) == "Jan 01 2027, 01:00"
+    assert show_time(datetime(2026, 12, 31, 17, 0, tzinfo=UTC), tz, "zh", now) == "2027年1月1日 01:00"

@@ -108,6 +108,10 @@ async def test_form_prefills_from_the_playbook_and_refuses_a_missing_next_update
     values["next_update"] = {"value": "tomorrow-ish"}
     refused = await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=values)
     assert "2026-11-22 09:30" in refused.json["errors"]["next_update"]
+    for when, why in ((_later(shop, -600), "已经过去"), ("9999-01-01 10:00", "太远"), (_later(shop, 25 * 3600), "太远")):
+        values["next_update"] = {"value": when}
+        refused = await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=values)
+        assert why in refused.json["errors"]["next_update"], (when, refused.json)  # a promise the public can hold us to
     assert await _statements(shop) == []
     wrong = await in_channel(shop, incident, "statement someday")
     assert "someday" in wrong.json["text"]

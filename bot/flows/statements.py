@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,12 +17,14 @@ from bot.models import Statement
 from bot.policy import Action
 from bot.roles import role_name
 from bot.slack.statement_view import STAGES, outlet_name
-from bot.slack.text import escape, mention
+from bot.slack.text import escape, mention, when
 from bot.statements import facts as facts_module
 from bot.statements import service
 from bot.statements.render import Facts, TemplateProblem, render
 
 log = logging.getLogger(__name__)
+
+NEXT_UPDATE_HORIZON = timedelta(hours=24)  # a promise further away is no promise to customers in an emergency
 
 
 async def statement_ref(session: AsyncSession, statement_id: int) -> tuple[Ref, Statement | None]:
@@ -62,6 +64,8 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
     if next_update_at is None and stage != "resolved":
         return Result(Outcome.INVALID, pick(lang, "请写下次更新时间：对外必须说明何时再更新",
                                             "Say when the next update comes; the public must know"), entry.id, "next_update")
+    if next_update_at is not None and (problem := _next_update_problem(ctx, incident.severity, next_update_at, now, lang)):
+        return Result(Outcome.INVALID, problem, entry.id, "next_update")
     previous = await session.get(Statement, edit_of) if edit_of else None
     if previous is not None and previous.incident_id != entry.id:
         previous = None  # a version of another incident is not this form's to supersede
@@ -95,6 +99,18 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
                        text=pick(lang, f"{mention(actor.user)} 编辑后生成了 v{version.version}，本版不再审批。",
                                  f"{mention(actor.user)} edited this into v{version.version}; this version is no longer under review."))
     return await settle(session, Result(Outcome.DONE, incident_id=entry.id, value=version))
+
+
+def _next_update_problem(ctx: Context, severity: str, at: datetime, now: datetime, lang: str) -> str | None:
+    """Why the promised next update cannot stand: it is past, or further than a day (or the cadence) away."""
+    shown = when(at, ctx.tz)  # type: ignore[arg-type]
+    if at <= now:
+        return pick(lang, f"{shown} 已经过去：请写一个将来的时间", f"{shown} has passed: give a time still to come")
+    horizon = max(NEXT_UPDATE_HORIZON, timedelta(minutes=ctx.cadence(severity) or 0))
+    if at > now + horizon:
+        hours = f"{horizon.total_seconds() / 3600:g}"
+        return pick(lang, f"{shown} 太远：下次更新须在 {hours} 小时之内", f"{shown} is too far: the next update must come within {hours} h")
+    return None
 
 
 async def approve(session: AsyncSession, ctx: Context, actor: Actor, statement_id: int) -> Result:

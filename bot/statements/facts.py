@@ -58,8 +58,10 @@ def parse_time(text: str, tz: ZoneInfo) -> datetime | None:
 
 
 def show_time(moment: datetime, tz: ZoneInfo, language: str, now: datetime) -> str:
-    """The next update as the public reads it: `09:30` today, else with the date."""
+    """The next update as the public reads it: `09:30` today, else with the date (and the year, in another year)."""
     local, today = moment.astimezone(tz), now.astimezone(tz).date()
     if local.date() == today:
         return local.strftime("%H:%M")
+    if local.year != today.year:
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}" if language == "zh" else local.strftime("%b %d %Y, %H:%M")
     return f"{local.month}月{local.day}日 {local:%H:%M}" if language == "zh" else local.strftime("%b %d, %H:%M")
