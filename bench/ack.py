@@ -15,10 +15,9 @@ import sqlite3
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 from bench.common import Figure, median, percentile
-from bench.load import fire_apart
+from bench.load import fire_apart, slash_body
 from bench.serving import start_bare_bolt, start_bot, stop, until_healthy
 from bot.sandbox.server import Sandbox
 from yingji.local import _seed
@@ -36,13 +35,7 @@ WARM = 5  # declarations each server answers before it is measured
 
 
 def _body(sb: Sandbox, channel: str, user: str, n: int) -> bytes:
-    return urlencode({
-        "token": "x", "team_id": sb.team_id, "team_domain": "sandbox", "channel_id": channel, "channel_name": "general",
-        "user_id": user, "user_name": "bench", "command": "/incident",
-        "text": f"declare sev2 payment-failure 压测 {n} checkout latency", "api_app_id": sb.app_id,
-        "is_enterprise_install": "false", "response_url": sb.new_response_url(channel, user),
-        "trigger_id": sb.new_trigger_id(),
-    }).encode()
+    return slash_body(sb, channel, user, f"declare sev2 payment-failure 压测 {n} checkout latency")
 
 
 def _pending(db: Path) -> int:

@@ -14,9 +14,15 @@ import asyncio
 import json
 import sys
 import time
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
 
 from bot.sandbox.actor import sign
+
+if TYPE_CHECKING:
+    from bot.sandbox.server import Sandbox
+
+LIMIT = 60.0  # seconds an answer may take before the request counts as unanswered
 
 
 def signed_request(url: str, secret: str, body: bytes) -> bytes:
@@ -73,34 +79,66 @@ class _Exchange(asyncio.Protocol):
             self.transport.close()
 
 
-async def fire(url: str, requests: list[bytes]) -> list[float]:
-    """Send all requests at once; each one's time to its complete HTTP answer, in ms."""
+async def exchange(url: str, requests: list[bytes]) -> list[tuple[float, int]]:
+    """Send all requests at once; each one's time to its complete HTTP answer in ms, and the answer's status
+    (0 when the connection failed or closed without an answer; the time is then until it did)."""
     loop = asyncio.get_running_loop()
     parts = urlsplit(url)
 
-    async def one(request: bytes) -> float:
+    async def one(request: bytes) -> tuple[float, int]:
         answered: asyncio.Future[tuple[float, int]] = loop.create_future()
         start = time.perf_counter()
-        await loop.create_connection(lambda: _Exchange(request, answered), parts.hostname, parts.port)
-        end, status = await answered
-        if status != 200:
-            raise RuntimeError(f"the server answered {status}")
-        return (end - start) * 1000
+        transport: asyncio.BaseTransport | None = None
+        try:
+            transport, _ = await loop.create_connection(lambda: _Exchange(request, answered), parts.hostname, parts.port)
+            end, status = await asyncio.wait_for(answered, LIMIT)
+        except (OSError, TimeoutError):
+            end, status = time.perf_counter(), 0
+            if transport is not None:
+                transport.close()
+        return (end - start) * 1000, status
 
     return list(await asyncio.gather(*(one(r) for r in requests)))
 
 
-async def fire_apart(url: str, secret: str, bodies: list[bytes]) -> list[float]:
-    """`fire`, run in a child process with the bodies signed as Slack would; returns its timings."""
+async def fire(url: str, requests: list[bytes]) -> list[float]:
+    """Send all requests at once; each one's time to its complete HTTP answer, in ms (all must answer 200)."""
+    return _all_200(await exchange(url, requests))
+
+
+def _all_200(answers: list[tuple[float, int]]) -> list[float]:
+    for _, status in answers:
+        if status != 200:
+            raise RuntimeError(f"the server answered {status}" if status else "the connection failed")
+    return [ms for ms, _ in answers]
+
+
+async def exchange_apart(url: str, secret: str, bodies: list[bytes]) -> list[tuple[float, int]]:
+    """`exchange`, run in a child process with the bodies signed as Slack would: (ms, status) of each answer."""
     requests = [signed_request(url, secret, body).decode("latin-1") for body in bodies]
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.load", url, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     out, _ = await child.communicate(json.dumps(requests).encode())
     if child.returncode:
         raise RuntimeError(f"load generator failed ({child.returncode})")
-    return [float(ms) for ms in json.loads(out)]
+    return [(float(ms), int(status)) for ms, status in json.loads(out)]
+
+
+async def fire_apart(url: str, secret: str, bodies: list[bytes]) -> list[float]:
+    """`fire`, run in a child process with the bodies signed as Slack would; returns its timings."""
+    return _all_200(await exchange_apart(url, secret, bodies))
+
+
+def slash_body(sb: Sandbox, channel: str, user: str, text: str) -> bytes:
+    """The form Slack posts when `user` types `/incident <text>` in `channel` of the sandbox's workspace."""
+    return urlencode({
+        "token": "x", "team_id": sb.team_id, "team_domain": "sandbox", "channel_id": channel, "channel_name": "general",
+        "user_id": user, "user_name": "bench", "command": "/incident", "text": text, "api_app_id": sb.app_id,
+        "is_enterprise_install": "false", "response_url": sb.new_response_url(channel, user),
+        "trigger_id": sb.new_trigger_id(),
+    }).encode()
 
 
 if __name__ == "__main__":
     sent = [request.encode("latin-1") for request in json.loads(sys.stdin.read())]
-    print(json.dumps(asyncio.run(fire(sys.argv[1], sent))))
+    print(json.dumps(asyncio.run(exchange(sys.argv[1], sent))))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import ack, ready, timeline
+from bench import ack, ready, storm, timeline
 from bench.common import Figure, table
 
 
@@ -49,3 +49,20 @@ async def test_ack_suite_times_every_server_each_round(monkeypatch: pytest.Monke
         assert f"ack p99 at {level} concurrent" in names
         assert f"ack p99 at {level} concurrent vs aiohttp answering 200 (the floor)" in names
     assert any(name.startswith("ack p99 at 3 concurrent ÷ bare bolt's, round by round (median of 2;") for name in names)
+
+
+async def test_storm_suite_reports_every_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in (("ALERTS", 20), ("SCRAPES", 2.0), ("SLOW", 3), ("CONCURRENT", 3), ("ROUNDS", 1),
+                        ("STORM_WARM", 1.0), ("SETTLE", 20.0)):
+        monkeypatch.setattr(storm, name, value)
+    names = _names(await storm.run())
+    for command in storm.COMMANDS:
+        for pct in ("p50", "p99"):
+            assert f"{command}: ack {pct} during the storm (baseline: without)" in names
+        for phase in ("without the storm", "during the storm"):
+            assert any(n.startswith(f"{command}: ack p99 {phase} ÷ bare bolt's, round by round (median of 1;")
+                       for n in names)
+    for start in ("alerts recorded ÷ distinct alerts sent", "incidents opened by the alerts", "notification answered",
+                  "5xx answers", "commands not answered 200", "notes, steps done and declarations stored",
+                  "/metrics scrapes answered 200 a second", "/metrics scrape p99", "slow-body connections opened"):
+        assert any(n.startswith(start) for n in names), start
