@@ -191,6 +191,29 @@ async def test_resolved_records_and_suggests_without_resolving(stack: LocalStack
     assert sum(":white_check_mark:" in str(m.get("text")) for m in sb.messages(incident.channel_id)) == 1
 
 
+async def test_a_refire_is_said_in_the_channel_once_per_quiet_spell(stack: LocalStack) -> None:
+    """After the "resolved" suggestion, alerts firing again are said in the channel; a storm of re-fires is one
+    message (per five minutes), not one per notification."""
+    sb = stack.sandbox
+    await post(stack, "/hooks/alertmanager", am_payload())
+    await stack.settle()
+    await post(stack, "/hooks/alertmanager", am_payload(am_alert("resolved")))
+    await stack.settle()
+    for n in range(4):  # the same alert fires again (a new start), then more of its kind join
+        await post(stack, "/hooks/alertmanager", am_payload(am_alert(fp=f"b{n}", starts=f"2024-05-01T03:0{n}:00Z")))
+        await stack.settle()
+    [incident] = await incidents_in_db(stack)
+    texts = [str(m.get("text")) for m in sb.messages(incident.channel_id)]
+    refires = [t for t in texts if "再次触发" in t]
+    assert len(refires) == 1 and "新增 1 条" in refires[0], texts
+    assert texts.index(refires[0]) > next(i for i, t in enumerate(texts) if ":white_check_mark:" in t)  # the last word
+    await post(stack, "/hooks/alertmanager", am_payload(am_alert("resolved", fp="b3", starts="2024-05-01T03:03:00Z")))
+    await stack.settle()
+    await post(stack, "/hooks/alertmanager", am_payload(am_alert(fp="c1", starts="2024-05-01T04:00:00Z")))
+    await stack.settle()
+    assert sum("再次触发" in str(m.get("text")) for m in sb.messages(incident.channel_id)) == 2  # after a new all-clear
+
+
 async def test_resolved_without_incident_is_ignored(stack: LocalStack) -> None:
     status, body = await post(stack, "/hooks/alertmanager", am_payload(am_alert("resolved")))
     assert status == 200 and body["incidents"] == [] and "ignored" in body

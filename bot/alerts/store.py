@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -20,13 +21,15 @@ from bot import deliveries, incidents, outbox, timeline
 from bot.alerts.payloads import MAX_TEXT, AlertBatch, AlertItem, clip
 from bot.db import utcnow
 from bot.incidents import Declared, DeclareRequest, DuplicateRequest, Workspace
-from bot.models import Incident, TimelineEvent
+from bot.models import Incident, SlackOp, TimelineEvent
 from bot.playbooks import Playbook
 from bot.severity import ACTIVE_STATUSES
 
 log = logging.getLogger(__name__)
 
 SUGGEST_OP = "suggest_resolve"
+REFIRE_OP = "tell_refire"
+REFIRE_QUIET = timedelta(minutes=5)  # a storm of re-fires is one message per five minutes in the channel
 SUGGEST_WAVE = 5          # after the declaration's provisioning waves, so the channel exists
 ATTEMPTS = 8              # re-reads after losing a race to another writer
 CHUNK = 500               # alerts per transaction: a few milliseconds of the one writer's time each
@@ -187,14 +190,30 @@ async def _ingest_once(sessions: async_sessionmaker[AsyncSession], host: AlertHo
             await session.commit()
         firing, resolved = firing + added[0], resolved + added[1]
     suggested = bool(resolved and not batch.firing)
-    if suggested:
+    refired = bool(firing and not found.created)
+    if suggested or refired:
         async with sessions() as session:
-            outbox.enqueue(session, found.id, SUGGEST_OP, wave=SUGGEST_WAVE, title=batch.title)
+            if suggested:
+                outbox.enqueue(session, found.id, SUGGEST_OP, wave=SUGGEST_WAVE, title=batch.title)
+            if refired and await _may_tell_refire(session, found.id):
+                outbox.enqueue(session, found.id, REFIRE_OP, wave=SUGGEST_WAVE, title=batch.title, count=firing)
             await session.commit()
     return IngestResult(
         incident_id=found.id, incident_key=found.key, opened=found.created,
         added=firing, resolved=resolved, suggested=suggested,
     )
+
+
+async def _may_tell_refire(session: AsyncSession, incident_id: int) -> bool:
+    """Say that alerts fire again at most once per REFIRE_QUIET, and always after a "resolved" suggestion,
+    so the channel's last word is never a stale all-clear."""
+    async def latest(kind: str) -> datetime | None:
+        found = await session.exec(select(SlackOp.created_at).where(SlackOp.incident_id == incident_id, SlackOp.kind == kind)
+                                   .order_by(col(SlackOp.created_at).desc()).limit(1))
+        return found.first()
+
+    told, suggested = await latest(REFIRE_OP), await latest(SUGGEST_OP)
+    return told is None or utcnow() - told >= REFIRE_QUIET or (suggested is not None and suggested > told)
 
 
 async def ingest(sessions: async_sessionmaker[AsyncSession], host: AlertHost, batch: AlertBatch) -> IngestResult:

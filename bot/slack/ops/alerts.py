@@ -1,4 +1,4 @@
-"""The Slack side of alerts: a resolved alert suggests, in the incident channel, that the commander resolve."""
+"""The Slack side of alerts: a resolved alert suggests that the commander resolve; a re-fire says so."""
 
 from __future__ import annotations
 
@@ -26,6 +26,25 @@ async def suggest_resolve(env: SlackEnv, incident: Incident, op: SlackOp) -> Out
     return Outcome()
 
 
+def refired(title: str, count: int, language: str) -> str:
+    """Alerts of an open incident fire again: the channel hears it, even after a "resolved" suggestion."""
+    name = clip(escape(title), 300)
+    if language == "zh":
+        return f":rotating_light: 告警「{name}」再次触发（新增 {count} 条），请确认影响是否仍在持续。"
+    return f":rotating_light: Alert {name} is firing again ({count} new); check whether the impact goes on."
+
+
+async def tell_refire(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Post the re-fire notice once (a retried attempt finds its own message)."""
+    channel = need_channel(incident)
+    if incident.status not in ACTIVE_STATUSES or await already_posted(env, channel, op):
+        return Outcome()
+    text = refired(str(op.args.get("title") or "?"), int(op.args.get("count") or 0), incident.language)
+    await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
+    return Outcome()
+
+
 OPERATIONS: dict[str, Operation] = {
     "suggest_resolve": suggest_resolve,
+    "tell_refire": tell_refire,
 }
