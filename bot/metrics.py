@@ -1,53 +1,136 @@
-"""Prometheus metrics: counts only, never titles or names, so private incidents stay private."""
+"""Prometheus metrics: counts and durations only, never titles or names, so private incidents stay private.
+
+Named by Prometheus' conventions: the unit last (`_seconds`, `_total` on counters), a time window as a label
+rather than in the name. Every label set exists from the start at zero, so `increase()` sees the first event
+of each; a figure with no data is left out rather than exported as NaN.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+from bot.severity import SEVERITIES
 
 if TYPE_CHECKING:
     from bot.figures import Figures
 
+disable_created_metrics()  # a `_created` gauge beside every counter doubles the series and no rule reads it
+
 REGISTRY = CollectorRegistry()
 
-REQUESTS = Counter(
-    "yingji_slack_requests_total", "Requests from Slack by outcome", ["status"], registry=REGISTRY
+PATHS = ("/slack/events", "/hooks/alertmanager", "/hooks/alert")
+CODES = ("2xx", "4xx", "5xx")  # the classes these handlers answer with (aiohttp's for an exception: 500)
+OUTBOX_RESULTS = ("done", "failed")  # as bot/slack/runner.py counts them
+WINDOW_DAYS = 30
+WINDOW = f"{WINDOW_DAYS}d"
+# Slack gives an ack 3 s; an alert group of thousands takes seconds to store.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+HTTP_REQUESTS = Counter(
+    "yingji_http_requests_total", "Requests answered on /slack/events and the alert hooks, by status class",
+    ["path", "code"], registry=REGISTRY,
+)
+HTTP_DURATION = Histogram(
+    "yingji_http_request_duration_seconds", "Time from a request's headers to its answer (body read included) on /slack/events and the hooks",
+    ["path"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
 )
 INCIDENTS_DECLARED = Counter(
-    "yingji_incidents_declared_total", "Incidents declared", ["severity"], registry=REGISTRY
+    "yingji_incidents_declared_total", "Incidents declared, by severity (drills excluded)", ["severity"],
+    registry=REGISTRY,
 )
 OUTBOX_OPS = Counter(
-    "yingji_outbox_ops_total", "Slack operations by kind and result", ["kind", "result"], registry=REGISTRY
+    "yingji_outbox_ops_total", "Slack operations finished, by kind and result", ["kind", "result"], registry=REGISTRY
 )
 BACKGROUND_TASKS = Gauge("yingji_background_tasks", "Background tasks running", registry=REGISTRY)
-
-WINDOW_DAYS = 30
-INCIDENTS_BY_SEVERITY = Gauge(
-    "yingji_incidents_30d", "Incidents declared in the last 30 days by severity (drills excluded)", ["severity"],
+INCIDENTS = Gauge(
+    "yingji_incidents", "Incidents declared within the window, by severity (drills excluded)", ["window", "severity"],
     registry=REGISTRY,
 )
 INCIDENTS_BY_PLAYBOOK = Gauge(
-    "yingji_incidents_by_playbook_30d", "Incidents declared in the last 30 days by playbook (drills excluded)",
-    ["playbook"], registry=REGISTRY,
+    "yingji_incidents_by_playbook", "Incidents declared within the window, by playbook (drills excluded)",
+    ["window", "playbook"], registry=REGISTRY,
 )
 MEDIAN_TTA = Gauge(
-    "yingji_median_time_to_acknowledge_seconds_30d", "Median time to acknowledge over 30 days (drills excluded)",
-    registry=REGISTRY,
+    "yingji_median_time_to_acknowledge_seconds", "Median time to acknowledge within the window (drills excluded)",
+    ["window"], registry=REGISTRY,
 )
 MEDIAN_TTR = Gauge(
-    "yingji_median_time_to_resolve_seconds_30d", "Median time to resolve over 30 days (drills excluded)",
-    registry=REGISTRY,
+    "yingji_median_time_to_resolve_seconds", "Median time to resolve within the window (drills excluded)",
+    ["window"], registry=REGISTRY,
 )
 
 
-def publish(figures: Figures) -> None:
-    """Expose the report's figures; counts and durations only, never a title."""
-    INCIDENTS_BY_SEVERITY.clear()
+
+def _prime() -> None:
+    """Every path, status class and severity at zero from the start (a labelled series is born on first use)."""
+    for path in PATHS:
+        HTTP_DURATION.labels(path)
+        for code in CODES:
+            HTTP_REQUESTS.labels(path, code)
+    for severity in SEVERITIES:
+        INCIDENTS_DECLARED.labels(severity)
+
+
+_prime()
+
+
+def prime_outbox(kinds: Iterable[str]) -> None:
+    """Every operation kind and result at zero, so the first failure of a kind is an increase too.
+
+    The kinds live in bot/slack/ops, which imports this module; the composition root passes them in.
+    """
+    for kind in kinds:
+        for result in OUTBOX_RESULTS:
+            OUTBOX_OPS.labels(kind, result)
+
+
+class Answer(Protocol):
+    """What a handler returns, as far as counting goes."""
+
+    @property
+    def status(self) -> int: ...
+
+
+Req = TypeVar("Req")
+Ans = TypeVar("Ans", bound=Answer)
+
+
+def code_class(status: int) -> str:
+    """`2xx`, `4xx`, `5xx`: few series, and what alerting rules ask about."""
+    return f"{status // 100}xx"
+
+
+def observed(path: str, handler: Callable[[Req], Awaitable[Ans]]) -> Callable[[Req], Awaitable[Ans]]:
+    """The handler, its answers counted by status class and timed; an exception counts as aiohttp's 500."""
+    duration = HTTP_DURATION.labels(path)
+
+    async def handle(request: Req) -> Ans:
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except Exception:
+            HTTP_REQUESTS.labels(path, "5xx").inc()
+            duration.observe(time.perf_counter() - started)
+            raise
+        HTTP_REQUESTS.labels(path, code_class(response.status)).inc()
+        duration.observe(time.perf_counter() - started)
+        return response
+
+    return handle
+
+
+def publish(figures: Figures, playbooks: Iterable[str]) -> None:
+    """Expose the report's figures for every severity and known playbook; a median with no data is left out."""
     INCIDENTS_BY_PLAYBOOK.clear()
-    for severity, count in figures.by_severity.items():
-        INCIDENTS_BY_SEVERITY.labels(severity).set(count)
-    for playbook, count in figures.by_playbook.items():
-        INCIDENTS_BY_PLAYBOOK.labels(playbook).set(count)
-    MEDIAN_TTA.set(figures.median_time_to_acknowledge if figures.median_time_to_acknowledge is not None else float("nan"))
-    MEDIAN_TTR.set(figures.median_time_to_resolve if figures.median_time_to_resolve is not None else float("nan"))
+    for severity in SEVERITIES:
+        INCIDENTS.labels(WINDOW, severity).set(figures.by_severity.get(severity, 0))
+    for playbook in sorted({*playbooks, *figures.by_playbook}):
+        INCIDENTS_BY_PLAYBOOK.labels(WINDOW, playbook).set(figures.by_playbook.get(playbook, 0))
+    for gauge, value in ((MEDIAN_TTA, figures.median_time_to_acknowledge), (MEDIAN_TTR, figures.median_time_to_resolve)):
+        gauge.clear()
+        if value is not None:
+            gauge.labels(WINDOW).set(value)

@@ -20,6 +20,7 @@ from sqlmodel import select
 
 from bot.db import create_database, drop_database, upgrade
 from bot.models import Incident, TimelineEvent
+from tests import monitoring
 from yingji.local import LocalStack, sqlite_url
 
 StackFactory = Callable[..., Awaitable[LocalStack]]
@@ -41,15 +42,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database", BACKENDS, indirect=True)
 
 
-def pytest_report_header() -> str:
-    """Say up front which databases this run covers."""
-    return f"databases: sqlite, postgresql ({postgres_server()})" if postgres_server() else f"databases: sqlite; {SKIP_POSTGRES}"
+def pytest_report_header() -> list[str]:
+    """Say up front which databases this run covers, and whether the monitoring tests can run."""
+    databases = (f"databases: sqlite, postgresql ({postgres_server()})" if postgres_server()
+                 else f"databases: sqlite; {SKIP_POSTGRES}")
+    return [databases, *filter(None, [monitoring.status_line()])]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Repeat at the end that the PostgreSQL half did not run, so nobody mistakes a green run for both."""
+    """Repeat at the end what did not run, so nobody mistakes a green run for all of it."""
     if not postgres_server():
         terminalreporter.write_line(SKIP_POSTGRES, yellow=True)
+    line = monitoring.status_line()
+    if line:
+        terminalreporter.write_line(line, yellow=True)
 
 
 _names = itertools.count(1)

@@ -138,7 +138,7 @@ OUTSIDER_PATHS: list[tuple[str, Reader, tuple[str, ...]]] = [
     ("replies to outsiders' list / summary / timeline / roles / steps / statement", _ephemerals_to_outsiders,
      ("找不到事件 INC-1", "找不到事件 INC-3", "PUBLICVISIBLE")),
     ("response_url posts to outsiders", _responses_to_outsiders, ("invalid_auth",)),
-    ("/metrics", _output("/metrics"), ('yingji_incidents_30d{severity="sev1"}',)),
+    ("/metrics", _output("/metrics"), ('yingji_incidents{severity="sev1",window="30d"}',)),
     ("yingji report", _output("yingji report"), ("By severity", "payment-failure")),
     ("yingji drills", _output("yingji drills"), ("INC-2", "data-breach")),
     ("logs, every logger at DEBUG from the root", _logs(DEFAULT), ("DEBUG", "invalid_auth", "not_in_channel")),

@@ -122,9 +122,10 @@ async def test_report_and_metrics_exclude_drills(stack: LocalStack, monkeypatch:
     assert "logistics-disruption" not in out and "Median time to resolve" in out
     async with aiohttp.ClientSession() as http, http.get(f"{stack.server.url}/metrics") as resp:
         metrics = await resp.text()
-    assert 'yingji_incidents_30d{severity="sev2"} 1.0' in metrics
-    assert 'yingji_incidents_by_playbook_30d{playbook="site-outage"} 1.0' in metrics
-    assert "yingji_median_time_to_resolve_seconds_30d" in metrics
+    assert 'yingji_incidents{severity="sev2",window="30d"} 1.0' in metrics
+    assert 'yingji_incidents{severity="sev3",window="30d"} 0.0' in metrics  # the drill
+    assert 'yingji_incidents_by_playbook{playbook="site-outage",window="30d"} 1.0' in metrics
+    assert 'yingji_median_time_to_resolve_seconds{window="30d"}' in metrics
     assert "homepage" not in metrics and "支付宝" not in metrics
     assert u  # people exist
 

@@ -27,9 +27,10 @@ import commands
 from bot.db import utcnow
 from bot.figures import figures
 from bot.logsafe import bolt_logger
-from bot.metrics import BACKGROUND_TASKS, REGISTRY, REQUESTS, WINDOW_DAYS, publish
+from bot.metrics import BACKGROUND_TASKS, REGISTRY, WINDOW_DAYS, observed, prime_outbox, publish
 from bot.runtime import Runtime
 from bot.slack import envelope
+from bot.slack.ops import OPERATIONS
 from yingji import hooks
 from yingji.edges import BoundedSite, Limits, read_body
 
@@ -100,7 +101,6 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
                 response = await bolt.async_dispatch(bolt_request(raw, checked, request))
         if response.status == 404:  # signed, well formed, and nothing here listens for it: acknowledged and ignored
             response = BoltResponse(status=200, body="")  # (an event answered otherwise is retried by Slack)
-        REQUESTS.labels(str(response.status)).inc()
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -114,8 +114,9 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
         await scrape.refresh()
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    prime_outbox(OPERATIONS)
     web_app = web.Application()
-    web_app.router.add_post("/slack/events", slack_events)
+    web_app.router.add_post("/slack/events", observed("/slack/events", slack_events))
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
     hooks.add_routes(web_app, rt, limits)
@@ -147,7 +148,7 @@ class Scrape:
             if time.monotonic() - self.at < self.FRESH:
                 return
             async with self.rt.reads() as session:
-                publish(await figures(session, utcnow() - timedelta(days=WINDOW_DAYS)))
+                publish(await figures(session, utcnow() - timedelta(days=WINDOW_DAYS)), self.rt.playbooks)
             self.at = time.monotonic()
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.alerts import payloads, store
 from bot.alerts.payloads import AlertBatch, AlertError
 from bot.db import utcnow
+from bot.metrics import observed
 from bot.runtime import Runtime
 from yingji.edges import Limits, read_body
 
@@ -101,5 +102,5 @@ def _handler(rt: Runtime, parse: Parse, limits: Limits) -> Callable[[web.Request
 
 def add_routes(app: web.Application, rt: Runtime, limits: Limits) -> None:
     """POST /hooks/alertmanager and POST /hooks/alert, as DESIGN.md lists them."""
-    app.router.add_post("/hooks/alertmanager", _handler(rt, _alertmanager, limits))
-    app.router.add_post("/hooks/alert", _handler(rt, _simple, limits))
+    app.router.add_post("/hooks/alertmanager", observed("/hooks/alertmanager", _handler(rt, _alertmanager, limits)))
+    app.router.add_post("/hooks/alert", observed("/hooks/alert", _handler(rt, _simple, limits)))
