@@ -29,7 +29,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "already_declared": {"zh": "这个请求已经处理过：{key}（{channel}）。没有重复创建。",
                          "en": "This request was already handled: {key} ({channel}). Nothing was created twice."},
     "ready": {"zh": ":white_check_mark: {key} 已就绪：{channel}", "en": ":white_check_mark: {key} is ready: {channel}"},
-    "not_invited": {"zh": ":warning: Slack 未能把以下成员拉进频道：{people}", "en": ":warning: Slack would not add to the channel: {people}"},
+    "not_invited": {"zh": "Slack 未能把以下成员拉进频道：{people}", "en": "Slack would not add to the channel: {people}"},
     "refused_user_is_restricted": {"zh": "访客账号，只有管理员能拉进频道", "en": "a guest account; only an admin can add it"},
     "refused_user_is_ultra_restricted": {"zh": "单频道访客，只有管理员能拉进频道", "en": "a single-channel guest; only an admin can add it"},
     "refused_ura_max_channels": {"zh": "单频道访客，已在另一个频道", "en": "a single-channel guest, already in another channel"},

@@ -50,20 +50,39 @@ def create(sb: Sandbox, p: Params) -> dict[str, Any]:
     return {"channel": ch.to_json()}
 
 
+def check_invitee(sb: Sandbox, ch: Channel, user_id: str) -> None:
+    """Refuse a person Slack would not add to the channel, in the reference's words for why."""
+    user = sb.users.get(user_id)
+    if user_id == sb.bot_user_id:
+        raise SlackError("cant_invite_self")
+    if user is None:
+        raise SlackError("user_not_found")
+    if user.deleted:
+        raise SlackError("user_is_deleted")
+    if user.is_ultra_restricted:  # a single-channel guest is in their one channel already, or only an admin adds them
+        if any(user_id in c.members for c in sb.channels.values() if c is not ch and not c.is_im):
+            raise SlackError("ura_max_channels")
+        raise SlackError("user_is_ultra_restricted")
+    if user.is_restricted:  # only owners and admins add guests to channels; a bot is neither
+        raise SlackError("user_is_restricted")
+
+
 def invite(sb: Sandbox, p: Params) -> dict[str, Any]:
-    """conversations.invite: add users; fails on bad, deleted, self or all-present users."""
+    """conversations.invite: add users, all or none: one refused person fails the call, with each refusal listed."""
     ch = sb.resolve_channel(p.get("channel"))
     require_open(ch)
     require_member(sb, ch)
     users = p.id_list("users")
     if not users:
         raise SlackError("no_user")
+    refusals = []
     for uid in users:
-        if uid == sb.bot_user_id:
-            raise SlackError("cant_invite_self")
-        user = sb.user(uid)
-        if user.deleted:
-            raise SlackError("user_is_deleted")
+        try:
+            check_invitee(sb, ch, uid)
+        except SlackError as e:
+            refusals.append({"user": uid, "ok": False, "error": e.error})
+    if refusals:
+        raise SlackError(refusals[0]["error"], errors=refusals)
     if all(uid in ch.members for uid in users):
         raise SlackError("already_in_channel")
     ch.members.update(users)
@@ -204,6 +223,8 @@ def open_(sb: Sandbox, p: Params) -> dict[str, Any]:
     user = sb.user(users[0])
     if user.deleted:
         raise SlackError("user_disabled")
+    if user.is_bot:
+        raise SlackError("cannot_dm_bot")  # Slack's answer to a bot token, though its reference does not list it
     existed = any(c.is_im and c.im_user == user.id for c in sb.channels.values())
     ch = sb.im_with(user.id)
     body: dict[str, Any] = {"channel": ch.to_json() if p.flag("return_im") else {"id": ch.id}}

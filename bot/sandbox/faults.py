@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 
 KINDS = ("429", "5xx", "error", "timeout", "reset")
+
+# A 429's Retry-After: seconds (Slack sends whole ones), an HTTP date, any text at all, or None for no header.
+RetryAfter = int | float | datetime | str | None
 
 
 @dataclass
@@ -14,9 +19,17 @@ class Fault:
     method: str
     kind: str
     times: int | None = 1
-    retry_after: int = 1
+    retry_after: RetryAfter = 1
     error: str = "internal_error"
     delay: float = 0.0
+
+    def headers(self) -> dict[str, str]:
+        """The Retry-After header of a 429, written as given (none when retry_after is None)."""
+        if self.retry_after is None:
+            return {}
+        if isinstance(self.retry_after, datetime):
+            return {"Retry-After": format_datetime(self.retry_after, usegmt=True)}
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Faults:
@@ -25,12 +38,14 @@ class Faults:
     def __init__(self) -> None:
         self.planned: list[Fault] = []
 
-    def add(self, method: str, kind: str, times: int | None = 1, retry_after: int = 1,
+    def add(self, method: str, kind: str, times: int | None = 1, retry_after: RetryAfter = 1,
             delay: float = 0.0, error: str = "internal_error") -> Fault:
-        """Plan a fault; kind is one of 429, 5xx, error, timeout, reset."""
+        """Plan a fault; kind is one of 429, 5xx, error, timeout, reset. A whole-number retry_after is at least 1."""
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {KINDS}")
-        fault = Fault(method, kind, times, max(1, int(retry_after)), error, float(delay))
+        if isinstance(retry_after, int):
+            retry_after = max(1, retry_after)
+        fault = Fault(method, kind, times, retry_after, error, float(delay))
         self.planned.append(fault)
         return fault
 

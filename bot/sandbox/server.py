@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox import api_chat, api_conversations, api_other
+from bot.sandbox import api_chat, api_conversations, api_other, scopes
 from bot.sandbox.faults import Fault, Faults
 from bot.sandbox.params import Params
 from bot.sandbox.ratelimit import RateLimiter
@@ -28,11 +28,13 @@ class Sandbox(Workspace):
 
     def __init__(self, signing_secret: str = "sandbox-secret", bot_token: str = "xoxb-sandbox",
                  app_token: str = "xapp-sandbox", rate_limits: bool = True, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, bot_scopes: Iterable[str] | None = None) -> None:
+        """`bot_scopes` are the bot token's (default: exactly those slack-manifest.yml asks for)."""
         super().__init__()
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.app_token = app_token
+        self.bot_scopes = frozenset(bot_scopes) if bot_scopes is not None else scopes.manifest_scopes()
         self.host = host
         self.port = port
         self.limiter = RateLimiter()
@@ -185,7 +187,10 @@ class Sandbox(Workspace):
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(wait)})
         try:
-            result = handler(self, Params(data))
+            params = Params(data)
+            if token == self.bot_token:
+                scopes.check(self, method, params, self.bot_scopes)
+            result = handler(self, params)
         except SlackError as e:
             return web.json_response(e.body())
         return web.json_response({"ok": True, **result})
@@ -193,8 +198,7 @@ class Sandbox(Workspace):
     async def _apply_fault(self, fault: Fault, request: web.Request) -> web.StreamResponse | None:
         """Answer a faulted call without touching state; None means 'carry on normally'."""
         if fault.kind == "429":
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": str(fault.retry_after)})
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers=fault.headers())
         if fault.kind == "5xx":
             return web.Response(status=503, text="upstream error")
         if fault.kind == "error":
@@ -272,7 +276,7 @@ class Sandbox(Workspace):
     # -- control API (out-of-process benchmarks) ------------------------------
 
     async def _ctl_faults(self, request: web.Request) -> web.StreamResponse:
-        """POST /_sandbox/faults {method, kind, times, retry_after, error, delay}."""
+        """POST /_sandbox/faults {method, kind, times, retry_after, error, delay} (retry_after null: no header)."""
         body = await request.json()
         try:
             self.faults.add(body.get("method", "*"), body["kind"], times=body.get("times", 1),

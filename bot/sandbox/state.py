@@ -7,6 +7,7 @@ import string
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,13 @@ class SlackError(Exception):
         return out
 
 
+class Guest(StrEnum):
+    """Slack's two kinds of guest account."""
+
+    MULTI = "multi"  # multi-channel guest: is_restricted
+    SINGLE = "single"  # single-channel guest: is_restricted and is_ultra_restricted, in one channel at most
+
+
 @dataclass
 class User:
     """A workspace member, as users.info describes it."""
@@ -43,10 +51,12 @@ class User:
     name: str
     real_name: str
     is_bot: bool = False
-    deleted: bool = False
+    deleted: bool = False  # deactivated
     tz: str = "Asia/Shanghai"
     email: str | None = None
     bot_id: str | None = None
+    is_restricted: bool = False  # a guest: multi-channel, or (with is_ultra_restricted) single-channel
+    is_ultra_restricted: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Render as Slack's user object."""
@@ -71,6 +81,8 @@ class User:
             "is_bot": self.is_bot,
             "is_app_user": False,
             "is_admin": False,
+            "is_restricted": self.is_restricted or self.is_ultra_restricted,
+            "is_ultra_restricted": self.is_ultra_restricted,
             "tz": self.tz,
             "tz_label": self.tz,
             "tz_offset": int(offset.total_seconds()) if offset else 0,
@@ -212,11 +224,13 @@ class Workspace:
     # -- seeding -------------------------------------------------------------
 
     def add_user(self, name: str, real_name: str | None = None, is_bot: bool = False,
-                 deleted: bool = False, tz: str = "Asia/Shanghai", email: str | None = None) -> str:
-        """Seed a workspace member and return its id."""
+                 deleted: bool = False, tz: str = "Asia/Shanghai", email: str | None = None,
+                 guest: Guest | None = None) -> str:
+        """Seed a workspace member (a guest account if `guest` says which kind) and return its id."""
         uid = self.new_id("U")
         self.users[uid] = User(uid, name, real_name or name, is_bot=is_bot, deleted=deleted, tz=tz,
-                               email=email, bot_id=self.new_id("B") if is_bot else None)
+                               email=email, bot_id=self.new_id("B") if is_bot else None,
+                               is_restricted=guest is not None, is_ultra_restricted=guest is Guest.SINGLE)
         return uid
 
     def add_channel(self, name: str, is_private: bool = False, members: Any = (),

@@ -8,14 +8,15 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox import Sandbox
+from bot.sandbox.scopes import KNOWN
 
 SECRET = "test-signing-secret"
 
 
 @pytest.fixture
 async def sb() -> AsyncIterator[Sandbox]:
-    """A started sandbox, stopped after the test."""
-    sandbox = Sandbox(signing_secret=SECRET)
+    """A started sandbox, stopped after the test; its token holds every scope, since these tests call every method."""
+    sandbox = Sandbox(signing_secret=SECRET, bot_scopes=KNOWN)
     await sandbox.start()
     try:
         yield sandbox

@@ -5,13 +5,14 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import incidents, membership
-from bot.i18n import t
+from bot import incidents, membership, timeline
+from bot.i18n import MESSAGES, t
 from bot.models import Incident, SlackOp
 from bot.naming import channel_name
 from bot.slack import blocks
 from bot.slack.channels import find_by_name
-from bot.slack.errors import slack_error
+from bot.slack.error_codes import ErrorKind
+from bot.slack.errors import classify, slack_error
 from bot.slack.ops.base import (
     Blocked,
     Operation,
@@ -92,11 +93,16 @@ async def set_purpose(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
     return Outcome(event="purpose_set", text=unescape(purpose))
 
 
-USER_REFUSALS = {"user_not_found", "user_is_deleted", "cant_invite", "user_is_restricted"}
+ALREADY_IN = "already_in_channel"
+
+
+def _refused_person(exc: SlackApiError) -> bool:
+    """Whether Slack turned an invite down because of a person (a guest, a deactivated account), not the call."""
+    return classify(exc).kind is ErrorKind.PERSON
 
 
 async def _invite_each(env: SlackEnv, channel: str, users: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Invite one at a time, after a batch invite was refused because of one user."""
+    """Invite one at a time, after a batch invite was refused because of someone: who got in, who did not and why."""
     invited: list[str] = []
     refused: dict[str, str] = {}
     for user in users:
@@ -104,16 +110,15 @@ async def _invite_each(env: SlackEnv, channel: str, users: list[str]) -> tuple[l
             await env.client.conversations_invite(channel=channel, users=user)
             invited.append(user)
         except SlackApiError as exc:
-            error = slack_error(exc)
-            if error in USER_REFUSALS:
-                refused[user] = str(error)
-            elif error != "already_in_channel":
+            if _refused_person(exc):
+                refused[user] = str(slack_error(exc))
+            elif slack_error(exc) != ALREADY_IN:
                 raise
     return invited, refused
 
 
 async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """Invite the declarer and role holders; one bad user id does not keep the others out."""
+    """Invite the declarer and role holders; a guest or a deactivated account keeps only themselves out."""
     channel = need_channel(incident)
     users = [u for u in op.args.get("users", []) if u != env.bot_user_id]
     if not users:
@@ -122,8 +127,7 @@ async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     try:
         await env.client.conversations_invite(channel=channel, users=",".join(users))
     except SlackApiError as exc:
-        error = slack_error(exc)
-        if error not in USER_REFUSALS and error != "already_in_channel":
+        if not _refused_person(exc) and slack_error(exc) != ALREADY_IN:
             raise
         invited, refused = await _invite_each(env, channel, users)
     incident_id = incident.id
@@ -136,8 +140,21 @@ async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     if not invited and not refused:
         return Outcome(apply=record_members)  # everyone was already there
     text = " ".join(f"<@{u}>" for u in invited)
+    if refused:
+        text = f"{text}\n{_not_invited(refused, incident.language)}".strip()
     return Outcome(event="members_invited", text=text, data={"invited": invited, "refused": refused},
                    apply=record_members)
+
+
+def _not_invited(refused: dict[str, str], language: str) -> str:
+    """Who Slack would not add to the channel, and why, for people to read."""
+    people = "; ".join(f"<@{user}> ({_reason(code, language)})" for user, code in refused.items())
+    return t("not_invited", language, people=people)
+
+
+def _reason(code: str, language: str) -> str:
+    """Slack's refusal of a person in words, where the bot has them; else Slack's code."""
+    return t(f"refused_{code}", language) if f"refused_{code}" in MESSAGES else code
 
 
 async def post_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -208,9 +225,14 @@ async def announce(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
 
 
 async def tell_declarer_ready(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """Tell the person who declared that the channel is ready (privately)."""
+    """Tell the person who declared that the channel is ready (privately), and who Slack would not let in."""
     channel = need_channel(incident)
     text = t("ready", incident.language, key=incident.key, channel=channel_link(channel))
+    async with env.sessions() as session:
+        invites = await timeline.events(session, incident.id or 0, kinds=["members_invited"])
+    refused = {user: str(code) for event in invites for user, code in (event.data.get("refused") or {}).items()}
+    if refused:
+        text += "\n:warning: " + _not_invited(refused, incident.language)
     await env.tell(incident, text)
     return Outcome()
 
