@@ -30,10 +30,11 @@ from bot.scheduler import Scheduler
 from bot.severity import ACTIVE_STATUSES, SEVERITIES
 from bot.slack import response_url
 from bot.slack.channels import find_by_name
-from bot.slack.notify import tell_declarer
+from bot.slack.notify import tell_declarer, tell_person
 from bot.slack.ops import SlackEnv
 from bot.slack.runner import OutboxRunner
 from bot.tasks import AckFirst, TaskSet
+from bot.timeline import BOT_ACTOR
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class Runtime:
             sessions=self.sessions,
             playbooks=self.playbooks,
             channel_taken=self.channel_taken,
-            tell=lambda incident, message: tell_declarer(self.client, incident, message),
+            tell=self.tell_declarer,
             schedule=self.scheduler.at,
             unschedule=self.scheduler.cancel,
             outlet_webhooks=settings.file.outlet_webhooks,
@@ -214,6 +215,17 @@ class Runtime:
             await session.commit()
         for incident_id in [*live, *closing]:
             self.runner.kick(incident_id)
+
+    async def tell_declarer(self, incident: Incident, message: str) -> None:
+        """What Slack did not do, told to whoever declared; an incident that monitoring opened has nobody who
+        typed a command, so the announce channel and the escalation people hear it instead."""
+        if incident.declared_by != BOT_ACTOR:
+            await tell_declarer(self.client, incident, message)
+            return
+        if self.announce_channel_id:
+            await tell_person(self.client, self.announce_channel_id, message)
+        for person in self.settings.file.escalation:
+            await tell_person(self.client, person, message)
 
     def escalate_after(self, severity: str) -> float | None:
         """Minutes without a commander before escalating, for this severity (None: never)."""

@@ -39,7 +39,7 @@ async def shortcut(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     channel = payload.text(where.get("id")) if isinstance(where, dict) else payload.text(where)
     message = body.get("message") if isinstance(body.get("message"), dict) else {}
     user = payload.user_of(body)
-    result = await run(rt, notes.add_message, Actor(user, None, payload.request_of(body)), channel,
+    result = await run(rt, notes.add_message, payload.button_actor(body), channel,
                        payload.text(message.get("ts")), via="shortcut", message=message,
                        response_url=body.get("response_url"))
     if result.done:

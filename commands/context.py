@@ -33,7 +33,8 @@ class Invocation:
     @property
     def actor(self) -> Actor:
         """Who typed it, where, and the key that makes Slack's retry of it (same trigger) change nothing."""
-        return Actor(self.user_id, self.channel_id, f"slash:{self.trigger_id}" if self.trigger_id else None)
+        return Actor(self.user_id, self.channel_id, f"slash:{self.trigger_id}" if self.trigger_id else None,
+                     self.response_url)
 
 
 @dataclass

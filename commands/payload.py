@@ -28,10 +28,11 @@ def form_actor(body: dict[str, Any]) -> Actor:
     return Actor(user, None, view_request(view.get("id"), user, values(view)))
 
 
-def request_of(body: dict[str, Any]) -> str | None:
-    """The once-only key of a button press: Slack's retry or a replay carries the same trigger."""
+def button_actor(body: dict[str, Any]) -> Actor:
+    """Who pressed, with the once-only key of the press (Slack's retry or a replay carries the same trigger)
+    and where to tell them what happens later."""
     trigger = text(body.get("trigger_id"))
-    return f"action:{trigger}" if trigger else None
+    return Actor(user_of(body), None, f"action:{trigger}" if trigger else None, text(body.get("response_url")) or None)
 
 
 def action_value(body: dict[str, Any]) -> str:

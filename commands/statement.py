@@ -157,7 +157,7 @@ def _tell(rt: Runtime, user: str, text: str, body: dict[str, Any]) -> Reply:
 async def approve_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """Approve: counted only from comms (and legal where needed), never from the drafter."""
     by = payload.user_of(body)
-    result = await run(rt, statement_flows.approve, Actor(by, None, payload.request_of(body)), _statement_id(body))
+    result = await run(rt, statement_flows.approve, payload.button_actor(body), _statement_id(body))
     if result.done:
         return answer(rt, result)
     return _tell(rt, by, f":no_entry: {result.text}" if result.outcome is Outcome.REFUSED else result.text, body)

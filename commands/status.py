@@ -131,7 +131,7 @@ async def submit_status_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
 async def snooze_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """Snooze 15 min on an update reminder: the next reminder comes later, and the timeline says so."""
     user = payload.user_of(body)
-    actor = Actor(user, None, payload.request_of(body))
+    actor = payload.button_actor(body)
     result = await run(rt, lifecycle_flows.snooze, actor, Ref(id=payload.row_id(payload.action_value(body))))
     reply = _tell(rt, user, result.text, body)
     reply.after = [*answer(rt, result).after, *reply.after]

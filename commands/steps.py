@@ -8,7 +8,6 @@ from bot import roles
 from bot import steps as step_service
 from bot.flows import reads
 from bot.flows import steps as step_flows
-from bot.flows.base import Actor
 from bot.i18n import pick
 from bot.roles import role_name
 from bot.runtime import Runtime
@@ -69,7 +68,7 @@ async def done_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     user = payload.user_of(body)
     async with rt.sessions() as session:
         ref, number = await step_flows.step_ref(session, payload.row_id(payload.action_value(body)))
-    result = await run(rt, step_flows.complete, Actor(user, None, payload.request_of(body)), ref, number)
+    result = await run(rt, step_flows.complete, payload.button_actor(body), ref, number)
     if result.done:
         return Reply(text="", after=start_work(rt, result.incident_id))
 

@@ -28,6 +28,13 @@ class Actor:
     user: str
     channel: str | None = None  # where a command was typed: typing in the incident's channel proves membership
     request: str | None = None  # slash:<trigger_id>, action:<trigger_id>, view:<id>:<values>, event:<event_id>
+    reply_to: str | None = None  # the response_url of where they acted: what later goes wrong is told there
+
+
+def asker(actor: Actor) -> dict[str, str]:
+    """Arguments for a queued operation that someone's action asked for: if Slack refuses it, the runner tells
+    them where they acted, not only the declarer."""
+    return {"by": actor.user, **({"response_url": actor.reply_to} if actor.reply_to else {})}
 
 
 def view_request(view_id: object, user: str, values: object) -> str | None:
@@ -172,7 +179,7 @@ async def enter(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, act
 async def may(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, action: Action, **policy: Any) -> Result:
     """Whether `actor` may do `action` now, without doing it (before opening its form); a refusal is
     recorded like any other. The result's value is the incident."""
-    entry = await enter(session, ctx, Actor(actor.user, actor.channel), ref, action, **policy)
+    entry = await enter(session, ctx, Actor(actor.user, actor.channel, None, actor.reply_to), ref, action, **policy)
     if isinstance(entry, Result):
         return entry
     await session.commit()  # nothing was changed; this lets the incident's lock go and keeps its values readable

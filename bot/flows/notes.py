@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import capture, deliveries, incidents, membership, outbox
-from bot.flows.base import Actor, Context, Outcome, Ref, Result, enter, settle
+from bot.flows.base import Actor, Context, Outcome, Ref, Result, asker, enter, settle
 from bot.i18n import pick
 from bot.policy import Action
 
@@ -24,7 +24,7 @@ async def add_note(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, 
     lang = entry.language
     event = capture.add_note(session, entry.id, text, by=actor.user)
     await session.flush()
-    outbox.enqueue(session, entry.id, "post_note", event_id=event.id)
+    outbox.enqueue(session, entry.id, "post_note", event_id=event.id, **asker(actor))
     kind = pick(lang, "行动项", "action item") if event.kind == "action_item" else pick(lang, "记录", "note")
     return await settle(session, Result(Outcome.DONE, pick(lang, f"已记入 {entry.incident.key} 的时间线（{kind}）。",
                                                              f"Recorded on {entry.incident.key}'s timeline ({kind})."), entry.id))

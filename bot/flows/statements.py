@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox
 from bot.db import utcnow
-from bot.flows.base import Actor, Context, Entry, Outcome, Ref, Result, enter, may, settle
+from bot.flows.base import Actor, Context, Entry, Outcome, Ref, Result, asker, enter, may, settle
 from bot.i18n import pick
 from bot.models import Statement
 from bot.policy import Action
@@ -91,7 +91,7 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
     if rendered.flagged:
         flagged = ", ".join(outlet_name(name, lang) for name in rendered.flagged)
         intro += pick(lang, f"\n:warning: 超出长度：{flagged}", f"\n:warning: does not fit: {flagged}")
-    outbox.enqueue(session, entry.id, "post_statement", statement_id=version.id)
+    outbox.enqueue(session, entry.id, "post_statement", statement_id=version.id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=version.id, text=intro.strip())
     if previous is not None:
         outbox.enqueue(session, entry.id, "redraw_statement", statement_id=previous.id)
@@ -141,7 +141,7 @@ async def approve(session: AsyncSession, ctx: Context, actor: Actor, statement_i
         missing = "、".join(role_name(r, lang) for r in decision.missing)
         line = pick(lang, f":white_check_mark: {mention(actor.user)} 以{role}身份批准，还需要：{missing}。",
                     f":white_check_mark: {mention(actor.user)} approved as {role}; still needed: {missing}.")
-    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement.id)
+    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement.id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement.id, text=line)
     if decision.outcome == "approved":
         for name in ctx.file.outlet_webhooks:
@@ -181,7 +181,7 @@ async def request_changes(session: AsyncSession, ctx: Context, actor: Actor, sta
     lang = entry.language
     if not await service.request_changes(session, statement, by=actor.user, comment=comment):
         return Result(Outcome.INVALID, pick(lang, "这一版已不是草稿", "This version is no longer a draft"), entry.id, "comment")
-    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id)
+    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement_id,
                    text=pick(lang, f":memo: {mention(actor.user)} 要求修改：{escape(comment)}",
                              f":memo: {mention(actor.user)} requests changes: {escape(comment)}"))
@@ -199,7 +199,7 @@ async def publish(session: AsyncSession, ctx: Context, actor: Actor, statement_i
         return Result(Outcome.INVALID, pick(lang, "请选择至少一个渠道（仅限已批准版本）",
                                             "Pick at least one outlet (approved versions only)"), entry.id, "outlets")
     names = "、".join(outlet_name(o, lang) for o in outlets)
-    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id)
+    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement_id,
                    text=pick(lang, f":mega: {mention(actor.user)} 记录 v{statement.version} 已发布到：{names}",
                              f":mega: {mention(actor.user)} recorded v{statement.version} as published on: {names}"))
