@@ -16,14 +16,17 @@ def suggestion(title: str, language: str) -> str:
     return f":white_check_mark: Alert {name} resolved. If service is back, the commander can `/incident resolve`."
 
 
-async def suggest_resolve(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """Post the suggestion once; never change the status, and say nothing if people already resolved."""
+async def _post_once(env: SlackEnv, incident: Incident, op: SlackOp, text: str) -> Outcome:
+    """Post in the channel once (a retried attempt finds its own message); nothing once people resolved."""
     channel = need_channel(incident)
-    if incident.status not in ACTIVE_STATUSES or await already_posted(env, channel, op):
-        return Outcome()
-    text = suggestion(str(op.args.get("title") or "?"), incident.language)
-    await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
+    if incident.status in ACTIVE_STATUSES and not await already_posted(env, channel, op):
+        await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
     return Outcome()
+
+
+async def suggest_resolve(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
+    """Suggest resolving; never change the status."""
+    return await _post_once(env, incident, op, suggestion(str(op.args.get("title") or "?"), incident.language))
 
 
 def refired(title: str, count: int, language: str) -> str:
@@ -35,13 +38,9 @@ def refired(title: str, count: int, language: str) -> str:
 
 
 async def tell_refire(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """Post the re-fire notice once (a retried attempt finds its own message)."""
-    channel = need_channel(incident)
-    if incident.status not in ACTIVE_STATUSES or await already_posted(env, channel, op):
-        return Outcome()
+    """Say that alerts fire again."""
     text = refired(str(op.args.get("title") or "?"), int(op.args.get("count") or 0), incident.language)
-    await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
-    return Outcome()
+    return await _post_once(env, incident, op, text)
 
 
 OPERATIONS: dict[str, Operation] = {
