@@ -284,7 +284,8 @@ async def provision(
     session: AsyncSession, incident: Incident, playbook: Playbook, *,
     default_holders: dict[str, str], announce: bool, regulatory: list[str],
 ) -> None:
-    """The rest of a declaration: default roles, the checklist, the clocks, and the Slack work in waves.
+    """The rest of a declaration: default roles, the checklist, the clocks, and the Slack work in waves (the caller
+    schedules the steps' reminders and the timers in the same transaction).
 
     Each wave needs the one before it: the channel; then topic, purpose, invites, header and
     announcement side by side; then the pin, the checklist and the ready notice.
@@ -297,8 +298,6 @@ async def provision(
     lifecycle.start_clocks(session, incident, playbook, regulatory)
     invitees = [u for u in dict.fromkeys([incident.declared_by, *holders.values()]) if u != timeline.BOT_ACTOR]
     outbox.enqueue(session, incident.id, "create_channel", wave=1)
-    outbox.enqueue(session, incident.id, "schedule_reminders", wave=1)
-    outbox.enqueue(session, incident.id, "sync_timers", wave=1)
     outbox.enqueue(session, incident.id, "set_topic", wave=2)
     outbox.enqueue(session, incident.id, "set_purpose", wave=2)
     outbox.enqueue(session, incident.id, "invite", wave=2, users=invitees)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, update
@@ -73,21 +74,36 @@ async def incidents_with_open_ops(session: AsyncSession) -> list[int | None]:
     return list(result.all())
 
 
-async def claim(session: AsyncSession, op_id: int, lease: timedelta = LEASE) -> bool:
-    """Take an operation for this process: a conditional update, so two replicas never both run it."""
+def _claimable(now: datetime) -> Any:
+    """Waiting, or held by a process whose lease has lapsed (it died, or lost its turn)."""
+    return or_(col(SlackOp.status) == PENDING, (col(SlackOp.status) == RUNNING) & (col(SlackOp.lease_until) < now))
+
+
+async def claim_many(session: AsyncSession, op_ids: Sequence[int], lease: timedelta = LEASE) -> list[SlackOp]:
+    """Take operations for this process in one conditional update, so two replicas never both run one; returns
+    those taken as they are now (their attempts counted)."""
+    if not op_ids:
+        return []
     now = utcnow()
+    taken = await session.exec(  # type: ignore[call-overload]
+        update(SlackOp)
+        .where(col(SlackOp.id).in_(op_ids), _claimable(now))
+        .values(status=RUNNING, lease_until=now + lease, attempts=SlackOp.attempts + 1)
+        .returning(SlackOp)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return sorted(taken.scalars(), key=lambda op: op.id or 0)
+
+
+async def renew(session: AsyncSession, op: SlackOp, lease: timedelta = LEASE) -> bool:
+    """Extend this process's claim before running the operation; False if another process took it meanwhile."""
     result = await session.exec(  # type: ignore[call-overload]
         update(SlackOp)
-        .where(
-            col(SlackOp.id) == op_id,
-            or_(
-                col(SlackOp.status) == PENDING,
-                (col(SlackOp.status) == RUNNING) & (col(SlackOp.lease_until) < now),
-            ),
-        )
-        .values(status=RUNNING, lease_until=now + lease, attempts=SlackOp.attempts + 1)
+        .where(col(SlackOp.id) == op.id, col(SlackOp.status) == RUNNING, col(SlackOp.attempts) == op.attempts)
+        .values(lease_until=utcnow() + lease)
+        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return bool(result.rowcount == 1)
 
 
 async def release(session: AsyncSession, op: SlackOp, error: str) -> None:
@@ -102,10 +118,16 @@ async def fail(session: AsyncSession, op: SlackOp, error: str) -> None:
     session.add(op)
 
 
-async def finish(session: AsyncSession, op: SlackOp) -> None:
-    """Mark the operation done; called in the transaction that records its result."""
-    op.status, op.lease_until, op.done_at, op.error = DONE, None, utcnow(), None
-    session.add(op)
+async def finish(session: AsyncSession, op: SlackOp) -> bool:
+    """Mark the operation done, in the transaction that records its result, if this process still holds the claim
+    it ran under; False if its lease lapsed and another process took it over (that one records it)."""
+    result = await session.exec(  # type: ignore[call-overload]
+        update(SlackOp)
+        .where(col(SlackOp.id) == op.id, col(SlackOp.status) == RUNNING, col(SlackOp.attempts) == op.attempts)
+        .values(status=DONE, lease_until=None, done_at=utcnow(), error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
 
 
 async def retry_failed(session: AsyncSession, incident_id: int) -> int:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import summary, timeline
 from bot.config import ROLES
 from bot.i18n import pick
 from bot.milestones import duration
+from bot.models import Incident, TimelineEvent
 from bot.roles import role_name
 from bot.severity import severity_label, status_label
 from bot.summary import Facts
@@ -18,6 +23,14 @@ from bot.timeline import repeats, times_suffix
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
+
+async def gather(session: AsyncSession, incident: Incident) -> Facts:
+    """What the review and the exports are written from: the summary's facts (milestones need only its events) with
+    the whole timeline as plain rows, which read like TimelineEvent, cost a third of ORM objects, and leave the
+    garbage collector 50,000 fewer objects to walk again and again (what made a long export grow faster than it)."""
+    assert incident.id is not None
+    facts = await summary.gather(session, incident)
+    return replace(facts, events=cast("list[TimelineEvent]", await timeline.rows(session, incident.id)))
 
 
 def _local(moment: Any, tz: ZoneInfo) -> str:

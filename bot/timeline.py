@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Row, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.bulk import insert_rows
 from bot.db import lock_row, utcnow
 from bot.models import Incident, TimelineEvent
 
@@ -38,6 +40,31 @@ def record(
     )
     session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event for append_many, with record's defaults (`at` None: the batch's one instant)."""
+
+    kind: str
+    actor: str = BOT_ACTOR
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+    source_key: str | None = None
+
+
+async def append_many(session: AsyncSession, incident_id: int, events: Sequence[NewEvent]) -> None:
+    """Write many events of one incident in the caller's transaction with one executemany, for bulk writers (alerts,
+    imports): some thirty times the rate of `record` one by one (bench/timeline.py). Times must be timezone-aware; a
+    source key already taken raises IntegrityError. What is pending in the session is written first: ids follow calls."""
+    if not events:
+        return
+    await session.flush()
+    now = utcnow()
+    rows = [{"incident_id": incident_id, "kind": e.kind, "actor": e.actor, "text": e.text, "data": e.data,
+             "at": e.at or now, "source_key": e.source_key} for e in events]
+    await insert_rows(await session.connection(), TimelineEvent.__table__, rows)  # type: ignore[attr-defined]
 
 
 def repeats(event: TimelineEvent) -> int:
@@ -116,3 +143,18 @@ async def window(session: AsyncSession, incident_id: int, offset: int, limit: in
         .limit(limit)
     )
     return list(result.all())
+
+
+EXPORT_SLICE = 2_000  # rows converted per turn of the event loop while an export reads the whole timeline
+
+
+async def rows(session: AsyncSession, incident_id: int) -> list[Row[Any]]:
+    """Every event of an incident in order as plain rows (id, at, actor, kind, text, data: read like TimelineEvent),
+    for the review and the exports: a third of the ORM's cost at 50,000 events, and read a slice per loop turn."""
+    table = TimelineEvent.__table__  # type: ignore[attr-defined]
+    result = await session.stream(
+        select(table.c.id, table.c.at, table.c.actor, table.c.kind, table.c.text, table.c.data)
+        .where(table.c.incident_id == incident_id)
+        .order_by(table.c.at, table.c.id)
+    )
+    return [row async for part in result.partitions(EXPORT_SLICE) for row in part]

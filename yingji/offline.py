@@ -6,7 +6,7 @@ import json
 import re
 from datetime import timedelta
 
-from bot import incidents, review, summary
+from bot import incidents, review
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_sessionmaker, utcnow
 from bot.drills import past
@@ -34,7 +34,7 @@ async def export(settings: Settings, key: str, fmt: str) -> str:
             incident = await incidents.by_key(session, key)
             if incident is None:
                 raise ConfigError(f"no incident {key} in this database")
-            facts = await summary.gather(session, incident, full=True)
+            facts = await review.gather(session, incident)
     finally:
         await engine.dispose()
     if fmt == "json":

@@ -1,16 +1,24 @@
-"""Runs the outbox: each incident's Slack operations in waves, retried, never twice."""
+"""Runs the outbox: each incident's Slack operations in waves, retried, never twice.
+
+A wave costs one transaction when all goes well: the one that records the previous wave's outcomes (and the
+jobs its operations scheduled, see bot/scheduler.py `deferred`) also claims the next wave in one conditional
+update and reads the incident for it. An outcome that writes rows of its own is recorded as soon as it is in
+(see _run_wave); retries, blocked operations and claims held elsewhere take transactions of their own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import outbox, timeline
+from bot import outbox, scheduler, timeline
 from bot.db import utcnow
 from bot.i18n import t
 from bot.metrics import OUTBOX_OPS
@@ -23,6 +31,51 @@ from bot.tasks import AckFirst, TaskSet
 log = logging.getLogger(__name__)
 
 DONE, FAILED, SKIPPED, BLOCKED = "done", "failed", "skipped", "blocked"
+PAUSE = 0.05  # seconds past a lapsing lease before looking again
+
+Held = tuple[SlackOp, Incident | None]  # an operation as this process claimed it, and its incident
+
+
+@dataclass
+class Wave:
+    """An incident's next operations, claimed together: those this process holds, and the incident as it is now."""
+
+    ops: list[SlackOp]
+    held: dict[int, SlackOp]
+    incident: Incident | None
+    may_wait: bool
+
+    def lapse(self) -> float:
+        """Seconds until the first claim another process holds on these lapses (a moment, if none is held)."""
+        leases = [op.lease_until for op in self.ops if op.status == outbox.RUNNING and op.lease_until is not None]
+        return max((min(leases) - utcnow()).total_seconds(), 0.0) + PAUSE if leases else PAUSE
+
+
+@dataclass
+class Finished:
+    """An operation Slack has done, waiting to be recorded with the rest of its wave."""
+
+    op: SlackOp
+    outcome: Outcome
+    jobs: scheduler.Changes
+
+
+@dataclass
+class Ran:
+    """How one operation ended in this drain."""
+
+    result: str
+    error: str = ""
+    finished: Finished | None = None
+
+
+def next_batch(ops: list[SlackOp], deferred: set[int | None]) -> tuple[list[SlackOp], bool]:
+    """The lowest wave of open operations (blocked ones last), and whether they may wait for later waves to unblock them."""
+    if not ops:
+        return [], False
+    waiting = [op for op in ops if op.id not in deferred] or ops
+    batch = [op for op in waiting if op.wave == waiting[0].wave]
+    return batch, len(waiting) > len(batch) and batch[0].id not in deferred
 
 
 class OutboxRunner:
@@ -89,105 +142,151 @@ class OutboxRunner:
         # creation after the notes that need it); once only they are left, they get one last try.
         deferred: set[int | None] = set()
         try:
+            wave = await self._next(incident_id, deferred)
             while True:
-                self._again.discard(incident_id)
-                await self._gate.wait()
-                async with self.sessions() as session:
-                    ops = await outbox.open_ops(session, incident_id)
-                if not ops:
-                    if incident_id in self._again:
-                        continue
-                    break
-                waiting = [op for op in ops if op.id not in deferred] or ops
-                batch = [op for op in waiting if op.wave == waiting[0].wave]
-                may_wait = len(waiting) > len(batch) and batch[0].id not in deferred
-                results = await asyncio.gather(*(self._run(op, may_wait) for op in batch))
-                deferred |= {op.id for op, (result, _) in zip(batch, results, strict=True) if result == BLOCKED}
-                failures += [(op, error) for op, (result, error) in zip(batch, results, strict=True) if result == FAILED]
-                if all(result == SKIPPED for result, _ in results):
-                    held = await self._held(incident_id)
-                    if held is None:
-                        if incident_id in self._again:
-                            continue  # kicked while the batch was skipped: new work was queued meanwhile
+                if not wave.ops:
+                    if incident_id not in self._again:
                         break
-                    # Another process holds them: if it died, only its lease expiring frees them, and
+                    wave = await self._next(incident_id, deferred)  # kicked meanwhile: new work was queued
+                    continue
+                if not wave.held:
+                    # Another process holds them: if it died, only its lease lapsing frees them, and
                     # nobody else would come back for them; look again then.
-                    await asyncio.sleep(held)
+                    await asyncio.sleep(wave.lapse())
+                    wave = await self._next(incident_id, deferred)
+                    continue
+                runs, last = await self._run_wave(wave)
+                deferred |= {op.id for op, ran in runs if ran.result == BLOCKED}
+                failures += [(op, ran.error) for op, ran in runs if ran.result == FAILED]
+                self._again.discard(incident_id)  # before the next claim reads what is queued
+                wave = await self._complete(incident_id, last, deferred)
         finally:
             self._draining.discard(incident_id)
         if failures and incident_id is not None:
             await self._report(incident_id, failures)
 
-    async def _held(self, incident_id: int | None) -> float | None:
-        """Seconds until the first claim held on the incident's open operations lapses (None: nothing is held)."""
+    async def _next(self, incident_id: int | None, deferred: set[int | None]) -> Wave:
+        """Claim the incident's next wave in a transaction of its own (once the acks are out)."""
+        self._again.discard(incident_id)
+        await self._gate.wait()
         async with self.sessions() as session:
-            leases = [op.lease_until for op in await outbox.open_ops(session, incident_id)
-                      if op.status == outbox.RUNNING and op.lease_until is not None]
-        if not leases:
-            return None
-        return max((min(leases) - utcnow()).total_seconds(), 0.0) + 0.05
+            wave = await self._claim(session, incident_id, deferred)
+            await session.commit()
+        return wave
 
-    async def _run(self, op: SlackOp, may_wait: bool = False) -> tuple[str, str]:
-        """Run one operation to its end: done, given up (with the error), skipped (held elsewhere), or
-        blocked (needs another operation's result; only when `may_wait`, else that gives up).
+    async def _claim(self, session: AsyncSession, incident_id: int | None, deferred: set[int | None]) -> Wave:
+        """Read the open operations, claim the next wave of them, and read the incident they need."""
+        batch, may_wait = next_batch(await outbox.open_ops(session, incident_id), deferred)
+        held = await outbox.claim_many(session, [op.id or 0 for op in batch], self.lease)
+        incident = None
+        if held and incident_id is not None:
+            incident = await session.get(Incident, incident_id, populate_existing=True)
+        return Wave(batch, {op.id or 0: op for op in held}, incident, may_wait)
+
+    async def _run_wave(self, wave: Wave) -> tuple[list[tuple[SlackOp, Ran]], list[Finished]]:
+        """Run the wave's operations side by side; returns how each ended, and the outcomes left for the transaction
+        that claims the next wave. An outcome that writes rows of its own (a checklist message's ts) is recorded the
+        moment it is in, with whatever finished before it: flows read those rows to decide what to queue (a redraw
+        of that message), and must never find them missing once the message is up. The others wait for the wave."""
+        tasks = {asyncio.ensure_future(self._run(op, wave)): op for op in wave.ops}
+        pending: set[asyncio.Future[Ran]] = set(tasks)
+        waiting: list[Finished] = []
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finished = [ran.finished for ran in (task.result() for task in done) if ran.finished]
+            waiting += finished
+            if pending and any(item.outcome.apply is not None for item in finished):
+                await self._record(waiting)
+                waiting = []
+        return [(op, task.result()) for task, op in tasks.items()], waiting
+
+    async def _run(self, op: SlackOp, wave: Wave) -> Ran:
+        """Run one operation of the wave to its end: done (its outcome to be recorded), given up (with the error),
+        skipped (held elsewhere), or blocked (needs another operation's result; only when the wave may wait, else
+        that gives up).
 
         Each attempt takes one of the runner's slots; waiting for a retry (a 429's Retry-After, or
         backoff) gives the slot back, so a rate-limited method never holds up the others.
         """
+        claimed = wave.held.get(op.id or 0)
+        if claimed is None:
+            return Ran(SKIPPED)
+        held: Held | None = (claimed, wave.incident)
         while True:
             await self._gate.wait()
             async with self._slots:
-                result, error, wait = await self._attempt(op, may_wait)
+                ran, wait = await self._attempt(op, wave.may_wait, held)
             if wait is None:
-                return result, error
+                return ran
+            held = None  # a retry claims the operation again
             await asyncio.sleep(wait)
 
-    async def _attempt(self, op: SlackOp, may_wait: bool = False) -> tuple[str, str, float | None]:
-        """One try; returns the result, its error, and how long to wait before the next try (None: no more)."""
+    async def _attempt(self, op: SlackOp, may_wait: bool, held: Held | None) -> tuple[Ran, float | None]:
+        """One try under the wave's claim (`held`) or a claim of its own; returns how it ended and how long to wait
+        before the next try (None: no more)."""
         operation = OPERATIONS.get(op.kind)
         if operation is None:  # queued by an older version whose operation is gone: say so, never crash the drain
             log.warning("op %s: no operation %s in this version", op.id, op.kind)
             await self._settle(op, FAILED, f"unknown operation {op.kind}")
-            return FAILED, f"unknown operation {op.kind}", None
-        async with self.sessions() as session:
-            claimed = await outbox.claim(session, op.id or 0, self.lease)
-            await session.commit()
-            if not claimed:
-                return SKIPPED, "", None
-            op = await session.get(SlackOp, op.id, populate_existing=True)  # type: ignore[assignment]
-            incident = await session.get(Incident, op.incident_id) if op.incident_id else None
+            return Ran(FAILED, f"unknown operation {op.kind}"), None
+        taken = await (self._keep(held) if held is not None else self._claim_one(op))
+        if taken is None:
+            return Ran(SKIPPED), None
+        op, incident = taken
         try:
             if incident is None and op.incident_id is not None:
                 raise Blocked("the incident no longer exists")
-            outcome = await operation(self.env, incident, op)  # type: ignore[arg-type]
+            with scheduler.deferred() as jobs:
+                outcome = await operation(self.env, incident, op)  # type: ignore[arg-type]
         except Blocked as exc:
             if may_wait:
                 await self._settle(op, "retry", str(exc))
-                return BLOCKED, str(exc), None
+                return Ran(BLOCKED, str(exc)), None
             await self._settle(op, FAILED, str(exc))
             OUTBOX_OPS.labels(op.kind, FAILED).inc()
-            return FAILED, str(exc), None
-        except Exception as exc:  # classified below; nothing escapes unlogged
-            failure = classify(exc)
-            if failure.kind == "ratelimited":
-                await self._settle(op, "retry", failure.error)
-                if op.kind == "create_channel" and incident is not None:
-                    await self._tell_delayed(incident, op, failure.retry_after)
-                return "retry", failure.error, failure.retry_after
-            if failure.kind == "transient" and op.attempts < self.max_attempts:
-                log.info("op %s %s attempt %s: %s", op.id, op.kind, op.attempts, failure.error)
-                await self._settle(op, "retry", failure.error)
-                return "retry", failure.error, self.backoff * 2 ** (op.attempts - 1) * (1 + random.random() / 4)
-            if failure.kind == "permanent" and failure.error.startswith(type(exc).__name__):
-                log.exception("op %s %s failed with an unexpected error", op.id, op.kind)
-            else:
-                log.warning("op %s %s gave up: %s", op.id, op.kind, failure.error)
-            await self._settle(op, FAILED, failure.error)
-            OUTBOX_OPS.labels(op.kind, FAILED).inc()
-            return FAILED, failure.error, None
-        await self._complete(op, outcome)
-        OUTBOX_OPS.labels(op.kind, DONE).inc()
-        return DONE, "", None
+            return Ran(FAILED, str(exc)), None
+        except Exception as exc:  # noqa: BLE001 — classified and logged in _failed; nothing escapes unlogged
+            return await self._failed(op, incident, exc)
+        return Ran(DONE, finished=Finished(op, outcome, jobs)), None
+
+    async def _failed(self, op: SlackOp, incident: Incident | None, exc: Exception) -> tuple[Ran, float | None]:
+        """Put a failed attempt back for a retry (after Retry-After, or backoff), or give up on it."""
+        failure = classify(exc)
+        if failure.kind == "ratelimited":
+            await self._settle(op, "retry", failure.error)
+            if op.kind == "create_channel" and incident is not None:
+                await self._tell_delayed(incident, op, failure.retry_after)
+            return Ran("retry", failure.error), failure.retry_after
+        if failure.kind == "transient" and op.attempts < self.max_attempts:
+            log.info("op %s %s attempt %s: %s", op.id, op.kind, op.attempts, failure.error)
+            await self._settle(op, "retry", failure.error)
+            return Ran("retry", failure.error), self.backoff * 2 ** (op.attempts - 1) * (1 + random.random() / 4)
+        if failure.kind == "permanent" and failure.error.startswith(type(exc).__name__):
+            log.exception("op %s %s failed with an unexpected error", op.id, op.kind, exc_info=exc)
+        else:
+            log.warning("op %s %s gave up: %s", op.id, op.kind, failure.error)
+        await self._settle(op, FAILED, failure.error)
+        OUTBOX_OPS.labels(op.kind, FAILED).inc()
+        return Ran(FAILED, failure.error), None
+
+    async def _keep(self, held: Held) -> Held | None:
+        """The wave's claim, while at least half its lease is left (a wave may wait for slots and acks); renewed
+        otherwise, unless another process took the operation meanwhile."""
+        op = held[0]
+        if op.lease_until is not None and op.lease_until - utcnow() >= self.lease / 2:
+            return held
+        async with self.sessions() as session:
+            kept = await outbox.renew(session, op, self.lease)
+            await session.commit()
+        return held if kept else None
+
+    async def _claim_one(self, op: SlackOp) -> Held | None:
+        """Claim one operation for a retry, with its incident, in one transaction (None: held elsewhere)."""
+        async with self.sessions() as session:
+            taken = await outbox.claim_many(session, [op.id or 0], self.lease)
+            incident = await session.get(Incident, op.incident_id) if taken and op.incident_id is not None else None
+            await session.commit()
+        return (taken[0], incident) if taken else None
 
     async def _tell_delayed(self, incident: Incident, op: SlackOp, seconds: float) -> None:
         """Once per declaration: Slack's limits delay the channel; say so instead of leaving people waiting."""
@@ -207,25 +306,62 @@ class OutboxRunner:
                 await outbox.release(session, row, error)
             await session.commit()
 
-    async def _complete(self, op: SlackOp, outcome: Outcome) -> None:
-        """Store what the operation changed, its timeline event, and that it is done: one transaction."""
-        async with self.sessions() as session:
-            if op.incident_id is not None and (outcome.updates or outcome.event):
-                incident = await session.get(Incident, op.incident_id)
-                assert incident is not None
-                for name, value in outcome.updates.items():
-                    setattr(incident, name, value)
-                session.add(incident)
-                if outcome.event:
-                    timeline.record(
-                        session, op.incident_id, outcome.event, text=outcome.text, data=outcome.data
-                    )
+    async def _complete(self, incident_id: int | None, finished: list[Finished], deferred: set[int | None]) -> Wave:
+        """Record the wave's last outcomes and claim the next wave: one transaction."""
+        wave = await self._record(finished, lambda session: self._claim(session, incident_id, deferred))
+        return wave or await self._next(incident_id, deferred)
+
+    async def _record(self, finished: list[Finished],
+                      then: Callable[[AsyncSession], Awaitable[Wave]] | None = None) -> Wave | None:
+        """Record outcomes in one transaction, and `then` (the next claim) in it. Should that fail, each outcome is
+        recorded alone, so one that cannot be stored keeps no other from being stored; the first failure is raised
+        once all were tried, as a lone operation's would be (and the claim is left to the caller)."""
+        try:
+            async with self.sessions() as session:
+                recorded = [item for item in finished if await self._store(session, item)]
+                wave = await then(session) if then is not None else None
+                await session.commit()
+        except Exception:
+            if len(finished) < 2:
+                raise
+            log.exception("op %s: recording %s outcomes together failed; recording each alone",
+                          finished[0].op.id, len(finished))
+            await self._record_each(finished)
+            return None
+        for item in recorded:
+            OUTBOX_OPS.labels(item.op.kind, DONE).inc()
+        return wave
+
+    async def _record_each(self, finished: list[Finished]) -> None:
+        """Each outcome in a transaction of its own (see _record)."""
+        first: Exception | None = None
+        for item in finished:
+            try:
+                await self._record([item])
+            except Exception as exc:  # noqa: BLE001 — raised below, once the others are stored
+                first = first or exc
+        if first is not None:
+            raise first
+
+    async def _store(self, session: AsyncSession, item: Finished) -> bool:
+        """Store what one operation changed, its timeline event, its jobs, and that it is done; False (nothing stored)
+        if its lease lapsed and another process took it over, which records it instead."""
+        op, outcome = item.op, item.outcome
+        if not await outbox.finish(session, op):
+            return False
+        if op.incident_id is not None and outcome.updates:
+            incident = await session.get(Incident, op.incident_id)
+            assert incident is not None
+            for name, value in outcome.updates.items():
+                setattr(incident, name, value)
+            session.add(incident)
+        if op.incident_id is not None and outcome.event:
+            timeline.record(session, op.incident_id, outcome.event, text=outcome.text, data=outcome.data)
+        with scheduler.deferred() as jobs:  # what the outcome schedules goes into this transaction too
             if outcome.apply is not None:
                 await outcome.apply(session)
-            row = await session.get(SlackOp, op.id)
-            assert row is not None
-            await outbox.finish(session, row)
-            await session.commit()
+        await scheduler.write_jobs(await session.connection(), {**item.jobs, **jobs})
+        return True
 
     async def _report(self, incident_id: int, failures: list[tuple[SlackOp, str]]) -> None:
         """Tell the declarer plainly what Slack did not do, and how to finish it; and whoever asked for one

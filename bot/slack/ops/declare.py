@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import incidents, membership, timeline
+from bot import incidents, membership, timeline, timers
 from bot.i18n import MESSAGES, t
 from bot.models import Incident, SlackOp
 from bot.naming import channel_name
@@ -23,11 +23,13 @@ from bot.slack.ops.base import (
     need_channel,
     op_metadata,
 )
+from bot.slack.ops.steps import schedule_open_steps
 from bot.slack.text import channel_link, unescape
 
 
 async def provision(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """After the ack: copy the checklist, start the clocks, assign default roles, queue the Slack work."""
+    """After the ack: copy the checklist, start the clocks, assign default roles, schedule the step reminders and the
+    timers, queue the Slack work: all in the transaction that records this operation."""
     playbook = env.playbooks.get(incident.playbook)
     if playbook is None:
         raise Blocked(f"playbook {incident.playbook} is no longer loaded")
@@ -35,11 +37,24 @@ async def provision(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
 
     async def apply(session: AsyncSession) -> None:
         row = await session.get(Incident, incident.id)
-        assert row is not None
+        assert row is not None and row.id is not None
         await incidents.provision(session, row, playbook, default_holders=args.get("default_holders") or {},
                                   announce=bool(args.get("announce")), regulatory=list(args.get("regulatory") or []))
+        await schedule_open_steps(env, session, row.id)
+        await _start_timers(env, session, row)
 
     return Outcome(apply=apply)
+
+
+async def _start_timers(env: SlackEnv, session: AsyncSession, incident: Incident) -> None:
+    """The new incident's timers (cadence, escalation, its clocks' reminders), planned by timers.wanted from its first
+    events as sync_timers plans them, but in provision's own transaction: no read and no operation of their own."""
+    assert incident.id is not None
+    events = await timeline.events(session, incident.id)
+    for timer in timers.wanted(incident, events, cadence_minutes=env.cadence_of(incident.severity),
+                               escalate_after_minutes=env.escalate_of(incident.severity),
+                               archive_after_days=env.archive_after_days):
+        await env.schedule(timer.job_id, timer.at, timer.kind, *timer.args)
 
 
 async def _find_own_channel(env: SlackEnv, name: str) -> str | None:

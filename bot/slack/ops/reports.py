@@ -36,9 +36,15 @@ def chart_data(facts: summary.Facts, env: SlackEnv, names: dict[str, str], now: 
                      statements=approved, drill=incident.drill)
 
 
-async def _facts(env: SlackEnv, incident: Incident, *, full: bool = False) -> summary.Facts:
+async def _facts(env: SlackEnv, incident: Incident) -> summary.Facts:
     async with env.sessions() as session:
-        return await summary.gather(session, incident, full=full)
+        return await summary.gather(session, incident)
+
+
+async def _review_facts(env: SlackEnv, incident: Incident) -> summary.Facts:
+    """The whole timeline too, as plain rows (see review.gather)."""
+    async with env.sessions() as session:
+        return await review.gather(session, incident)
 
 
 async def _names(env: SlackEnv, facts: summary.Facts) -> dict[str, str]:
@@ -90,9 +96,11 @@ async def post_review(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
     filename = f"{incident.key}-review.md"
     if await _uploaded(env, channel, filename, op):
         return Outcome(event="review_posted", text=filename)
-    facts = await _facts(env, incident, full=True)
+    facts = await _review_facts(env, incident)
     names = await _names(env, facts)
-    document = review.markdown(facts, env.tz, playbook_name=env.playbook_name(incident.playbook, incident.language), names=names)
+    # Off the event loop: a long timeline is half a second of rendering, and acks must not wait for it.
+    document = await asyncio.to_thread(review.markdown, facts, env.tz, names=names,
+                                       playbook_name=env.playbook_name(incident.playbook, incident.language))
     png = await _chart_png(facts, env, names)
     lang = incident.language
     figures = review.metrics(facts)

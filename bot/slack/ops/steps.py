@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import outbox
 from bot import steps as step_service
+from bot.db import lock_row
 from bot.models import Incident, SlackOp, Step
 from bot.roles import role_name
 from bot.slack.checklist import checklist_blocks, checklist_text, parts
@@ -27,11 +29,13 @@ async def _parts(env: SlackEnv, incident_id: int) -> list[list[Step]]:
 
 async def post_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Post the checklist, split under Slack's block limit, and remember which message holds which step."""
-    assert incident.id is not None
+    incident_id = incident.id
+    assert incident_id is not None
     channel = need_channel(incident)
-    chunks = await _parts(env, incident.id)
-    holders = await current_holders(env, incident.id)
+    chunks = await _parts(env, incident_id)
+    holders = await current_holders(env, incident_id)
     posted: dict[int, str] = {}
+    drawn: dict[int, bool] = {}  # step id → shown done, in the messages this attempt posted
     for part, chunk in enumerate(chunks):
         ts = chunk[0].message_ts or await already_posted(env, channel, op, part)
         if ts is None:
@@ -42,14 +46,24 @@ async def post_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
                 metadata=op_metadata(op, part),
             )
             ts = str(response["ts"])
+            drawn.update({step.id or 0: step.done_at is not None for step in chunk})
         posted.update({step.id or 0: ts for step in chunk})
 
     async def apply(session: AsyncSession) -> None:
+        # Under the incident's lock, as a step's completion: a step completed since it was drawn either finds its
+        # message's ts (and queues the redraw itself) or is found here. A message an earlier attempt posted is
+        # redrawn too: what it shows is not known.
+        await lock_row(session, Incident, incident_id)
+        stale: set[str] = set()
         for step_id, ts in posted.items():
             row = await session.get(Step, step_id)
             assert row is not None
             row.message_ts = ts
             session.add(row)
+            if drawn.get(step_id) != (row.done_at is not None):
+                stale.add(ts)
+        for ts in sorted(stale):
+            outbox.enqueue(session, incident_id, "refresh_checklist", ts=ts)
 
     return Outcome(
         event="checklist_posted",
@@ -76,16 +90,23 @@ async def refresh_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> O
     return Outcome()
 
 
+async def schedule_open_steps(env: SlackEnv, session: AsyncSession, incident_id: int) -> None:
+    """A reminder for every open step, scheduled from the caller's transaction (the runner writes the jobs with it)."""
+    for step in await step_service.all_steps(session, incident_id):
+        if step.done_at is None and step.reminded_at is None and step.due_at is not None:
+            await env.schedule(f"step:{step.id}", step.due_at, "step_due", step.id or 0)
+
+
 async def schedule_reminders(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """Put a reminder for every open step in the persistent job store (idempotent: same job ids)."""
-    assert incident.id is not None
-    async with env.sessions() as session:
-        open_steps = [s for s in await step_service.all_steps(session, incident.id)
-                      if s.done_at is None and s.reminded_at is None and s.due_at is not None]
-    for step in open_steps:
-        assert step.due_at is not None
-        await env.schedule(f"step:{step.id}", step.due_at, "step_due", step.id or 0)
-    return Outcome()
+    """Put a reminder for every open step in the persistent job store again (idempotent: same job ids), as the steps
+    are when this operation is recorded. A declaration schedules them in provision's own transaction."""
+    incident_id = incident.id
+    assert incident_id is not None
+
+    async def apply(session: AsyncSession) -> None:
+        await schedule_open_steps(env, session, incident_id)
+
+    return Outcome(apply=apply)
 
 
 async def post_step_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
