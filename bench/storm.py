@@ -80,10 +80,12 @@ def _effects(db: Path) -> dict[str, int]:
 
 
 def _busy(db: Path) -> int:
-    """Slack operations still waiting or running for incidents people declared (not the storm's)."""
+    """Commands stored but not yet answered, and Slack operations still waiting or running for incidents people
+    declared (not the storm's)."""
     (n,), = _read(db, "SELECT count(*) FROM slackop o JOIN incident i ON i.id = o.incident_id "
                       "WHERE o.status IN ('pending', 'running') AND i.alert_key IS NULL")
-    return int(n)
+    (unanswered,), = _read(db, "SELECT count(*) FROM intake WHERE answered_at IS NULL")
+    return int(n) + int(unanswered)
 
 
 async def _quiet(db: Path, limit: float = QUIET) -> bool:
@@ -106,6 +108,7 @@ class Round:
 
     storm: bool
     ours: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    answers: dict[str, list[float]] = field(default_factory=dict)  # ms from the burst's start to each answer
     bare: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     took_effect: dict[str, int] = field(default_factory=dict)
     unquiet: int = 0                      # commands whose Slack work was not over within QUIET
@@ -133,6 +136,16 @@ class Bench:
 
     async def send(self, url: str, texts: list[tuple[str, str]]) -> list[tuple[float, int]]:
         return await exchange_apart(url, self.sb.signing_secret, [self.body(channel, text) for channel, text in texts])
+
+    async def _answered(self, seen: int, count: int, limit: float = QUIET) -> bool:
+        """Wait until `count` answers came to response_urls after the first `seen` (reads are not stored, so
+        _quiet does not wait for them)."""
+        start = time.perf_counter()
+        while len(self.sb.responses) - seen < count:
+            if time.perf_counter() - start > limit:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def round(self, index: int, storm: bool) -> Round:
         out = Round(storm)
@@ -163,10 +176,12 @@ class Bench:
                     (self.general, self.declare_text()) for _ in range(CONCURRENT)]
                 before = _effects(db)[command]
                 out.bare[command] = await self.send(self.bare_url, chosen)
+                seen, start = len(self.sb.responses), time.monotonic()
                 out.ours[command] = await self.send(url, chosen)
-                out.took_effect[command] = _effects(db)[command] - before
-                if command != "declare" and not await _quiet(db):
+                if command != "declare" and not (await _quiet(db) and await self._answered(seen, len(chosen))):
                     out.unquiet += 1
+                out.took_effect[command] = _effects(db)[command] - before
+                out.answers[command] = [(entry["at"] - start) * 1000 for entry in self.sb.responses[seen:]]
             if running is not None:
                 out.result = await running.stop()
                 running = None
@@ -248,6 +263,12 @@ def figures(rounds: list[Round]) -> list[Figure]:
         rows.append(Figure(f"{command}: ack p99 during the storm (baseline: without)", p99, "ms",
                            f"≤ {TARGET_MS:.0f} ms, ≤ {TARGET_STORM:g}×", before,
                            p99 <= TARGET_MS and p99 <= TARGET_STORM * before))
+        if command != "declare":  # answered after the ack, by response_url: the time the person waits to read it
+            answers = {stormy: [ms for r in rounds if r.storm == stormy for ms in r.answers.get(command, [])]
+                       for stormy in (False, True)}
+            rows.append(Figure(f"{command}: answer p99 after the ack, from the burst's first send, during the storm "
+                               f"(baseline: without; {len(answers[True])} answers)", percentile(answers[True], 99), "ms",
+                               "", percentile(answers[False], 99)))
         for stormy, label in ((False, "without the storm"), (True, "during the storm")):
             ratios = _per_round(rounds, stormy, command)
             ratio = median(ratios)

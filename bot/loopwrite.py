@@ -10,6 +10,7 @@ another connection holds it, the loop goes on serving and the write is tried aga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
@@ -21,7 +22,7 @@ R = TypeVar("R")
 
 LOCK_TAKEN = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 FIRST_PAUSE = 0.001  # seconds; doubled after each refusal, up to LONGEST_PAUSE
-LONGEST_PAUSE = 0.05
+LONGEST_PAUSE = 0.005  # a failed try costs microseconds; a bulk writer's gap between transactions is short
 PATIENCE = 30.0  # as long as the pooled connections' busy timeout
 
 
@@ -34,6 +35,9 @@ class LoopWriter:
         self._path = path
         self._patience = patience
         self._db: sqlite3.Connection | None = None
+        self._waiting = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
@@ -58,16 +62,31 @@ class LoopWriter:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self._patience
         pause = FIRST_PAUSE
-        while True:
-            try:
-                return work(self._connection(), *args, **kwargs)
-            except sqlite3.Error as exc:
-                # Extended codes (BUSY_RECOVERY after a crash, BUSY_SNAPSHOT) keep the primary code's low byte.
-                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-                if code not in LOCK_TAKEN or loop.time() >= give_up:
-                    raise DBAPIError.instance("loop write", None, exc, sqlite3.Error) from exc
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, LONGEST_PAUSE)
+        self._waiting += 1
+        self._idle.clear()
+        try:
+            while True:
+                try:
+                    return work(self._connection(), *args, **kwargs)
+                except sqlite3.Error as exc:
+                    # Extended codes (BUSY_RECOVERY after a crash, BUSY_SNAPSHOT) keep the primary code's low byte.
+                    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+                    if code not in LOCK_TAKEN or loop.time() >= give_up:
+                        raise DBAPIError.instance("loop write", None, exc, sqlite3.Error) from exc
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LONGEST_PAUSE)
+        finally:
+            self._waiting -= 1
+            if not self._waiting:
+                self._idle.set()
+
+    async def idle(self, patience: float = 1.0) -> None:
+        """Wait until no write an ack waits for is pending (at most `patience` seconds): bulk writers, which hold
+        the one write lock transaction after transaction, let those go first between two of theirs."""
+        if self._waiting:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(patience):
+                    await self._idle.wait()
 
     def close(self) -> None:
         """Close the connection (a later run opens it again)."""

@@ -182,9 +182,29 @@ class Delivery(SQLModel, table=True):
     result: str = Field(default="", sa_type=Text)
 
 
+class Intake(SQLModel, table=True):
+    """A slash command stored before its ack and answered after it: kept until answered, so an acknowledged
+    command survives a crash between the two (the start-up answers what is left)."""
+
+    __table_args__ = (
+        Index("ix_intake_unanswered", "received_at",
+              sqlite_where=sql("answered_at IS NULL"), postgresql_where=sql("answered_at IS NULL")),
+    )
+
+    key: str = Field(primary_key=True, max_length=200)  # slash:<trigger_id>, as the flows' once-only key
+    user_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    text: str = Field(sa_type=Text)
+    response_url: str | None = Field(default=None, sa_type=Text)
+    trigger_id: str | None = Field(default=None, max_length=200)
+    received_at: datetime = _when()
+    answered_at: datetime | None = _when(nullable=True)
+
+
 __all__ = [
     "Delivery",
     "Incident",
+    "Intake",
     "Membership",
     "RoleAssignment",
     "SchedulerJob",

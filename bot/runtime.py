@@ -15,12 +15,13 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from bot import deliveries, incidents, outbox, reminders
+from bot import deliveries, incidents, intake, outbox, reminders
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_read_engine, make_sessionmaker, utcnow
 from bot.flows.base import Context
 from bot.group_commit import GroupCommit
 from bot.incidents import Declared, DeclareRequest, Workspace
+from bot.intake import Command
 from bot.logsafe import quiet_content_loggers
 from bot.loopwrite import LoopWriter
 from bot.models import Incident, TimelineEvent
@@ -128,6 +129,8 @@ class Runtime:
             self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease, gate=self.requests
         )
         self.declarations: GroupCommit[DeclareRequest, Declared] = GroupCommit(self._declare_batch, self.tasks)
+        self.commands: GroupCommit[Command, bool] = GroupCommit(self._store_commands, self.tasks)
+        self.answered: GroupCommit[str, None] = GroupCommit(self._mark_answered, self.tasks)
 
     @property
     def language(self) -> str:
@@ -162,6 +165,25 @@ class Runtime:
         async with self.sessions() as session:
             return await incidents.declare_many(session, requests, self.workspace(), self.playbooks)
 
+    async def writes_waiting(self) -> None:
+        """Return once the writes acks wait for have gone (see AlertHost): on SQLite, those of the loop writer."""
+        if self.loop_writer is not None:
+            await self.loop_writer.idle()
+
+    async def _store_commands(self, commands: Sequence[Command]) -> list[bool]:
+        """One transaction for every slash command that arrived together (see bot/intake.py)."""
+        if self.loop_writer is not None:
+            return await self.loop_writer.run(intake.store_many_sqlite, commands, self.engine.dialect)
+        async with self.sessions() as session:
+            return await intake.store_many(session, commands)
+
+    async def _mark_answered(self, keys: Sequence[str]) -> list[None]:
+        """One transaction marks every command answered at the same moment (see commands/later.py)."""
+        async with self.sessions() as session:
+            await intake.answered(session, keys)
+            await session.commit()
+        return [None for _ in keys]
+
     async def _schedule_digest(self) -> None:
         """The daily digest of active incidents to the leadership channel, at the configured time."""
         at = self.settings.file.digest_time
@@ -182,6 +204,7 @@ class Runtime:
         """Daily: drop the once-only keys of requests Slack can no longer repeat, so the table stays small."""
         async with self.sessions() as session:
             forgotten = await deliveries.forget_before(session, utcnow() - deliveries.KEEP)
+            await intake.forget_before(session, utcnow() - deliveries.KEEP)
             await session.commit()
         log.info("forgot %s delivery keys older than %s days", forgotten, deliveries.KEEP.days)
 

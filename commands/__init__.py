@@ -28,18 +28,12 @@ from commands import (
     timeline,
 )
 from commands.context import Invocation, Reply
-from commands.router import dispatch
+from commands.later import answer_unanswered, oops, take
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-
-def _oops(language: str) -> Reply:
-    return Reply(text=(
-        "yingji 内部出错，这次没有做任何更改。请重试；如果再次出错，请联系管理员查看日志。"
-        if language == "zh"
-        else "Something went wrong inside yingji and nothing was changed. Try again; if it repeats, ask an admin to check the logs."
-    ))
+__all__ = ["answer_unanswered", "register"]
 
 
 def _start(rt: Runtime, reply: Reply | None, name: str) -> None:
@@ -80,7 +74,7 @@ def _form(rt: Runtime, handler: FormHandler, name: str) -> Callable[..., Awaitab
         if result is None:
             await ack()
             user = payload.user_of(body)
-            rt.tasks.spawn(tell_person(rt.client, user, _oops(rt.language).text), name=f"oops:{name}")
+            rt.tasks.spawn(tell_person(rt.client, user, oops(rt.language).text), name=f"oops:{name}")
             return
         answer, reply = result
         await ack(**answer)
@@ -103,10 +97,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             trigger_id=body.get("trigger_id"),
         )
         try:
-            reply = await dispatch(inv)
+            reply = await take(inv)
         except Exception:
             log.exception("/incident failed before the ack")
-            reply = _oops(rt.language)
+            reply = oops(rt.language)
         await ack(**reply.ack_kwargs())
         _start(rt, reply, "after:/incident")
 
@@ -121,7 +115,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             answer, reply = await roles.submit_assign_form(rt, body)
         except Exception:
             log.exception("assign roles form failed before the ack")
-            await ack(response_action="errors", errors={"commander": _oops(rt.language).text[:150]})
+            await ack(response_action="errors", errors={"commander": oops(rt.language).text[:150]})
             return
         await ack(**answer)
         _start(rt, reply, "after:assign_roles")
@@ -193,7 +187,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             answer, reply = await declare.submit_form(rt, body)
         except Exception:
             log.exception("declare form failed before the ack")
-            await ack(response_action="errors", errors={"title": _oops(rt.language).text[:150]})
+            await ack(response_action="errors", errors={"title": oops(rt.language).text[:150]})
             return
         await ack(**answer)
         _start(rt, reply, "after:declare_form")

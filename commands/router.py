@@ -23,6 +23,11 @@ from commands.usage import usage
 
 Handler = Callable[[Invocation, str], Awaitable[Reply]]
 
+# Answered in the ack itself: declarations are group-committed (bot/group_commit.py), help needs no database.
+IN_ACK = frozenset({"declare", "drill", "help"})
+# Change nothing: answered after the ack without being stored first (see commands/later.py).
+READS = frozenset({"list", "roles", "steps", "timeline"})
+
 HANDLERS: dict[str, Handler] = {
     "declare": declare,
     "role": role,
@@ -44,15 +49,19 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-async def dispatch(inv: Invocation) -> Reply:
-    """Split off the subcommand and hand the rest, untouched, to its handler."""
+def subcommand(inv: Invocation) -> tuple[str, str]:
+    """The subcommand's word as typed and the rest, untouched."""
     parts = inv.text.split(maxsplit=2)
     if len(parts) > 1 and KEY.match(parts[0]) and parts[1].lower() in HANDLERS:
         parts = [parts[1], " ".join([parts[0], *parts[2:]])]  # /incident INC-3 role … = /incident role INC-3 …
     else:
         parts = inv.text.split(maxsplit=1)
-    word = parts[0] if parts else ""
-    rest = parts[1] if len(parts) > 1 else ""
+    return (parts[0] if parts else ""), (parts[1] if len(parts) > 1 else "")
+
+
+async def dispatch(inv: Invocation) -> Reply:
+    """Split off the subcommand and hand the rest to its handler."""
+    word, rest = subcommand(inv)
     handler = HANDLERS.get(word.lower())
     if handler is None:
         lang = inv.language

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -115,12 +116,12 @@ def _config(users: dict[str, str]) -> dict[str, Any]:
 
 
 async def _slash(stack: LocalStack, user: str, text: str, channel: str = "general", channel_id: str | None = None) -> str:
-    """Run `/incident <text>` as `user` and let the work settle; returns the ack body."""
+    """Run `/incident <text>` as `user` and let the work settle; returns what the person was shown in reply."""
     reply = await stack.actor.slash("/incident", text, user_id=stack.users[user],
                                     channel_id=channel_id or stack.channels[channel])
     await stack.settle()
     assert reply.status == 200, (text, reply.status, reply.body)
-    return reply.body
+    return json.dumps(reply.message) if reply.message else reply.body
 
 
 async def _incident(stack: LocalStack, key: str) -> Incident:

@@ -48,8 +48,12 @@ class Action:
 
     @property
     def acked(self) -> bool:
-        """Whether the bot said it recorded this: the promise the database must keep."""
-        return self.status == 200 and ACKED[self.kind] in self.reply
+        """Whether the bot said it recorded this: the promise the database must keep. A declaration is answered in
+        its ack; the others are stored before an empty ack and answered after it (commands/later.py), so their
+        empty ack is the promise, and the kill may come before their answer."""
+        if self.status != 200:
+            return False
+        return ACKED[self.kind] in self.reply or (self.kind != "declare" and not self.reply)
 
 
 @dataclass
@@ -88,6 +92,7 @@ class BotProcess:
                                          stdout=out, stderr=subprocess.STDOUT)
         await self._wait_ready(port)
         self.actor = SlackActor(self.sb, request_url=f"http://127.0.0.1:{port}/slack/events")
+        self.actor.answer_wait = 0  # the ack is the promise; the kill may come before the answer that follows it
         return self.actor
 
     async def _wait_ready(self, port: int) -> None:

@@ -207,7 +207,7 @@ def blockkit_problems(h: Harness, reply: ActorResponse) -> list[str]:
         problems += [f"ack: {e}" for e in check_blocks(reply.json.get("blocks") or [])]
         if reply.json.get("view") is not None:
             problems += [f"ack view: {e}" for e in check_view(reply.json["view"])]
-        if len(str(reply.json.get("text") or "")) > MAX_TEXT:
+        if len(str(reply.text or "")) > MAX_TEXT:
             problems.append("ack: text too long")
     h.calls_seen, h.responses_seen = len(h.sb.calls), len(h.sb.responses)
     return problems

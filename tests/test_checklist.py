@@ -67,7 +67,7 @@ async def test_done_updates_the_checklist_in_place_and_records_it(stack: LocalSt
     incident = await declare(stack)
     count = len(sb.messages(incident.channel_id))
     reply = await in_channel(stack, incident, "done 2 已联系支付宝技术支持，工单 #8812")
-    assert "第 2 项完成" in reply.json["text"]
+    assert "第 2 项完成" in reply.text
     assert len(sb.messages(incident.channel_id)) == count
     [checklist] = _checklists(stack, incident.channel_id)
     assert ":white_check_mark: ~2." in str(checklist["blocks"]) and "工单 #8812" in str(checklist["blocks"])
@@ -75,13 +75,13 @@ async def test_done_updates_the_checklist_in_place_and_records_it(stack: LocalSt
         [event] = (await session.exec(select(TimelineEvent).where(TimelineEvent.kind == "step_done"))).all()
     assert event.actor == u["zhang.wei"] and event.data["note"] == "已联系支付宝技术支持，工单 #8812"
     again = await in_channel(stack, incident, "done 2", user="li.na")
-    assert "已由" in again.json["text"] and f"<@{u['zhang.wei']}>" in again.json["text"]
+    assert "已由" in again.text and f"<@{u['zhang.wei']}>" in again.text
     missing = await in_channel(stack, incident, "done 99")
-    assert "没有第 99 项" in missing.json["text"] and "1–12" in missing.json["text"]
+    assert "没有第 99 项" in missing.text and "1–12" in missing.text
     wrong = await in_channel(stack, incident, "done two")
-    assert "不是步骤编号" in wrong.json["text"]
+    assert "不是步骤编号" in wrong.text
     assert (await timeline_kinds(stack, incident.id)).count("step_done") == 1
-    listed = (await in_channel(stack, incident, "steps")).json["text"]
+    listed = (await in_channel(stack, incident, "steps")).text
     assert listed.index("*1.*") < listed.index("~2.")  # open steps first
 
 

@@ -116,9 +116,9 @@ async def test_private_incident_never_shows_its_title(stack: LocalStack) -> None
     assert "PII" not in announce and "contractor" not in announce
     outsider = await stack.actor.slash("/incident", "list", user_id=stack.users["guest"],
                                        channel_id=stack.channels["general"])
-    assert "INC-1" not in outsider.body and "PII" not in outsider.body
+    assert "INC-1" not in outsider.text and "PII" not in outsider.text
     insider = await stack.actor.slash("/incident", "list", user_id=alice, channel_id=stack.channels["general"])
-    assert "INC-1" in insider.body
+    assert "INC-1" in insider.text
 
 
 async def test_default_role_holders_are_assigned_and_invited(make_stack) -> None:

@@ -110,7 +110,7 @@ async def test_thousands_of_alerts_go_in_short_transactions_and_commands_go_betw
             await asyncio.sleep(0.001)
         reply = await stack.actor.slash("/incident", "note 告警风暴中", user_id=stack.users["zhang.wei"],
                                         channel_id=incident.channel_id)
-        assert "时间线" in reply.json["text"]
+        assert "时间线" in reply.text
         done.append("note")
 
     await asyncio.gather(ingest(), note())

@@ -33,14 +33,14 @@ async def test_severity_rules_and_leadership_notice(stack: LocalStack) -> None:
     incident = await declare(stack, "declare sev3 logistics-disruption 顺丰华东分拨中心延误")
     await in_channel(stack, incident, f"role commander <@{u['zhang.wei']}>")
     raised = await in_channel(stack, incident, "severity sev1 大促期间影响扩大", user="chen.jie")  # anyone may raise
-    assert "SEV1" in raised.json["text"]
+    assert "SEV1" in raised.text
     assert "INC-1" in _leadership(stack) and "顺丰华东分拨中心延误" in _leadership(stack)
     header = next(m for m in stack.sandbox.messages(incident.channel_id) if m["ts"] == incident.header_ts)
     assert "SEV1" in str(header["blocks"])
     refused = await in_channel(stack, incident, "severity sev3 已缓解", user="chen.jie")
-    assert "只有应急指挥" in refused.json["text"]
+    assert "只有应急指挥" in refused.text
     no_reason = await in_channel(stack, incident, "severity sev3")
-    assert "原因" in no_reason.json["text"]
+    assert "原因" in no_reason.text
     await in_channel(stack, incident, "severity 3 备用承运商已接手")
     assert (await _incident(stack)).severity == "sev3"
     async with stack.rt.sessions() as session:
@@ -48,7 +48,7 @@ async def test_severity_rules_and_leadership_notice(stack: LocalStack) -> None:
     assert [(c.data["to"], c.data["reason"]) for c in changes] == [("sev1", "大促期间影响扩大"), ("sev3", "备用承运商已接手")]
     assert (await timeline_kinds(stack, incident.id)).count("refused") == 1
     wrong = await in_channel(stack, incident, "severity huge")
-    assert "huge" in wrong.json["text"]
+    assert "huge" in wrong.text
 
 
 async def test_private_incident_raise_shows_key_and_severity_only(stack: LocalStack) -> None:
@@ -64,11 +64,11 @@ async def test_resolve_and_close_are_the_commanders_and_close_archives_later(mak
     incident = await declare(stack)
     await in_channel(stack, incident, f"role commander <@{u['zhang.wei']}>")
     early = await in_channel(stack, incident, "close")
-    assert "请先解决" in early.json["text"]
-    assert "只有应急指挥" in (await in_channel(stack, incident, "close", user="li.na")).json["text"]
+    assert "请先解决" in early.text
+    assert "只有应急指挥" in (await in_channel(stack, incident, "close", user="li.na")).text
     await in_channel(stack, incident, "resolve 通道恢复")
     closed = await in_channel(stack, incident, "close 复盘会已开")
-    assert "已关闭" in closed.json["text"]
+    assert "已关闭" in closed.text
     incident = await _incident(stack)
     run = await stack.rt.scheduler.next_run(f"archive:{incident.id}")
     assert run is not None and abs(run - (incident.closed_at + timedelta(days=7))) < timedelta(seconds=1)
@@ -158,7 +158,7 @@ async def test_regulatory_clocks_remind_legal_and_stop_when_done(make_stack: Sta
     await stack.settle()
     [reminder] = [m for m in stack.sandbox.messages(incident.channel_id) if ":stopwatch:" in str(m.get("text"))]
     assert f"<@{u['li.na']}>" in reminder["text"] and "50%" in reminder["text"]
-    summary = (await in_channel(stack, incident, "summary")).json["text"]
+    summary = (await in_channel(stack, incident, "summary")).text
     assert "监管时限" in summary and "剩余" in summary
     step = next(e.data["step"] for e in started if e.data["clock"] == "gdpr-33")
     async with stack.rt.sessions() as session:
@@ -170,7 +170,7 @@ async def test_regulatory_clocks_remind_legal_and_stop_when_done(make_stack: Sta
     await asyncio.to_thread(fire, "clock_due", incident.id, gdpr, 90)
     await stack.settle()
     assert len([m for m in stack.sandbox.messages(incident.channel_id) if ":stopwatch:" in str(m.get("text"))]) == 1
-    assert "已完成" in (await in_channel(stack, incident, "summary")).json["text"]
+    assert "已完成" in (await in_channel(stack, incident, "summary")).text
 
 
 async def test_a_drill_end_to_end(stack: LocalStack, monkeypatch: pytest.MonkeyPatch,
@@ -178,7 +178,7 @@ async def test_a_drill_end_to_end(stack: LocalStack, monkeypatch: pytest.MonkeyP
     u = stack.users
     reply = await stack.actor.slash("/incident", "drill payment-failure", user_id=u["zhang.wei"],
                                     channel_id=stack.channels["general"])
-    assert "INC-1" in reply.json["text"]
+    assert "INC-1" in reply.text
     await stack.settle()
     drill = await _incident(stack)
     assert drill.drill and stack.sandbox.channels[drill.channel_id].name.startswith("inc-drill-1-")
@@ -210,7 +210,7 @@ async def test_a_flood_of_refusals_is_one_timeline_row_with_its_count(stack: Loc
     for _ in range(6):
         replies = await asyncio.gather(*(stack.actor.slash("/incident", "resolve 我来结束", user_id=stack.users["liu.yang"],
                                                             channel_id=incident.channel_id) for _ in range(50)))
-        assert all("只有应急指挥" in r.json["text"] for r in replies)
+        assert all("只有应急指挥" in r.text for r in replies)
     await stack.settle()
     async with stack.rt.sessions() as session:
         rows = (await session.exec(select(TimelineEvent).where(

@@ -34,7 +34,7 @@ async def test_summary_from_any_channel_with_chart_by_dm(stack: LocalStack) -> N
     incident = await _staffed_and_resolved(stack)
     reply = await stack.actor.slash("/incident", f"summary {incident.key}", user_id=u["zhang.wei"],
                                     channel_id=stack.channels["general"])
-    text = reply.json["text"]
+    text = reply.text
     for fragment in ("INC-1", "SEV2 重大", "观察中", "响应用时", f"<@{u['chen.jie']}>", "*最近进展*",
                      "11/12 项未完成", "尚无已批准的口径", "下次更新"):
         assert fragment in text, fragment
@@ -62,10 +62,10 @@ async def test_resolve_is_for_the_commander_and_posts_the_review(stack: LocalSta
     sb = stack.sandbox
     incident = await _staffed_and_resolved(stack)
     refused = await in_channel(stack, incident, "resolve 已恢复", user="chen.jie")
-    assert "只有应急指挥" in refused.json["text"]
+    assert "只有应急指挥" in refused.text
     assert "refused" in await timeline_kinds(stack, incident.id)
     resolved = await in_channel(stack, incident, "resolve 支付宝通道恢复，积压回调已补单")
-    assert "已解决" in resolved.json["text"]
+    assert "已解决" in resolved.text
     [review] = [m for m in sb.messages(incident.channel_id) if m.get("files")]
     assert "复盘草稿" in review["text"] and "回调延迟告警" in review["text"]
     names = {f["name"] for f in review["files"]}

@@ -61,7 +61,7 @@ async def test_a_retried_request_declares_once(stack: LocalStack) -> None:
         replies.append(await stack.actor.raw(body, "application/x-www-form-urlencoded", headers))
     await stack.settle()
     assert [r.status for r in replies] == [200, 200, 200]
-    assert "INC-1" in replies[1].json["text"] and ("already" in replies[1].json["text"] or "已经" in replies[1].json["text"])
+    assert "INC-1" in replies[1].text and ("already" in replies[1].text or "已经" in replies[1].text)
     assert len(await incidents_in_db(stack)) == 1
     assert len([c for c in stack.sandbox.calls if c[0] == "conversations.create"]) == 1
 
@@ -115,7 +115,7 @@ async def test_wrong_commands_get_a_specific_reply_and_change_nothing(
     assert r.status == 200
     assert r.json["response_type"] == "ephemeral"
     for fragment in expected:
-        assert fragment in r.json["text"]
+        assert fragment in r.text
     await _nothing_changed(stack, before)
 
 
@@ -132,13 +132,13 @@ async def test_free_text_arrives_intact(stack: LocalStack) -> None:
 async def test_help_and_list(stack: LocalStack) -> None:
     alice, general = stack.users["zhang.wei"], stack.channels["general"]
     help_reply = await stack.actor.slash("/incident", "help", user_id=alice, channel_id=general)
-    assert "/incident declare" in help_reply.json["text"] and "/incident list" in help_reply.json["text"]
+    assert "/incident declare" in help_reply.text and "/incident list" in help_reply.text
     empty = await stack.actor.slash("/incident", "list", user_id=alice, channel_id=general)
-    assert "INC-" not in empty.json["text"]
+    assert "INC-" not in empty.text
     for title in ("first one", "second one"):
         await stack.actor.slash("/incident", f"declare sev3 logistics-disruption {title}", user_id=alice, channel_id=general)
     await stack.settle()
-    listed = (await stack.actor.slash("/incident", "list", user_id=stack.users["guest"], channel_id=general)).json["text"]
+    listed = (await stack.actor.slash("/incident", "list", user_id=stack.users["guest"], channel_id=general)).text
     assert listed.index("INC-2") < listed.index("INC-1")  # newest first
     assert "second one" in listed
 

@@ -29,7 +29,7 @@ async def test_assigning_a_role_invites_briefs_and_updates_in_place(stack: Local
     incident = await declare(stack)
     messages_before = len(sb.messages(incident.channel_id))
     reply = await in_channel(stack, incident, f"role comms <@{u['wang.fang']}|wang.fang>")
-    assert reply.status == 200 and f"<@{u['wang.fang']}>" in reply.json["text"]
+    assert reply.status == 200 and f"<@{u['wang.fang']}>" in reply.text
     assert (await _holders(stack, incident)) == {"comms": u["wang.fang"]}
     assert u["wang.fang"] in sb.channels[incident.channel_id].members
     [brief] = sb.dms(u["wang.fang"])
@@ -43,11 +43,11 @@ async def test_assigning_a_role_invites_briefs_and_updates_in_place(stack: Local
 async def test_commander_in_header_and_time_to_acknowledge(stack: LocalStack) -> None:
     u = stack.users
     incident = await declare(stack)
-    roles_before = (await in_channel(stack, incident, "roles")).json["text"]
+    roles_before = (await in_channel(stack, incident, "roles")).text
     assert "尚无应急指挥" in roles_before
     await in_channel(stack, incident, f"role commander <@{u['li.na']}>")
     assert f"<@{u['li.na']}>" in _header(stack, incident)
-    roles_after = (await in_channel(stack, incident, "roles")).json["text"]
+    roles_after = (await in_channel(stack, incident, "roles")).text
     assert f"<@{u['li.na']}>" in roles_after and "响应用时" in roles_after and "秒" in roles_after
 
 
@@ -58,7 +58,7 @@ async def test_handover_rules(stack: LocalStack) -> None:
     await in_channel(stack, incident, f"role tech <@{u['chen.jie']}>", user="zhang.wei")
     # A bystander may not take a held role away.
     refused = await in_channel(stack, incident, f"role tech <@{u['liu.yang']}>", user="wang.fang")
-    assert "只有本人或应急指挥" in refused.json["text"]
+    assert "只有本人或应急指挥" in refused.text
     assert (await _holders(stack, incident))["tech"] == u["chen.jie"]
     async with stack.rt.sessions() as session:
         refusals = (await session.exec(select(TimelineEvent).where(TimelineEvent.kind == "refused"))).all()
@@ -90,7 +90,7 @@ async def test_wrong_role_commands_change_nothing(stack: LocalStack) -> None:
     }
     for text, fragment in cases.items():
         reply = await in_channel(stack, incident, text)
-        assert fragment in reply.json["text"], (text, reply.json["text"])
+        assert fragment in reply.text, (text, reply.text)
     await in_channel(stack, incident, "role comms <@U0NOBODY1>")
     await in_channel(stack, incident, f"role comms <@{robot}>")
     notices = [r["text"] for r in sb.responses]
@@ -98,7 +98,7 @@ async def test_wrong_role_commands_change_nothing(stack: LocalStack) -> None:
     assert any("机器人" in n for n in notices)
     outside = await stack.actor.slash("/incident", f"role comms <@{u['li.na']}>", user_id=u["zhang.wei"],
                                       channel_id=stack.channels["general"])
-    assert "不是事件频道" in outside.json["text"]
+    assert "不是事件频道" in outside.text
     await stack.settle()
     assert await _holders(stack, incident) == {}
 
@@ -108,12 +108,12 @@ async def test_role_from_outside_with_the_key(stack: LocalStack) -> None:
     incident = await declare(stack)
     for text in (f"role INC-1 comms <@{u['wang.fang']}>", f"INC-1 role legal <@{u['chen.jie']}>"):
         reply = await stack.actor.slash("/incident", text, user_id=u["zhang.wei"], channel_id=stack.channels["general"])
-        assert "INC-1" in reply.json["text"]
+        assert "INC-1" in reply.text
     await stack.settle()
     assert await _holders(stack, incident) == {"comms": u["wang.fang"], "legal": u["chen.jie"]}
     stranger = await stack.actor.slash("/incident", f"role INC-1 tech <@{u['guest']}>", user_id=u["guest"],
                                        channel_id=stack.channels["general"])
-    assert "只有事件频道里的人" in stranger.json["text"]
+    assert "只有事件频道里的人" in stranger.text
 
 
 async def test_assign_roles_form(stack: LocalStack) -> None:
@@ -172,7 +172,7 @@ async def test_claims_of_an_empty_role_at_the_same_moment_have_one_winner(stack:
         stack.actor.slash("/incident", f"role {role} <@{u[name]}>", user_id=u[name], channel_id=incident.channel_id)
         for name in claimants))
     await stack.settle()
-    texts = [r.json["text"] for r in replies]
+    texts = [r.text for r in replies]
     winners = [name for name, text in zip(claimants, texts, strict=True) if "已交给" in text]
     assert len(winners) == 1, texts
     winner = u[winners[0]]

@@ -73,7 +73,7 @@ async def test_slack_down_tells_the_declarer_and_repair_finishes(stack: LocalSta
     sb = stack.sandbox
     sb.faults.add("conversations.create", "5xx", times=None)
     ack = await _declare(stack)
-    assert "INC-1" in ack.json["text"]
+    assert "INC-1" in ack.text
     await stack.settle()
     [incident] = await incidents_in_db(stack)
     assert incident.channel_id is None
@@ -84,7 +84,7 @@ async def test_slack_down_tells_the_declarer_and_repair_finishes(stack: LocalSta
     sb.faults.clear()
     r = await stack.actor.slash("/incident", "repair INC-1", user_id=stack.users["zhang.wei"],
                                 channel_id=stack.channels["general"])
-    assert "INC-1" in r.json["text"]
+    assert "INC-1" in r.text
     await stack.settle()
     [incident] = await incidents_in_db(stack)
     assert incident.channel_id and sb.channels[incident.channel_id].pins == [incident.header_ts]
@@ -95,13 +95,13 @@ async def test_slack_down_tells_the_declarer_and_repair_finishes(stack: LocalSta
 async def test_repair_with_an_unknown_key_says_so(stack: LocalStack) -> None:
     r = await stack.actor.slash("/incident", "repair INC-99", user_id=stack.users["zhang.wei"],
                                 channel_id=stack.channels["general"])
-    assert "INC-99" in r.json["text"]
+    assert "INC-99" in r.text
 
 
 async def test_a_slack_hiccup_at_the_first_command_loses_nothing(stack: LocalStack) -> None:
     stack.sandbox.faults.add("auth.test", "5xx", times=None)  # bolt used to check the token here, once
     ack = await _declare(stack)
-    assert ack.status == 200 and "INC-1" in ack.json["text"]
+    assert ack.status == 200 and "INC-1" in ack.text
     await stack.settle()
     [incident] = await incidents_in_db(stack)
     assert incident.channel_id is not None and incident.header_ts is not None
@@ -299,7 +299,7 @@ async def test_every_method_every_fault(make_stack: StackFactory, errors: list[l
         sb.faults.clear()
         reply = await stack.actor.slash("/incident", f"repair {incident.key}", user_id=stack.users["zhang.wei"],
                                         channel_id=stack.channels["general"])
-        assert incident.key in reply.json["text"]
+        assert incident.key in reply.text
         await stack.settle()
     else:
         made = Counter(m for m, _ in sb.calls[first:])

@@ -16,7 +16,7 @@ async def test_socket_mode_declares_the_same_way(make_stack: StackFactory) -> No
     assert stack.sandbox.socket_connected >= 1
     r = await stack.actor.slash("/incident", "declare 1 site-outage 首页白屏 homepage blank",
                                 user_id=stack.users["li.na"], channel_id=stack.channels["general"])
-    assert r.status == 200 and "INC-1" in r.json["text"]
+    assert r.status == 200 and "INC-1" in r.text
     await stack.settle()
     [incident] = await incidents_in_db(stack)
     channel = stack.sandbox.channels[incident.channel_id]
@@ -26,5 +26,5 @@ async def test_socket_mode_declares_the_same_way(make_stack: StackFactory) -> No
 
     wrong = await stack.actor.slash("/incident", "declare sev7 site-outage x", user_id=stack.users["li.na"],
                                     channel_id=stack.channels["general"])
-    assert "sev7" in wrong.json["text"]
+    assert "sev7" in wrong.text
     assert len(await incidents_in_db(stack)) == 1

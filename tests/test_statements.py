@@ -114,7 +114,7 @@ async def test_form_prefills_from_the_playbook_and_refuses_a_missing_next_update
         assert why in refused.json["errors"]["next_update"], (when, refused.json)  # a promise the public can hold us to
     assert await _statements(shop) == []
     wrong = await in_channel(shop, incident, "statement someday")
-    assert "someday" in wrong.json["text"]
+    assert "someday" in wrong.text
 
 
 async def test_who_may_approve(shop: LocalStack) -> None:
@@ -206,11 +206,11 @@ async def test_show_and_mark_published(shop: LocalStack) -> None:
     u = shop.users
     incident = await declare(shop)
     none_yet = await in_channel(shop, incident, "statement show", user="liu.yang")
-    assert "还没有已批准的对外口径" in none_yet.json["text"]
+    assert "还没有已批准的对外口径" in none_yet.text
     draft = await _draft(shop, incident)
     await _press(shop, draft, "statement_approve", "wang.fang", incident.channel_id)
     shown = (await shop.actor.slash("/incident", "statement show INC-1", user_id=u["liu.yang"],
-                                    channel_id=shop.channels["general"])).json["text"]
+                                    channel_id=shop.channels["general"])).text
     assert "已批准口径 v1" in shown and "客服口径" in shown and ("问" in shown or "Q:" in shown)
     await _press(shop, draft, "statement_publish", "wang.fang", incident.channel_id)
     view_id = [k for k, v in shop.sandbox.views.items() if v.get("callback_id") == "statement_publish_form"][-1]

@@ -22,7 +22,7 @@ async def test_note_is_recorded_and_echoed(stack: LocalStack) -> None:
     sb, u = stack.sandbox, stack.users
     incident = await declare(stack)
     reply = await in_channel(stack, incident, "note 支付宝确认回调积压，预计十分钟内消化 <b>payload</b>")
-    assert "时间线" in reply.json["text"]
+    assert "时间线" in reply.text
     [note] = await _entries(stack, "note")
     assert note.actor == u["zhang.wei"] and note.text == "支付宝确认回调积压，预计十分钟内消化 <b>payload</b>"
     echo = [m for m in sb.messages(incident.channel_id) if ":memo:" in m["text"]]
@@ -31,7 +31,7 @@ async def test_note_is_recorded_and_echoed(stack: LocalStack) -> None:
     [action] = await _entries(stack, "action_item")
     assert action.text == "给回调延迟加告警，阈值 30 秒"
     empty = await in_channel(stack, incident, "note")
-    assert "/incident note" in empty.json["text"]
+    assert "/incident note" in empty.text
 
 
 async def test_shortcut_pin_and_reaction_import_one_entry(stack: LocalStack) -> None:
@@ -83,7 +83,7 @@ async def test_edits_and_deletes_follow_with_an_audit_trail(stack: LocalStack) -
     [entry] = await _entries(stack, "message")
     assert entry.data["deleted"] is True and entry.text == ""
     assert [h["text"] for h in entry.data["history"]] == ["切换到备用通道 B", "切换到备用通道 C（B 也异常）"]
-    page = (await in_channel(stack, incident, "timeline")).json
+    page = (await in_channel(stack, incident, "timeline")).message
     assert "已删除" in str(page["blocks"])
 
 
@@ -109,7 +109,7 @@ async def test_timeline_across_midnight_shows_dates_in_the_team_zone(stack: Loca
             at = datetime(2026, 11, 11, 15, 0, tzinfo=UTC) + timedelta(minutes=minute)
             timeline.record(session, incident.id, "note", actor=stack.users["li.na"], text=text, at=at)
         await session.commit()
-    text = str((await in_channel(stack, incident, "timeline")).json["blocks"])
+    text = str((await in_channel(stack, incident, "timeline")).message["blocks"])
     assert "2026-11-11 23:50:00 CST" in text and "2026-11-12 00:10:00 CST" in text
     assert text.index("before midnight") < text.index("after midnight")
 
@@ -121,7 +121,7 @@ async def test_a_long_timeline_is_read_back_whole_page_by_page(stack: LocalStack
         for n in range(2000):
             timeline.record(session, incident.id, "note", actor=u["li.na"], text=f"entry {n:04d} 进展")
         await session.commit()
-    first = (await in_channel(stack, incident, "timeline")).json
+    first = (await in_channel(stack, incident, "timeline")).message
     seen = [str(first["blocks"])]
     page = first
     while True:
@@ -147,7 +147,7 @@ async def test_private_timeline_and_summary_refused_to_outsiders(stack: LocalSta
     for sub in ("timeline", "summary"):
         reply = await stack.actor.slash("/incident", f"{sub} {incident.key}", user_id=u["guest"],
                                         channel_id=stack.channels["general"])
-        assert "会员手机号" not in reply.json["text"] and "找不到事件 INC-1" in reply.json["text"]
+        assert "会员手机号" not in reply.text and "找不到事件 INC-1" in reply.text
 
 
 async def test_an_over_long_entry_is_shortened_visibly_and_stored_whole(stack: LocalStack) -> None:
@@ -156,6 +156,6 @@ async def test_an_over_long_entry_is_shortened_visibly_and_stored_whole(stack: L
     await in_channel(stack, incident, f"note {long_note}")
     [note] = await _entries(stack, "note")
     assert note.text == long_note  # stored whole
-    page = (await in_channel(stack, incident, "timeline")).json
+    page = (await in_channel(stack, incident, "timeline")).message
     texts = [b["text"]["text"] for b in page["blocks"] if b["type"] == "section"]
     assert all(len(t) <= 3000 for t in texts) and any("全文见 `yingji export`" in t for t in texts)

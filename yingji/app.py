@@ -197,6 +197,7 @@ async def start(rt: Runtime, *, host: str, port: int, socket_mode: bool = False)
     try:
         await rt.start()
         share_identity(bolt, rt)
+        await commands.answer_unanswered(rt)
         if socket_mode:
             assert rt.settings.app_token is not None
             server.socket = AsyncSocketModeHandler(bolt, app_token=rt.settings.app_token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -29,6 +30,23 @@ class ActorResponse:
     trigger_id: str | None = None
     response_url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    answer: dict[str, Any] | None = None  # what the bot posted to the response_url after an empty ack
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The reply the person was shown: the ack's message, else the answer that followed an empty ack."""
+        if isinstance(self.json, dict) and (self.json.get("text") or self.json.get("blocks")):
+            return dict(self.json)
+        return dict(self.answer or {})
+
+    @property
+    def text(self) -> str:
+        """What the person was shown in reply: the ack's text, else the answer's that followed it."""
+        if isinstance(self.json, dict) and self.json.get("text"):
+            return str(self.json["text"])
+        if self.answer is not None:
+            return str(self.answer.get("text") or "")
+        return self.body
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -49,6 +67,7 @@ class SlackActor:
         self.signing_secret = signing_secret if signing_secret is not None else sb.signing_secret
         self.mode = mode
         self.timeout = 10.0
+        self.answer_wait = 10.0  # how long slash() waits for the answer that follows an empty ack
         self.last_request: tuple[bytes, dict[str, str]] | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -90,7 +109,24 @@ class SlackActor:
                                  bad_signature)
         r.trigger_id, r.response_url = trigger_id, response_url
         self._show_ack_message(r, channel_id, user_id)
+        if r.status == 200 and not r.body and retry_num is None:
+            r.answer = await self._answer(response_url, trigger_id)
         return r
+
+    async def _answer(self, response_url: str, trigger_id: str) -> dict[str, Any] | None:
+        """The bot's first post to the response_url after an empty ack; None once it opened a form with the
+        trigger instead, or after `answer_wait` seconds."""
+        rid = response_url.rsplit("/", 1)[-1]
+        deadline = time.monotonic() + self.answer_wait
+        while time.monotonic() < deadline:
+            for entry in self.sb.responses:
+                if entry["response_id"] == rid:
+                    return dict(entry["body"])
+            trigger = self.sb.triggers.get(trigger_id)
+            if trigger is not None and trigger.used:
+                return None
+            await asyncio.sleep(0.01)
+        return None
 
     async def block_action(self, user_id: str, action_id: str, value: str | None = None,
                            block_id: str | None = None, channel_id: str | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -234,7 +235,8 @@ class Sandbox(Workspace):
                  "blocks": body.get("blocks"), "response_type": body.get("response_type", "ephemeral"),
                  "replace_original": bool(body.get("replace_original", False)),
                  "delete_original": bool(body.get("delete_original", False)),
-                 "thread_ts": body.get("thread_ts"), "channel": ctx["channel"], "user": ctx["user"], "body": body}
+                 "thread_ts": body.get("thread_ts"), "channel": ctx["channel"], "user": ctx["user"], "body": body,
+                 "at": time.monotonic()}
         self.responses.append(entry)
         self._apply_response(ctx, entry)
         return web.Response(text="ok")
