@@ -18,8 +18,12 @@ demo: install
 # One run covers both databases: tests that start the bot run as [sqlite] and [postgresql]. The PostgreSQL
 # half needs YINGJI_TEST_POSTGRES_URL (.ci/run starts a throwaway server and sets it); without it, it is
 # skipped and the run says so at the start and at the end.
+# Before the tests, the rules: ruff (style and common bugs), lint-imports (.importlinter: yingji > commands > bot,
+# and the product never imports tests or bench), mypy (mypy.ini: bot, commands and yingji type-check clean).
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 serve: install
@@ -29,4 +33,4 @@ bench: install
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

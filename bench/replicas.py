@@ -12,15 +12,13 @@ YINGJI_TEST_POSTGRES_URL is not set); tests/test_replicas.py asserts the outcome
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -31,14 +29,16 @@ from sqlalchemy import text
 
 from bench.common import Figure, percentile
 from bench.serving import free_port, stop, until_healthy
+from bench.throwaway_pg import throwaway_postgres
 from bot.db import create_database, drop_database, make_engine, upgrade
-from bot.playbooks import SHIPPED_DIR
 from bot.sandbox.actor import sign
 from bot.sandbox.server import Sandbox
+from tests.helpers import fast_playbooks
 from yingji.local import _seed
 
 REPLICAS = 2
 DECLARATIONS = 200
+STEP_IDS = ("identify-channel", "contact-provider")  # payment-failure's first two steps, the only ones kept
 STEP_DUE_MINUTES = (0.1, 0.2)  # each incident's two steps fall due 6 s and 12 s after its declaration
 PLAYBOOK = "payment-failure"
 KEY = re.compile(r"\*(INC-\d+)\*")
@@ -88,14 +88,11 @@ class Deployment:
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
-def fast_playbooks(directory: Path) -> Path:
-    """The payment-failure playbook cut to two steps that fall due within seconds (so reminders fire soon)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    data = yaml.safe_load((SHIPPED_DIR / f"{PLAYBOOK}.yaml").read_text(encoding="utf-8"))
-    data["steps"] = [{**step, "due_minutes": due} for step, due in zip(data["steps"], STEP_DUE_MINUTES, strict=False)]
-    data.pop("clocks", None)
-    (directory / f"{PLAYBOOK}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return directory
+def _playbooks(directory: Path) -> Path:
+    """The payment-failure playbook cut to its first two steps, falling due within seconds (so reminders fire soon),
+    without the regulatory clocks."""
+    due = {PLAYBOOK: dict(zip(STEP_IDS, STEP_DUE_MINUTES, strict=True))}
+    return fast_playbooks(directory, due, only_due=True, clocks=False)
 
 
 def _spawn(deployment: Deployment, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -118,7 +115,7 @@ async def start_deployment(workdir: Path, database_url: str, *, replicas: int = 
     deployment = Deployment(sb, users, channels, database_url, workdir)
     config = workdir / "yingji.yaml"
     config.write_text(yaml.safe_dump({"announce_channel": "#incidents",
-                                      "playbooks_dir": str(fast_playbooks(workdir / "playbooks"))}))
+                                      "playbooks_dir": str(_playbooks(workdir / "playbooks"))}))
     env = {**os.environ, "SLACK_BOT_TOKEN": sb.bot_token, "SLACK_SIGNING_SECRET": sb.signing_secret,
            "SLACK_API_URL": sb.api_url, "DATABASE_URL": database_url, "YINGJI_CONFIG": str(config),
            "HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
@@ -232,39 +229,6 @@ async def wait_until(check: Callable[[], Awaitable[bool]], limit: float, every: 
     while time.perf_counter() - start < limit and not await check():
         await asyncio.sleep(every)
     return time.perf_counter() - start
-
-
-def _pg_bin() -> Path | None:
-    """The directory of initdb and pg_ctl: on PATH, or Debian's /usr/lib/postgresql/<version>/bin."""
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
-    return versions[-1] if versions else None
-
-
-@contextlib.contextmanager
-def throwaway_postgres() -> Iterator[str | None]:
-    """A PostgreSQL server on loopback in a temporary directory (None when PostgreSQL is not installed)."""
-    bindir = _pg_bin()
-    if bindir is None:
-        yield None
-        return
-    as_user: list[str] = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    with tempfile.TemporaryDirectory(prefix="yingji-pg-") as tmp:
-        if as_user:
-            shutil.chown(tmp, "postgres", "postgres")
-        data, port = Path(tmp) / "data", free_port()
-        subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                        "-E", "UTF8", "--no-locale"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", f"{tmp}/log", "-w", "-o",
-                        f"-h 127.0.0.1 -p {port} -k {tmp} -c max_connections=300", "start"],
-                       check=True, stdout=subprocess.DEVNULL)
-        try:
-            yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
-        finally:
-            subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                           check=False, stdout=subprocess.DEVNULL)
 
 
 def _latency(answers: list[Answer], replica: int) -> list[Figure]:

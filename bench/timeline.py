@@ -101,7 +101,7 @@ async def _append_single(sessions: Sessions, incident_id: int, count: int = 200)
 
 async def _incident(sessions: Sessions, size: int) -> Incident:
     playbook = load_playbooks([SHIPPED_DIR])["payment-failure"]
-    where = Workspace(channel_prefix="inc", tz=TZ, announce=False)
+    where = Workspace(channel_prefix="inc", tz=TZ, announce_channel_id=None)
     async with sessions() as session:
         declared = await declare(session, DeclareRequest(title=f"bench {size}", playbook="payment-failure",
                                                          severity="sev2", declared_by="U0BENCH"), where, playbook)

@@ -28,9 +28,10 @@ async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[
     dialect = connection.dialect
     sql, params = prepare(table, rows, dialect)
     if dialect.name == "sqlite":  # aiosqlite runs executemany in one trip to its thread, SQLAlchemy's cursor in three
-        raw = await connection.get_raw_connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None  # None only for a connection the pool has already closed
         try:
-            await raw.driver_connection.executemany(sql, params)
+            await driver.executemany(sql, params)
         except dialect.loaded_dbapi.Error as exc:  # raised as SQLAlchemy would (IntegrityError for a taken key)
             raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
     else:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,10 +57,23 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _prepare_sqlite(url: str) -> None:
-    """Create the folder of a SQLite file so a fresh checkout just works."""
+    """Create the folder of a SQLite file so a fresh checkout just works, and put the file in WAL mode once,
+    before any process migrates it: switching needs the file to itself, and two replicas starting together
+    on a fresh file would otherwise race for it on their first connection (journal modes stick to the file)."""
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:":
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    give_up = time.monotonic() + 30
+    while True:
+        try:
+            with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > give_up:
+                raise
+            time.sleep(0.05)
 
 
 def configure_sqlite(engine: Engine) -> None:

@@ -34,7 +34,7 @@ async def claim(session: AsyncSession, key: str, result: str = "") -> bool:
 
 async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
     """Drop the keys of requests handled before `cutoff` (alert claims stay); returns how many (uncommitted)."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         delete(Delivery).where(col(Delivery.at) < cutoff, col(Delivery.key).not_like(f"{ALERT_CLAIM}%"))
     )
     return int(result.rowcount or 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,6 +15,7 @@ from bot.playbooks import Playbook
 
 ASSEMBLE_TARGET = timedelta(minutes=10)
 STATEMENT_TARGET = timedelta(minutes=30)
+StoredCard = dict[str, Any]  # a Scorecard.as_dict() read back from the timeline's JSON: steps, roles, score, …
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,11 @@ def score(facts: summary.Facts, playbook: Playbook | None) -> Scorecard:
     return Scorecard(incident.key or "", incident.playbook, first, steps, statement_minutes, total)
 
 
-async def past(session: AsyncSession) -> list[tuple[Incident, dict[str, object] | None]]:
+async def past(session: AsyncSession) -> list[tuple[Incident, StoredCard | None]]:
     """Every drill, oldest first, with its recorded scorecard (None while it is not closed)."""
     drills = list((await session.exec(select(Incident).where(col(Incident.drill).is_(True)).order_by(col(Incident.id)))).all())
     ids = [d.id for d in drills if d.id is not None]
-    scored: dict[int, dict[str, object]] = {}
+    scored: dict[int, StoredCard] = {}
     if ids:
         rows = await session.exec(select(TimelineEvent).where(col(TimelineEvent.incident_id).in_(ids),
                                                               TimelineEvent.kind == "drill_scored"))

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import lifecycle, outbox, roles, steps, timeline
-from bot.bulk import insert_rows, prepare
+from bot.batchwrite import Executor, OnSession
 from bot.db import utcnow
 from bot.metrics import INCIDENTS_DECLARED
 from bot.models import Delivery, Incident, Membership, RoleAssignment, SlackOp, TimelineEvent
@@ -28,7 +25,8 @@ from bot.severity import ACTIVE_STATUSES
 MAX_TITLE = 10_000
 MAX_SUMMARY = 20_000
 DECLARE_LOCK = 0x79696E67  # PostgreSQL advisory lock key held while declaring ("ying")
-HIGHEST_ID = "SELECT coalesce(max(id), 0) FROM incident"  # SQLite: under the write lock, new ids follow it
+EARLIER = ("SELECT d.key, i.id, i.key, i.title, i.channel_name, i.channel_id FROM delivery d "
+           "JOIN incident i ON i.key = d.result WHERE d.key IN :keys")
 
 
 @dataclass(frozen=True)
@@ -79,81 +77,61 @@ class Workspace:
 
     channel_prefix: str
     tz: ZoneInfo
-    announce: bool
+    announce_channel_id: str | None  # decided here, once: the declaration records where it is announced
     regulatory: list[str] = field(default_factory=list)
 
 
 async def declare(
     session: AsyncSession, request: DeclareRequest, where: Workspace, playbook: Playbook
 ) -> Declared:
-    """Record one declaration (see declare_many) and commit."""
-    return (await declare_many(session, [request], where, {playbook.slug: playbook}))[0]
+    """Record one declaration (see declare_many) in the session's transaction, and commit."""
+    try:
+        (declared,) = await declare_many(OnSession(session), [request], where)
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+    count_declared([request], [declared])
+    return declared
 
 
-async def declare_many(
-    session: AsyncSession, requests: Sequence[DeclareRequest], where: Workspace, playbooks: Mapping[str, Playbook]
-) -> list[Declared]:
-    """Record declarations in one short transaction before their acks, in a few bulk statements.
+async def declare_many(executor: Executor, requests: Sequence[DeclareRequest], where: Workspace) -> list[Declared]:
+    """Record declarations in the executor's transaction (the caller commits), in a few bulk statements.
 
-    Only what must be durable at once is written (see _rows); steps, clocks, default roles and the
+    Only what must be durable before the acks is written (see _rows); steps, clocks, default roles and the
     Slack work follow from the queued `provision` operation a moment later. A request repeated (earlier
     or within the batch) returns the first incident. Declaring transactions take turns, so the repeats
-    read stay true until commit; should a dedup key be stored anyway, everything rolls back with
-    DuplicateRequest and the caller answers as for a repeat.
+    read stay true until commit; should a dedup key be stored anyway, DuplicateRequest is raised (the
+    caller rolls back and answers as for a repeat).
     """
-    connection = await session.connection()
-    await _serialize_declarations(connection)
-    earlier = await _earlier(session, [r.dedup_key for r in requests if r.dedup_key])
+    await executor.take_turns(DECLARE_LOCK)
+    earlier = await _earlier(executor, [r.dedup_key for r in requests if r.dedup_key])
     fresh, first_of = _fresh(requests, earlier)
     now = utcnow()
-    created = _name(fresh, await _reserve_ids(connection, len(fresh)), where, now)
+    created = _name(fresh, await executor.next_ids("incident", len(fresh)), where, now)
     for table, rows in _rows(fresh, created, first_of, where, now):
         try:
-            await insert_rows(connection, table, rows)
+            await executor.insert(table, rows)
         except IntegrityError as exc:
-            await session.rollback()
             if table is Delivery.__table__:  # type: ignore[attr-defined]
-                raise DuplicateRequest(str(exc.params)) from None
+                raise DuplicateRequest(str(exc.orig)) from None
             raise
-    await session.commit()
-    _count(fresh)
     return _answers(requests, fresh, created, earlier, first_of)
 
 
-def declare_many_sqlite(db: sqlite3.Connection, requests: Sequence[DeclareRequest], where: Workspace,
-                        dialect: Dialect) -> list[Declared]:
-    """declare_many on SQLite's own connection, as one synchronous call (see bot/loopwrite.py)."""
-    db.execute("BEGIN IMMEDIATE")  # the one write lock: declaring transactions take turns
-    try:
-        keys = [r.dedup_key for r in requests if r.dedup_key]
-        earlier = _earlier_sqlite(db, keys) if keys else {}
-        fresh, first_of = _fresh(requests, earlier)
-        now = utcnow()
-        highest = db.execute(HIGHEST_ID).fetchone()[0]
-        created = _name(fresh, list(range(highest + 1, highest + len(fresh) + 1)), where, now)
-        for table, rows in _rows(fresh, created, first_of, where, now):
-            try:
-                db.executemany(*prepare(table, rows, dialect))
-            except sqlite3.IntegrityError as exc:
-                if table is Delivery.__table__:  # type: ignore[attr-defined]
-                    raise DuplicateRequest(str(exc)) from None
-                raise
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    _count(fresh)
-    return _answers(requests, fresh, created, earlier, first_of)
-
-
-def _earlier_sqlite(db: sqlite3.Connection, dedup_keys: list[str]) -> dict[str, Declared]:
-    """_earlier, read with SQLite's own connection."""
-    found = db.execute(
-        "SELECT d.key, i.id, i.key, i.title, i.channel_name, i.channel_id FROM delivery d JOIN incident i "
-        f"ON i.key = d.result WHERE d.key IN ({', '.join('?' * len(dedup_keys))})", dedup_keys)
+async def _earlier(executor: Executor, dedup_keys: list[str]) -> dict[str, Declared]:
+    """Incidents already declared by these requests (Slack retries, double submits), by dedup key."""
+    if not dedup_keys:
+        return {}
     return {key: Declared(id, incident_key, title, name or "", channel, created=False)
-            for key, id, incident_key, title, name, channel in found}
+            for key, id, incident_key, title, name, channel in await executor.select(EARLIER, dedup_keys)}
+
+
+def count_declared(requests: Sequence[DeclareRequest], answers: Sequence[Declared]) -> None:
+    """The declared-incidents metric, once they are committed (drills are not incidents, repeats count once)."""
+    for request, declared in zip(requests, answers, strict=True):
+        if declared.created and not request.drill:
+            INCIDENTS_DECLARED.labels(request.severity).inc()
 
 
 def _fresh(requests: Sequence[DeclareRequest], earlier: Mapping[str, Declared]
@@ -205,18 +183,11 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
              "assigned_at": now} for r, i in commanders]),
         (SlackOp.__table__, [  # type: ignore[attr-defined]
             {"incident_id": i.id, "kind": "provision", "wave": 0, "status": outbox.PENDING, "attempts": 0,
-             "created_at": now, "args": {"default_holders": r.default_holders, "announce": where.announce,
+             "created_at": now, "args": {"default_holders": r.default_holders, "announce_channel": where.announce_channel_id,
                                          "regulatory": where.regulatory}}
             for r, i in pairs]),
     ]
     return [(table, rows) for table, rows in tables if rows]
-
-
-def _count(fresh: list[DeclareRequest]) -> None:
-    """The declared-incidents metric, once they are committed (drills are not incidents)."""
-    for request in fresh:
-        if not request.drill:
-            INCIDENTS_DECLARED.labels(request.severity).inc()
 
 
 def _answers(requests: Sequence[DeclareRequest], fresh: list[DeclareRequest], created: list[Declared],
@@ -227,46 +198,11 @@ def _answers(requests: Sequence[DeclareRequest], fresh: list[DeclareRequest], cr
     for request in requests:
         if id(request) in by_request:
             answers.append(by_request[id(request)])
-        elif request.dedup_key in earlier:
+        elif request.dedup_key is not None and request.dedup_key in earlier:
             answers.append(earlier[request.dedup_key])
         else:
             answers.append(replace(by_request[id(first_of[request.dedup_key or ""])], created=False))
     return answers
-
-
-async def _earlier(session: AsyncSession, dedup_keys: list[str]) -> dict[str, Declared]:
-    """Incidents already declared by these requests (Slack retries, double submits), by dedup key."""
-    if not dedup_keys:
-        return {}
-    seen = (await session.exec(select(Delivery).where(col(Delivery.key).in_(dedup_keys)))).all()
-    if not seen:
-        return {}
-    found = await session.exec(select(Incident).where(col(Incident.key).in_([d.result for d in seen])))
-    by_key = {incident.key: incident for incident in found.all()}
-    return {d.key: Declared.of(by_key[d.result], created=False) for d in seen if d.result in by_key}
-
-
-async def _serialize_declarations(connection: AsyncConnection) -> None:
-    """One declaring transaction at a time across replicas, so the dedup keys read stay true until commit.
-
-    SQLite's BEGIN IMMEDIATE already holds the database's one write lock; PostgreSQL takes an advisory lock
-    until the transaction ends.
-    """
-    if connection.dialect.name == "postgresql":
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": DECLARE_LOCK})
-
-
-async def _reserve_ids(connection: AsyncConnection, n: int) -> list[int]:
-    """The next n incident ids, known before the insert, so each row is written once with its key INC-n."""
-    if n == 0:
-        return []
-    if connection.dialect.name == "postgresql":
-        drawn = await connection.execute(
-            text("SELECT nextval(pg_get_serial_sequence('incident', 'id')) FROM generate_series(1, :n)"), {"n": n})
-        return sorted(row[0] for row in drawn)
-    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), and a rowid table allocates max + 1.
-    highest = (await connection.execute(text(HIGHEST_ID))).scalar_one()
-    return list(range(highest + 1, highest + n + 1))
 
 
 def _name(requests: list[DeclareRequest], ids: list[int], where: Workspace, now: datetime) -> list[Declared]:
@@ -282,7 +218,7 @@ def _name(requests: list[DeclareRequest], ids: list[int], where: Workspace, now:
 
 async def provision(
     session: AsyncSession, incident: Incident, playbook: Playbook, *,
-    default_holders: dict[str, str], announce: bool, regulatory: list[str],
+    default_holders: dict[str, str], announce_channel: str | None, regulatory: list[str],
 ) -> None:
     """The rest of a declaration: default roles, the checklist, the clocks, and the Slack work in waves (the caller
     schedules the steps' reminders and the timers in the same transaction).
@@ -302,8 +238,8 @@ async def provision(
     outbox.enqueue(session, incident.id, "set_purpose", wave=2)
     outbox.enqueue(session, incident.id, "invite", wave=2, users=invitees)
     outbox.enqueue(session, incident.id, "post_header", wave=2)
-    if announce:
-        outbox.enqueue(session, incident.id, "announce", wave=2)
+    if announce_channel:
+        outbox.enqueue(session, incident.id, "announce", wave=2, channel=announce_channel)
     outbox.enqueue(session, incident.id, "post_checklist", wave=3)
     outbox.enqueue(session, incident.id, "pin_header", wave=3)
     outbox.enqueue(session, incident.id, "tell_declarer_ready", wave=3)

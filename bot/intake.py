@@ -4,21 +4,20 @@ crash left unanswered is answered at the next start."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import Table, delete, update
-from sqlalchemy.engine import Dialect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.bulk import insert_rows, prepare
+from bot.batchwrite import Executor
 from bot.db import utcnow
 from bot.models import Intake
 
 TABLE: Table = Intake.__table__  # type: ignore[attr-defined]
+STORED = "SELECT key FROM intake WHERE key IN :keys"
 
 
 @dataclass(frozen=True)
@@ -55,31 +54,13 @@ def _rows(commands: list[Command], now: datetime) -> list[dict[str, object]]:
     return [{**asdict(command), "received_at": now, "answered_at": None} for command in commands]
 
 
-async def store_many(session: AsyncSession, commands: Sequence[Command]) -> list[bool]:
-    """Store commands in one transaction and commit; for each, True if it is new (a retry of one stored is not)."""
-    keys = list({command.key for command in commands})
-    stored = set((await session.exec(select(Intake.key).where(col(Intake.key).in_(keys)))).all())
+async def store_many(executor: Executor, commands: Sequence[Command]) -> list[bool]:
+    """Store commands in the executor's transaction (the caller commits); for each, True if it is new (a retry
+    of one stored is not)."""
+    stored = {key for (key,) in await executor.select(STORED, list({command.key for command in commands}))}
     new, fresh = _firsts(commands, stored)
     if fresh:
-        await insert_rows(await session.connection(), TABLE, _rows(fresh, utcnow()))
-    await session.commit()
-    return new
-
-
-def store_many_sqlite(db: sqlite3.Connection, commands: Sequence[Command], dialect: Dialect) -> list[bool]:
-    """store_many on SQLite's own connection, as one synchronous call (see bot/loopwrite.py)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        keys = list({command.key for command in commands})
-        found = db.execute(f"SELECT key FROM intake WHERE key IN ({', '.join('?' * len(keys))})", keys)
-        new, fresh = _firsts(commands, {key for (key,) in found})
-        if fresh:
-            db.executemany(*prepare(TABLE, _rows(fresh, utcnow()), dialect))
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+        await executor.insert(TABLE, _rows(fresh, utcnow()))
     return new
 
 
@@ -91,7 +72,7 @@ async def unanswered(session: AsyncSession) -> list[Command]:
 
 async def answered(session: AsyncSession, keys: Sequence[str]) -> None:
     """Mark commands answered (uncommitted)."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Intake).where(col(Intake.key).in_(keys)).values(answered_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -99,7 +80,7 @@ async def answered(session: AsyncSession, keys: Sequence[str]) -> None:
 
 async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
     """Drop answered commands received before `cutoff`; returns how many (uncommitted)."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         delete(Intake).where(col(Intake.received_at) < cutoff, col(Intake.answered_at).is_not(None))
     )
     return int(result.rowcount or 0)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+
+from bot.batchwrite import OnConnection
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,10 +32,11 @@ PATIENCE = 30.0  # as long as the pooled connections' busy timeout
 class LoopWriter:
     """One SQLite connection used only from the event loop's thread, for writes that cannot wait a turn."""
 
-    def __init__(self, path: str, *, patience: float = PATIENCE) -> None:
+    def __init__(self, path: str, dialect: Dialect, *, patience: float = PATIENCE) -> None:
         if not path or path == ":memory:":
             raise ValueError("the loop writer needs a database file, which other connections also open")
         self._path = path
+        self._dialect = dialect
         self._patience = patience
         self._db: sqlite3.Connection | None = None
         self._waiting = 0
@@ -54,10 +58,13 @@ class LoopWriter:
             self._db = db
         return self._db
 
-    async def run(self, work: Callable[Concatenate[sqlite3.Connection, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """`work(connection, ...)`, one whole transaction that rolls back on error, run once the lock is free.
+    async def run(self, work: Callable[Concatenate[OnConnection, P], Coroutine[Any, Any, R]], *args: P.args,
+                  **kwargs: P.kwargs) -> R:
+        """`work(executor, ...)` in one BEGIN IMMEDIATE … COMMIT (rolled back on error), once the lock is free.
 
-        sqlite3's errors come out as SQLAlchemy's (as through a session), so callers handle one kind.
+        The work must never wait (OnConnection's methods do not): it runs to its end in one go, so nothing
+        else on the loop runs inside the transaction. sqlite3's errors come out as SQLAlchemy's (as through
+        a session), so callers handle one kind.
         """
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self._patience
@@ -67,7 +74,7 @@ class LoopWriter:
         try:
             while True:
                 try:
-                    return work(self._connection(), *args, **kwargs)
+                    return self._transaction(work, *args, **kwargs)
                 except sqlite3.Error as exc:
                     # Extended codes (BUSY_RECOVERY after a crash, BUSY_SNAPSHOT) keep the primary code's low byte.
                     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
@@ -79,6 +86,19 @@ class LoopWriter:
             self._waiting -= 1
             if not self._waiting:
                 self._idle.set()
+
+    def _transaction(self, work: Callable[Concatenate[OnConnection, P], Coroutine[Any, Any, R]], *args: P.args,
+                     **kwargs: P.kwargs) -> R:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")  # the one write lock: SQLITE_BUSY at once when another connection holds it
+        try:
+            result = _at_once(work(OnConnection(db, self._dialect), *args, **kwargs))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return result
 
     async def idle(self, patience: float = 1.0) -> None:
         """Wait until no write an ack waits for is pending (at most `patience` seconds): bulk writers, which hold
@@ -93,3 +113,13 @@ class LoopWriter:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _at_once(coroutine: Coroutine[Any, Any, R]) -> R:
+    """Run a coroutine that never waits to its end, synchronously; one that would wait is a bug, said plainly."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return cast(R, finished.value)
+    coroutine.close()
+    raise RuntimeError("a loop write waited for something; it must run in one go")

@@ -31,7 +31,7 @@ async def join(session: AsyncSession, incident_id: int, users: Iterable[str]) ->
 
 async def leave(session: AsyncSession, incident_id: int, user: str) -> bool:
     """Record that a person left (or was removed from) the channel; False if they were not in it."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         delete(Membership).where(col(Membership.incident_id) == incident_id, col(Membership.user_id) == user))
     return bool(result.rowcount)
 

@@ -85,7 +85,7 @@ async def claim_many(session: AsyncSession, op_ids: Sequence[int], lease: timede
     if not op_ids:
         return []
     now = utcnow()
-    taken = await session.exec(  # type: ignore[call-overload]
+    taken = await session.exec(
         update(SlackOp)
         .where(col(SlackOp.id).in_(op_ids), _claimable(now))
         .values(status=RUNNING, lease_until=now + lease, attempts=SlackOp.attempts + 1)
@@ -97,7 +97,7 @@ async def claim_many(session: AsyncSession, op_ids: Sequence[int], lease: timede
 
 async def renew(session: AsyncSession, op: SlackOp, lease: timedelta = LEASE) -> bool:
     """Extend this process's claim before running the operation; False if another process took it meanwhile."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(SlackOp)
         .where(col(SlackOp.id) == op.id, col(SlackOp.status) == RUNNING, col(SlackOp.attempts) == op.attempts)
         .values(lease_until=utcnow() + lease)
@@ -121,7 +121,7 @@ async def fail(session: AsyncSession, op: SlackOp, error: str) -> None:
 async def finish(session: AsyncSession, op: SlackOp) -> bool:
     """Mark the operation done, in the transaction that records its result, if this process still holds the claim
     it ran under; False if its lease lapsed and another process took it over (that one records it)."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(SlackOp)
         .where(col(SlackOp.id) == op.id, col(SlackOp.status) == RUNNING, col(SlackOp.attempts) == op.attempts)
         .values(status=DONE, lease_until=None, done_at=utcnow(), error=None)
@@ -132,7 +132,7 @@ async def finish(session: AsyncSession, op: SlackOp) -> bool:
 
 async def retry_failed(session: AsyncSession, incident_id: int) -> int:
     """Put the incident's given-up operations back in the queue; returns how many."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(SlackOp)
         .where(col(SlackOp.incident_id) == incident_id, col(SlackOp.status) == FAILED)
         .values(status=PENDING, attempts=0, lease_until=None)

@@ -22,6 +22,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 ROLES = ("commander", "tech", "comms", "legal", "support")
 PHASES = ("detect", "report", "respond", "handle", "recover", "review")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+# The top-level `playbooks` package: its YAML files are package data, so an installed wheel reads its own copy.
+# The `playbooks` package, found beside `bot` (in a checkout, and in site-packages once installed) rather than
+# imported: a `playbooks/` folder in the working directory would shadow it as a namespace package.
 SHIPPED_DIR: Path = Path(__file__).resolve().parent.parent / "playbooks"
 SUFFIXES = (".yaml", ".yml")
 

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from bot.roles import role_name
 from bot.severity import severity_label, status_label
 from bot.summary import Facts
 from bot.timeline import repeats, times_suffix
+from bot.times import when
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -33,8 +35,9 @@ async def gather(session: AsyncSession, incident: Incident) -> Facts:
     return replace(facts, events=cast("list[TimelineEvent]", await timeline.rows(session, incident.id)))
 
 
-def _local(moment: Any, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "—"
+def _local(moment: datetime | None, tz: ZoneInfo) -> str:
+    """A moment with seconds and its UTC offset, or a dash where it has not happened (not resolved yet)."""
+    return when(moment, tz, seconds=True) if moment else "—"
 
 
 def person(user: str | None, names: dict[str, str]) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,8 +17,10 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot import deliveries, incidents, intake, outbox, reminders
+from bot.batchwrite import Executor, OnSession
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_read_engine, make_sessionmaker, utcnow
+from bot.deployment import Deployment
 from bot.flows.base import Context
 from bot.group_commit import GroupCommit
 from bot.incidents import Declared, DeclareRequest, Workspace
@@ -38,6 +41,8 @@ from bot.tasks import AckFirst, TaskSet
 from bot.timeline import BOT_ACTOR
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 FORGET_AT = time(4, 10)  # the deployment's quiet hour, not on the hour when other housekeeping runs
@@ -82,16 +87,14 @@ class Runtime:
         self.playbooks = load_deployment_playbooks(settings)
         self.engine = make_engine(settings.database_url)
         # SQLite: declarations are written on the event loop (see bot/loopwrite.py); PostgreSQL has no thread to wait on.
-        self.loop_writer = LoopWriter(str(self.engine.url.database)) if self.engine.dialect.name == "sqlite" else None
+        self.loop_writer = LoopWriter(str(self.engine.url.database), self.engine.dialect) if self.engine.dialect.name == "sqlite" else None
         self.sessions = make_sessionmaker(self.engine)
         self.read_engine = make_read_engine(settings.database_url, self.engine)
         self.reads = make_sessionmaker(self.read_engine)  # for requests that only read: never behind a write
         self.client = make_client(settings)
         self.tasks = TaskSet()
-        self.bot_user_id = ""
+        self.deployment = Deployment()  # replaced whole at start-up, once Slack has said who and where we are
         self.auth: AsyncSlackResponse | None = None  # auth.test's answer at start-up (bolt is given it too)
-        self.announce_channel_id: str | None = None
-        self.leadership_channel_id: str | None = None
         self.ready = False
         self.scheduler = Scheduler(settings.database_url)
         self.scheduler.register("step_due", self._timer(reminders.step_due))
@@ -104,10 +107,8 @@ class Runtime:
         self.scheduler.register("archive", self._timer(reminders.archive_due))
         self.env = SlackEnv(
             client=self.client,
-            bot_user_id="",
             tz=settings.tz,
             channel_prefix=settings.file.channel_prefix,
-            announce_channel_id=None,
             playbook_name=self.playbook_name,
             sessions=self.sessions,
             playbooks=self.playbooks,
@@ -122,8 +123,10 @@ class Runtime:
             archive_after_days=settings.file.archive_after_days,
             escalation=settings.file.escalation,
             legal_approvers=settings.file.legal_approvers,
+            deployment=self.learned,
         )
-        self.context = Context(file=settings.file, tz=settings.tz, playbooks=self.playbooks, cadence=self.cadence)
+        self.context = Context(file=settings.file, tz=settings.tz, playbooks=self.playbooks, cadence=self.cadence,
+                               deployment=self.learned)
         self.requests = AckFirst()
         self.runner = OutboxRunner(
             self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease, gate=self.requests
@@ -131,6 +134,22 @@ class Runtime:
         self.declarations: GroupCommit[DeclareRequest, Declared] = GroupCommit(self._declare_batch, self.tasks)
         self.commands: GroupCommit[Command, bool] = GroupCommit(self._store_commands, self.tasks)
         self.answered: GroupCommit[str, None] = GroupCommit(self._mark_answered, self.tasks)
+
+    def learned(self) -> Deployment:
+        """The deployment as learned at start-up (see bot/deployment.py)."""
+        return self.deployment
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.deployment.bot_user_id
+
+    @property
+    def announce_channel_id(self) -> str | None:
+        return self.deployment.announce_channel_id
+
+    @property
+    def leadership_channel_id(self) -> str | None:
+        return self.deployment.leadership_channel_id
 
     @property
     def language(self) -> str:
@@ -142,7 +161,7 @@ class Runtime:
         return Workspace(
             channel_prefix=self.settings.file.channel_prefix,
             tz=self.settings.tz,
-            announce=self.announce_channel_id is not None,
+            announce_channel_id=self.deployment.announce_channel_id,
             regulatory=self.settings.file.regulatory,
         )
 
@@ -160,10 +179,9 @@ class Runtime:
 
     async def _declare_batch(self, requests: Sequence[DeclareRequest]) -> list[Declared]:
         """One transaction for every declaration that arrived together (see GroupCommit)."""
-        if self.loop_writer is not None:
-            return await self.loop_writer.run(incidents.declare_many_sqlite, requests, self.workspace(), self.engine.dialect)
-        async with self.sessions() as session:
-            return await incidents.declare_many(session, requests, self.workspace(), self.playbooks)
+        answers = await self._write(incidents.declare_many, requests, self.workspace())
+        incidents.count_declared(requests, answers)
+        return answers
 
     async def writes_waiting(self) -> None:
         """Return once the writes acks wait for have gone (see AlertHost): on SQLite, those of the loop writer."""
@@ -172,10 +190,18 @@ class Runtime:
 
     async def _store_commands(self, commands: Sequence[Command]) -> list[bool]:
         """One transaction for every slash command that arrived together (see bot/intake.py)."""
+        return await self._write(intake.store_many, commands)
+
+    async def _write(self, work: Callable[Concatenate[Executor, P], Coroutine[Any, Any, R]], *args: P.args,
+                     **kwargs: P.kwargs) -> R:
+        """A write an ack waits for, in one transaction: on SQLite on the event loop itself (bot/loopwrite.py), on
+        PostgreSQL in a session."""
         if self.loop_writer is not None:
-            return await self.loop_writer.run(intake.store_many_sqlite, commands, self.engine.dialect)
+            return await self.loop_writer.run(work, *args, **kwargs)
         async with self.sessions() as session:
-            return await intake.store_many(session, commands)
+            result = await work(OnSession(session), *args, **kwargs)
+            await session.commit()
+        return result
 
     async def _mark_answered(self, keys: Sequence[str]) -> list[None]:
         """One transaction marks every command answered at the same moment (see commands/later.py)."""
@@ -208,7 +234,7 @@ class Runtime:
             await session.commit()
         log.info("forgot %s delivery keys older than %s days", forgotten, deliveries.KEEP.days)
 
-    def _timer(self, handle: Callable[..., Awaitable[int | None]]) -> Callable[..., Awaitable[None]]:
+    def _timer(self, handle: Callable[..., Awaitable[int | None]]) -> Callable[..., Coroutine[Any, Any, None]]:
         """A scheduler job handler: run the domain function in a session, then the Slack work it queued."""
 
         async def run(*args: int) -> None:
@@ -269,11 +295,11 @@ class Runtime:
     async def start(self) -> None:
         """Learn who the bot is, find the configured channels, resume unfinished Slack work."""
         self.auth = auth = await self.client.auth_test()
-        self.bot_user_id = self.env.bot_user_id = self.context.bot_user_id = str(auth["user_id"])
-        self.announce_channel_id = await self._resolve_channel("announce_channel", self.settings.file.announce_channel)
-        self.leadership_channel_id = await self._resolve_channel("leadership_channel", self.settings.file.leadership_channel)
-        self.env.announce_channel_id = self.announce_channel_id
-        self.env.leadership_channel_id = self.leadership_channel_id
+        self.deployment = Deployment(
+            bot_user_id=str(auth["user_id"]),
+            announce_channel_id=await self._resolve_channel("announce_channel", self.settings.file.announce_channel),
+            leadership_channel_id=await self._resolve_channel("leadership_channel", self.settings.file.leadership_channel),
+        )
         await self.scheduler.start(fire_jobs=self.settings.scheduler, on_lead=self.reconcile_timers)
         await self._schedule_digest()
         await self.scheduler.daily("forget_deliveries", FORGET_AT.hour, FORGET_AT.minute, self.settings.file.timezone,

@@ -26,7 +26,7 @@ import fcntl
 import logging
 import pickle
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
@@ -49,7 +49,7 @@ from bot.models import SchedulerJob
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[..., Awaitable[None]]
+Handler = Callable[..., Coroutine[Any, Any, None]]  # an async function: `fire` runs it with run_coroutine_threadsafe
 
 POLL_SECONDS = 1.0  # how soon the leader sees a job another process added, and a standby takes over
 LOCK_KEY = 0x79696E676A69  # "yingji": the PostgreSQL advisory lock that makes one process the leader

@@ -37,7 +37,7 @@ async def shortcut(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """The `Add to timeline` message shortcut: only what went wrong is told."""
     where = body.get("channel")
     channel = payload.text(where.get("id")) if isinstance(where, dict) else payload.text(where)
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    message = payload.obj(body.get("message"))
     user = payload.user_of(body)
     result = await run(rt, notes.add_message, payload.button_actor(body), channel,
                        payload.text(message.get("ts")), via="shortcut", message=message,
@@ -54,8 +54,8 @@ async def shortcut(rt: Runtime, body: dict[str, Any]) -> Reply | None:
 async def pin_added(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """A pinned message in an incident channel goes on the timeline."""
     event, request = _event(body)
-    item = event.get("item") if isinstance(event.get("item"), dict) else {}
-    message = item.get("message") if isinstance(item.get("message"), dict) else {}
+    item = payload.obj(event.get("item"))
+    message = payload.obj(item.get("message"))
     channel = payload.text(event.get("channel_id")) or payload.text(item.get("channel"))
     result = await run(rt, notes.add_message, Actor(payload.text(event.get("user")), None, request), channel,
                        payload.text(message.get("ts")), via="pin", message=message or None)
@@ -65,7 +65,7 @@ async def pin_added(rt: Runtime, body: dict[str, Any]) -> Reply | None:
 async def reaction_added(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     """The configured reaction (default :pushpin:) on a message puts it on the timeline."""
     event, request = _event(body)
-    item = event.get("item") if isinstance(event.get("item"), dict) else {}
+    item = payload.obj(event.get("item"))
     if event.get("reaction") != rt.settings.file.timeline_reaction or item.get("type") != "message":
         return None
     result = await run(rt, notes.add_message, Actor(payload.text(event.get("user")), None, request),
@@ -78,7 +78,7 @@ async def message_event(rt: Runtime, body: dict[str, Any]) -> None:
     event, request = _event(body)
     channel = payload.text(event.get("channel"))
     if event.get("subtype") == "message_changed":
-        changed = event.get("message") if isinstance(event.get("message"), dict) else {}
+        changed = payload.obj(event.get("message"))
         ts, text = payload.text(changed.get("ts")), payload.text(changed.get("text"))
     elif event.get("subtype") == "message_deleted":
         ts, text = payload.text(event.get("deleted_ts")), None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ from bot.flows.base import Actor, Result
 from bot.runtime import Runtime
 
 Flow = Callable[..., Awaitable[Result]]
+Job = Callable[[], Coroutine[Any, Any, Any]]  # work started after the ack: an async function (spawned as a task)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Reply:
 
     text: str
     blocks: list[Block] | None = None
-    after: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    after: list[Job] = field(default_factory=list)
 
     def ack_kwargs(self) -> dict[str, Any]:
         """Arguments for bolt's ack(): always private to the person who typed the command."""
@@ -55,7 +56,7 @@ class Reply:
         return kwargs
 
 
-def start_work(rt: Runtime, incident_id: int | None) -> list[Callable[[], Awaitable[Any]]]:
+def start_work(rt: Runtime, incident_id: int | None) -> list[Job]:
     """Follow-up work for a Reply: once the ack is sent, run the incident's queued Slack operations."""
 
     async def start() -> None:

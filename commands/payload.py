@@ -15,6 +15,11 @@ def text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def obj(value: Any) -> dict[str, Any]:
+    """A value that should be a JSON object, or {} when it is not."""
+    return value if isinstance(value, dict) else {}
+
+
 def user_of(body: dict[str, Any]) -> str:
     """Who pressed or submitted, from an interactive payload."""
     user = body.get("user")
@@ -23,7 +28,7 @@ def user_of(body: dict[str, Any]) -> str:
 
 def form_actor(body: dict[str, Any]) -> Actor:
     """Who submitted a form, with the once-only key of that submission (a double submit is one request)."""
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    view = obj(body.get("view"))
     user = user_of(body)
     return Actor(user, None, view_request(view.get("id"), user, values(view)))
 

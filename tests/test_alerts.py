@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,75 +14,27 @@ from sqlmodel import select
 from bot.alerts.payloads import AlertError, map_labels, parse_alertmanager, parse_simple
 from bot.config import AlertConfig, AlertRule
 from bot.models import Incident, SlackOp, TimelineEvent
-from tests.conftest import StackFactory, in_channel, incidents_in_db, timeline_kinds
+from tests.helpers import (
+    GROUP,
+    StackFactory,
+    am_alert,
+    am_payload,
+    events,
+    in_channel,
+    incidents_in_db,
+    post,
+    timeline_kinds,
+)
 from yingji.local import LocalStack
 
-GROUP = '{}:{alertname="CheckoutErrors"}'
 RULES = {"alerts": {"rules": [{"match": {"team": "payments"}, "playbook": "payment-failure", "severity": "sev1"}]}}
 KNOWN = ("site-outage", "payment-failure", "traffic-surge")
-
-
-def am_alert(status: str = "firing", *, fp: str = "a1", starts: str = "2024-05-01T02:00:00Z",
-             labels: dict[str, str] | None = None, summary: str | None = "Checkout 5xx above 5%") -> dict[str, Any]:
-    """One alert as Alertmanager writes it."""
-    return {
-        "status": status,
-        "labels": {"alertname": "CheckoutErrors", "service": "checkout", **(labels or {})},
-        "annotations": {"summary": summary} if summary else {},
-        "startsAt": starts,
-        "endsAt": "2024-05-01T02:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-        "generatorURL": "http://prometheus:9090/graph?g0.expr=x",
-        "fingerprint": fp,
-    }
-
-
-def am_payload(*alerts: dict[str, Any], status: str | None = None, group: str = GROUP) -> dict[str, Any]:
-    """An Alertmanager v4 notification around the given alerts."""
-    alerts = alerts or (am_alert(),)
-    return {
-        "version": "4",
-        "groupKey": group,
-        "truncatedAlerts": 0,
-        "status": status or ("firing" if any(a["status"] == "firing" for a in alerts) else "resolved"),
-        "receiver": "yingji",
-        "groupLabels": {"alertname": "CheckoutErrors"},
-        "commonLabels": {"alertname": "CheckoutErrors"},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager:9093",
-        "alerts": list(alerts),
-    }
-
-
-async def post(stack: LocalStack, path: str, body: Any, *, token: str | None = "default",
-               http: aiohttp.ClientSession | None = None) -> tuple[int, dict[str, Any]]:
-    """POST to a hook as a monitoring system would; returns status and JSON body."""
-    headers = {"Content-Type": "application/json"}
-    token = stack.alert_token if token == "default" else token
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    own = http is None
-    http = http or aiohttp.ClientSession()
-    try:
-        async with http.post(f"{stack.server.url}{path}", data=data, headers=headers) as resp:
-            return resp.status, await resp.json()
-    finally:
-        if own:
-            await http.close()
 
 
 async def count(stack: LocalStack, model: Any) -> int:
     """Rows in a table."""
     async with stack.rt.sessions() as session:
         return int((await session.exec(select(func.count()).select_from(model))).one())
-
-
-async def events(stack: LocalStack, incident_id: int, kind: str) -> list[TimelineEvent]:
-    """An incident's timeline events of one kind."""
-    async with stack.rt.sessions() as session:
-        rows = await session.exec(select(TimelineEvent).where(
-            TimelineEvent.incident_id == incident_id, TimelineEvent.kind == kind).order_by(TimelineEvent.id))
-        return list(rows.all())
 
 
 # --- units: parsing and mapping ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlmodel import select
 from bot.bulk import insert_rows
 from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.models import Delivery, Incident, TimelineEvent
-from tests.conftest import Database
+from tests.helpers import Database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -114,7 +114,7 @@ def test_ticks_show_dates_and_times_in_the_incident_zone() -> None:
     labels = tick_labels(data(end=T0 + timedelta(days=10)))
     assert len(labels) >= 4 and "11-13\n00:00" in labels
     assert all(label.endswith("\n00:00") for label in labels)  # midnights in Shanghai, not in UTC
-    assert drawing._figure(data(), typography.fonts()).axes[0].get_xlabel() == "Time (Asia/Shanghai)"
+    assert drawing._figure(data(), typography.fonts()).axes[0].get_xlabel() == "Time (UTC+8)"
 
 
 def test_short_incidents_tick_in_seconds() -> None:

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from bot.models import Step, TimelineEvent
 from bot.playbooks import SHIPPED_DIR, load_playbooks
-from tests.conftest import Database, StackFactory, declare, fast_playbooks, in_channel, timeline_kinds
+from tests.helpers import Database, StackFactory, declare, fast_playbooks, in_channel, timeline_kinds
 from yingji.cli import main
 from yingji.local import LocalStack
 

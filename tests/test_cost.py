@@ -22,10 +22,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import incidents, outbox, review, summary, timeline
 from bot.db import make_engine, make_sessionmaker, upgrade, utcnow
 from bot.incidents import DeclareRequest, Workspace
+from bot.loopwrite import LoopWriter
 from bot.models import Incident, SlackOp, Step, TimelineEvent
 from bot.playbooks import SHIPPED_DIR, load_playbooks
 from bot.scheduler import Scheduler, deferred, write_jobs
-from tests.conftest import Database, StackFactory, incidents_in_db, wait_for
+from tests.helpers import Database, StackFactory, incidents_in_db, wait_for
 from yingji.local import LocalStack
 
 MAX_TRANSACTIONS = 12  # per declaration on SQLite, from the request to its last Slack operation recorded
@@ -45,7 +46,7 @@ async def sessions(database: Database, tmp_path: Path) -> AsyncIterator[Sessions
 
 async def _incident(sessions: Sessions, title: str = "支付宝回调超时") -> int:
     playbook = load_playbooks([SHIPPED_DIR])["payment-failure"]
-    where = Workspace(channel_prefix="inc", tz=TZ, announce=False)
+    where = Workspace(channel_prefix="inc", tz=TZ, announce_channel_id=None)
     async with sessions() as session:
         declared = await incidents.declare(session, DeclareRequest(title=title, playbook="payment-failure",
                                                                    severity="sev2", declared_by="U0ZHANG"), where, playbook)
@@ -53,19 +54,19 @@ async def _incident(sessions: Sessions, title: str = "支付宝回调超时") ->
 
 
 class Transactions:
-    """Every transaction begun on any engine in this process, and every declaration written on SQLite's own
-    connection by the loop writer (bot/loopwrite.py), which SQLAlchemy does not see."""
+    """Every transaction begun on any engine in this process, and every one the loop writer runs on SQLite's own
+    connection (bot/loopwrite.py: declarations, stored commands), which SQLAlchemy does not see."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        declare_sqlite = incidents.declare_many_sqlite
+        transaction = LoopWriter._transaction
 
-        def counted(*args: Any, **kwargs: Any) -> list[incidents.Declared]:
-            answers = declare_sqlite(*args, **kwargs)  # one BEGIN IMMEDIATE … COMMIT
+        def counted(writer: LoopWriter, *args: Any, **kwargs: Any) -> Any:
+            result = transaction(writer, *args, **kwargs)  # one BEGIN IMMEDIATE … COMMIT
             self.count += 1
-            return answers
+            return result
 
-        monkeypatch.setattr(incidents, "declare_many_sqlite", counted)
+        monkeypatch.setattr(LoopWriter, "_transaction", counted)
         event.listen(Engine, "begin", self._begun)
 
     def _begun(self, connection: Any) -> None:

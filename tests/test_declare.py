@@ -9,10 +9,11 @@ import pytest
 from sqlmodel import select
 
 from bot import incidents
+from bot.batchwrite import OnSession
 from bot.incidents import DeclareRequest, DuplicateRequest
 from bot.models import RoleAssignment, TimelineEvent
 from bot.sandbox.server import Sandbox
-from tests.conftest import incidents_in_db, timeline_kinds
+from tests.helpers import incidents_in_db, timeline_kinds
 from yingji.local import LocalStack
 
 
@@ -33,7 +34,7 @@ async def test_declare_at_once_builds_the_channel(stack: LocalStack) -> None:
     assert incident.title == "Alipay callback timeout 支付宝回调超时"
     assert incident.declared_at.tzinfo is not None
     channel = sb.channels[incident.channel_id]
-    assert channel.name == "inc-1-alipay-callback-timeout"
+    assert channel.name == "inc-1-alipay-callback-timeout-zhifubao-huidiao-chaoshi"  # both scripts, in title order
     assert not channel.is_private
     assert alice in channel.members
     assert "INC-1" in channel.topic["value"] if isinstance(channel.topic, dict) else "INC-1" in channel.topic
@@ -92,7 +93,7 @@ async def test_channel_names_follow_slack_rules(stack: LocalStack) -> None:
         await stack.actor.slash("/incident", f"declare 2 traffic-surge {title}", user_id=alice, channel_id=general)
     await stack.settle()
     names = [sb.channels[i.channel_id].name for i in await incidents_in_db(stack)]
-    assert names[0] == f"inc-1-{(await incidents_in_db(stack))[0].declared_at.astimezone(stack.rt.settings.tz):%Y%m%d}"
+    assert names[0] == "inc-1-shuang-shiyida-cu-zhifu-shibai"  # Chinese as pinyin
     assert names[1].startswith("inc-2-xxxx") and len(names[1]) <= 80
     assert names[2] == "inc-3-flash-sale-overload"
     assert names[3] == "inc-4-flash-sale-overload-2"
@@ -165,7 +166,7 @@ async def test_a_request_stored_behind_the_writers_back_is_refused_whole(
     async with stack.rt.sessions() as session:
         assert (await incidents.declare(session, _request(stack, "trigger-1"), where, playbook)).key == "INC-1"
 
-    async def stale(session: object, keys: list[str]) -> dict[str, object]:  # as if the key were not stored yet
+    async def stale(executor: object, keys: list[str]) -> dict[str, object]:  # as if the key were not stored yet
         return {}
 
     monkeypatch.setattr(incidents, "_earlier", stale)
@@ -184,7 +185,9 @@ async def _in_one_batch(stack: LocalStack, requests: list[DeclareRequest]) -> li
 async def _through_a_session(stack: LocalStack, requests: list[DeclareRequest]) -> list[incidents.Declared]:
     """The same batch through declare_many with a session (alerts declare this way, inside their transaction)."""
     async with stack.rt.sessions() as session:
-        return await incidents.declare_many(session, requests, stack.rt.workspace(), stack.rt.playbooks)
+        answers = await incidents.declare_many(OnSession(session), requests, stack.rt.workspace())
+        await session.commit()
+        return answers
 
 
 @pytest.mark.parametrize("write", [_in_one_batch, _through_a_session], ids=["runtime", "session"])
@@ -214,8 +217,10 @@ async def test_a_storm_request_stored_behind_the_writers_back_is_refused_alone(
     """The runtime's writer (one trip on SQLite) refuses a taken dedup key as the session's does; the
     batch is rolled back whole and retried one by one, so only the repeat is refused."""
     [first] = await _in_one_batch(stack, [_request(stack, "trigger-1")])
-    monkeypatch.setattr(incidents, "_earlier", lambda session, keys: asyncio.sleep(0, {}))
-    monkeypatch.setattr(incidents, "_earlier_sqlite", lambda db, keys: {})
+    async def stale(executor: object, keys: list[str]) -> dict[str, object]:  # as if the key were not stored yet
+        return {}
+
+    monkeypatch.setattr(incidents, "_earlier", stale)
     innocent, repeat = await asyncio.gather(
         *(stack.rt.declarations.submit(_request(stack, key)) for key in ("trigger-2", "trigger-1")),
         return_exceptions=True)

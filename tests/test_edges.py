@@ -20,8 +20,7 @@ import pytest
 from sqlalchemy import event
 
 import yingji.app
-from tests.conftest import StackFactory, declare
-from tests.test_alerts import am_alert, am_payload, events, post
+from tests.helpers import StackFactory, am_alert, am_payload, declare, events, post
 from yingji.local import LocalStack
 
 

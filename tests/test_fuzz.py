@@ -32,7 +32,6 @@ from sqlmodel import col, select
 
 from bot.models import Incident, TimelineEvent
 from bot.slack.text import escape
-from tests.conftest import Database
 from tests.fuzz_cases import (
     block_action_cases,
     event_cases,
@@ -54,6 +53,7 @@ from tests.fuzz_harness import (
     refused_for_shape,
     seed,
 )
+from tests.helpers import Database
 from yingji.local import LocalStack
 
 

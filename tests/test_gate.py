@@ -25,9 +25,9 @@ from slack_bolt.response import BoltResponse
 
 from bot.sandbox.server import Sandbox
 from commands.router import HANDLERS
-from tests.conftest import BACKENDS, SKIP_POSTGRES, Database, postgres_server
 from tests.gate_entries import ENTRIES, SUBCOMMANDS, Entry, fill
 from tests.gate_world import RIGHT, SECRET, Scene, World, changed, config, refusals, snapshot
+from tests.helpers import BACKENDS, SKIP_POSTGRES, Database, postgres_server
 from yingji.app import build_bolt_app
 from yingji.local import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, LocalStack
 

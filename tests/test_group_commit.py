@@ -13,8 +13,7 @@ from bot.group_commit import GroupCommit
 from bot.models import Delivery, Incident, SlackOp, TimelineEvent
 from bot.sandbox.actor import sign
 from bot.tasks import TaskSet
-from tests.conftest import incidents_in_db
-from tests.test_requests import _slash_body
+from tests.helpers import incidents_in_db, slash_body
 from yingji.local import LocalStack
 
 
@@ -49,7 +48,7 @@ async def test_one_bad_write_fails_only_its_caller() -> None:
 
 async def test_a_burst_with_retries_declares_each_request_once(stack: LocalStack) -> None:
     alice = stack.users["zhang.wei"]
-    bodies = [_slash_body(stack, f"declare sev2 payment-failure 并发 {n}", alice) for n in range(30)]
+    bodies = [slash_body(stack, f"declare sev2 payment-failure 并发 {n}", alice) for n in range(30)]
     retried = bodies[:10]  # Slack retries these while the first delivery is still being answered
 
     async def send(body: bytes, retry: int | None) -> dict:

@@ -14,7 +14,7 @@ from bot.flows import notes
 from bot.intake import Command
 from bot.models import Intake, TimelineEvent
 from commands.router import HANDLERS, IN_ACK, READS
-from tests.conftest import declare
+from tests.helpers import declare
 from yingji.local import LocalStack
 
 NOTE = "note 切换到备用通道 B"

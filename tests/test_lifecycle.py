@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.db import utcnow
 from bot.models import Incident, TimelineEvent
 from bot.scheduler import fire
-from tests.conftest import StackFactory, declare, in_channel, timeline_kinds, wait_for
+from tests.helpers import StackFactory, declare, in_channel, timeline_kinds, wait_for
 from yingji.cli import main
 from yingji.local import LocalStack
 

@@ -14,7 +14,7 @@ from bot.db import utcnow
 from bot.models import Incident, Statement, TimelineEvent
 from bot.scheduler import fire
 from bot.slack.text import Said
-from tests.conftest import StackFactory, declare, in_channel, incidents_in_db
+from tests.helpers import StackFactory, declare, in_channel, incidents_in_db
 from yingji.local import LocalStack
 
 MARKUP = "<!channel> <!here> <@U0HOSTILE1> <http://evil.example|click>"

@@ -21,7 +21,7 @@ from bot.metrics import REGISTRY
 from bot.severity import SEVERITIES
 from bot.slack.ops import OPERATIONS
 from bot.slack.runner import DONE, FAILED
-from tests.test_alerts import post
+from tests.helpers import post
 from yingji.local import LocalStack
 
 # A fresh interpreter: the bot started on an empty database, scraped once before anything happened.

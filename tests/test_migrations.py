@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 
 from bot.db import alembic_config, make_engine, upgrade
 from bot.models import Incident, RoleAssignment
-from tests.conftest import Database
+from tests.helpers import Database
 from yingji.cli import main
 
 

@@ -26,7 +26,7 @@ from sqlmodel import col, select
 from bot.metrics import REGISTRY
 from bot.models import Incident, TimelineEvent
 from bot.severity import SEVERITIES
-from tests.conftest import declare
+from tests.helpers import declare
 from tests.monitoring import Daemon, alertmanager, check_tool, need, prometheus, query, until
 from yingji.local import LocalStack
 

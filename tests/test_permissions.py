@@ -32,7 +32,7 @@ from sqlmodel import col, select
 
 from bot.models import Incident, RoleAssignment, Statement, TimelineEvent
 from bot.sandbox.server import Sandbox
-from tests.conftest import BACKENDS, SKIP_POSTGRES, Database, postgres_server
+from tests.helpers import BACKENDS, SKIP_POSTGRES, Database, postgres_server
 from yingji.local import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, LocalStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

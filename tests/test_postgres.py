@@ -24,8 +24,16 @@ from bot.config import load_settings
 from bot.models import Incident, RoleAssignment, Statement, StatementReview, Step, TimelineEvent
 from bot.sandbox.actor import sign
 from bot.statements import service as statements
-from tests.conftest import Database, StackFactory, declare, in_channel, incidents_in_db, timeline_kinds
-from tests.test_statements import _config, _draft
+from tests.helpers import (
+    Database,
+    StackFactory,
+    declare,
+    draft_statement,
+    in_channel,
+    incidents_in_db,
+    statement_config,
+    timeline_kinds,
+)
 from yingji.local import LocalStack
 
 Replicas = tuple[LocalStack, LocalStack]
@@ -34,8 +42,8 @@ Replicas = tuple[LocalStack, LocalStack]
 @pytest.fixture
 async def replicas(make_stack: StackFactory, tmp_path: Path, database: Database) -> AsyncIterator[Replicas]:
     """Two web replicas behind one load balancer: one sandbox, one database; the second fires no jobs."""
-    first = await make_stack(config=_config)
-    second = await LocalStack.start(tmp_path / "replica", sandbox=first.sandbox, config=_config,
+    first = await make_stack(config=statement_config)
+    second = await LocalStack.start(tmp_path / "replica", sandbox=first.sandbox, config=statement_config,
                                     database_url=first.rt.settings.database_url, scheduler=False)
     try:
         yield first, second
@@ -139,7 +147,7 @@ async def test_comms_and_legal_approving_at_once_freeze_the_statement(replicas: 
     u = first.users
     incident = await declare(first, "declare sev1 data-breach 会员手机号外泄")
     await in_channel(first, incident, f"role comms <@{u['chen.jie']}>")
-    draft = await _draft(first, incident, data_lost="yes", data_detail="手机号和收货地址")
+    draft = await draft_statement(first, incident, data_lost="yes", data_detail="手机号和收货地址")
     await first.actor.join(incident.channel_id, u["li.na"])  # legal, inside the private incident
     presses = [(first, "chen.jie"), (second, "li.na"), (second, "chen.jie"), (first, "li.na")]  # with double clicks
     await asyncio.gather(*(stack.actor.block_action(u[who], "statement_approve", value=str(draft.id),
@@ -159,7 +167,7 @@ async def test_edits_and_an_approval_at_once_never_both_win(replicas: Replicas) 
     first, second = replicas
     u = first.users
     incident = await declare(first)
-    draft = await _draft(first, incident)
+    draft = await draft_statement(first, incident)
 
     async def edit(stack: LocalStack) -> int:
         async with stack.rt.sessions() as session:

@@ -25,7 +25,7 @@ from bot import review, summary, timeline
 from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.models import Incident, TimelineEvent
 from bot.slack.timeline_view import sections
-from tests.conftest import Database
+from tests.helpers import Database
 from yingji.cli import main
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -208,8 +208,8 @@ async def test_review_and_timeline_pages_show_it_once_with_its_count(sessions: S
     md = review.markdown(facts, TZ, playbook_name="支付失败", names={CHEN: "chen.jie", ZHANG: "zhang.wei"})
     refused = [line for line in md.splitlines() if "· refused ·" in line]
     assert refused == [
-        f"- 2026-11-22 12:00:07 CST · @chen.jie · refused · {TEXT} (×300)",
-        "- 2026-11-22 12:01:07 CST · @zhang.wei · refused · 请先解决",
+        f"- 2026-11-22 12:00:07 (UTC+8) · @chen.jie · refused · {TEXT} (×300)",
+        "- 2026-11-22 12:01:07 (UTC+8) · @zhang.wei · refused · 请先解决",
     ]
     text = "\n".join(sections(facts.events, TZ, "zh"))
     assert text.count("*已拒绝*") == 2 and text.count("(×300)") == 1 and "×1" not in text

@@ -16,7 +16,7 @@ from bench import replicas as harness
 from bot.config import ConfigError, load_settings
 from bot.db import create_database, drop_database, utcnow
 from bot.models import Step
-from tests.conftest import (
+from tests.helpers import (
     SKIP_POSTGRES,
     StackFactory,
     declare,

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from bot.scheduler import fire
-from tests.conftest import declare, in_channel, timeline_kinds
+from tests.helpers import declare, in_channel, timeline_kinds
 from yingji.cli import main
 from yingji.local import LocalStack
 
@@ -73,7 +73,7 @@ async def test_resolve_is_for_the_commander_and_posts_the_review(stack: LocalSta
     md = next(bytes(f["bytes"]).decode() for f in sb.files.values() if f["name"] == "INC-1-review.md")
     for heading in ("## 概要", "## 影响", "## 指标", "## 时间线", "## 做得好的", "## 需要改进的", "## 行动项"):
         assert heading in md
-    assert "- [ ] 回调延迟告警阈值改为 30 秒" in md and "@chen.jie" in md  # names, not ids, outside Slack
+    assert "- [ ] 回调延迟告警阈值改为 30 秒" in md and "@陈杰" in md  # names people chose, not ids, outside Slack
     assert "review_posted" in await timeline_kinds(stack, incident.id)
     assert sorted(await stack.rt.scheduler.job_ids()) == ["digest", "forget_deliveries"]  # reminders stopped
 
@@ -96,7 +96,7 @@ async def test_export_formats_parse_back(stack: LocalStack, fmt: str, monkeypatc
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(text)))
         assert rows[0]["kind"] == "declared" and any(r["kind"] == "status_changed" for r in rows)
-        assert all(r["at_local"].endswith("CST") for r in rows)
+        assert all(r["at_local"].endswith(" (UTC+8)") for r in rows)
     else:
         assert text.startswith("# 复盘草稿: INC-1") and "## 时间线" in text
 

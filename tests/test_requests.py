@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from sqlmodel import select
@@ -14,18 +13,8 @@ from bot.db import utcnow
 from bot.models import Delivery
 from bot.sandbox.actor import sign
 from bot.scheduler import fire
-from tests.conftest import declare, incidents_in_db
+from tests.helpers import declare, incidents_in_db, slash_body
 from yingji.local import LocalStack
-
-
-def _slash_body(stack: LocalStack, text: str, user: str) -> bytes:
-    sb = stack.sandbox
-    return urlencode({
-        "token": "x", "team_id": sb.team_id, "team_domain": "sandbox", "channel_id": stack.channels["general"],
-        "channel_name": "general", "user_id": user, "user_name": "zhang.wei", "command": "/incident",
-        "text": text, "api_app_id": sb.app_id, "is_enterprise_install": "false",
-        "response_url": sb.new_response_url(stack.channels["general"], user), "trigger_id": sb.new_trigger_id(),
-    }).encode()
 
 
 async def _nothing_changed(stack: LocalStack, channels_before: int) -> None:
@@ -51,7 +40,7 @@ async def test_forged_and_stale_signatures_are_refused(stack: LocalStack) -> Non
 
 async def test_a_retried_request_declares_once(stack: LocalStack) -> None:
     alice = stack.users["zhang.wei"]
-    body = _slash_body(stack, "declare sev2 payment-failure 微信支付回调失败", alice)
+    body = slash_body(stack, "declare sev2 payment-failure 微信支付回调失败", alice)
     replies = []
     for retry in (None, 1, 2):
         ts = str(int(time.time()))

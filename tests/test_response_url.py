@@ -24,7 +24,7 @@ from bot.slack import response_url
 from bot.slack.checklist import DONE_ACTION
 from bot.slack.notify import respond
 from bot.slack.response_url import ResponseUrlPolicy
-from tests.conftest import StackFactory, declare, in_channel
+from tests.helpers import StackFactory, declare, in_channel
 from yingji.local import LocalStack
 
 SLACK = ResponseUrlPolicy.from_settings(DEFAULT_API_URL)

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from bot.models import Incident, RoleAssignment, TimelineEvent
-from tests.conftest import declare, in_channel, timeline_kinds
+from tests.helpers import declare, in_channel, timeline_kinds
 from yingji.local import LocalStack
 
 
@@ -185,3 +185,27 @@ async def test_claims_of_an_empty_role_at_the_same_moment_have_one_winner(stack:
             TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "role_assigned"))).all()
     assert [e.data["user"] for e in assigned if e.data["role"] == role] == [winner]  # never A → B → C
     assert not any("接任" in str(m.get("text")) for name in claimants for m in sb.dms(u[name]))  # nobody "took over"
+
+
+def _role_fields(stack: LocalStack, incident: Incident) -> dict[str, str]:
+    """The header's roles section: each role's name → what it shows for the holder."""
+    [header] = [m for m in stack.sandbox.messages(incident.channel_id) if m["ts"] == incident.header_ts]
+    [section] = [b for b in header["blocks"] if b.get("block_id") == "header-roles"]
+    return dict(field["text"].split("\n", 1) for field in section["fields"])
+
+
+async def test_the_header_shows_every_role_and_follows_each_change_in_place(stack: LocalStack) -> None:
+    sb, u = stack.sandbox, stack.users
+    incident = await declare(stack)
+    names = {"*应急指挥*", "*技术支持*", "*信息发布*", "*法务*", "*客服*"}
+    fields = _role_fields(stack, incident)
+    assert set(fields) == names and set(fields.values()) == {"待指定"}
+    posted = len(sb.messages(incident.channel_id))
+    await in_channel(stack, incident, f"role comms <@{u['wang.fang']}>")
+    await in_channel(stack, incident, f"role support <@{u['li.na']}>")
+    fields = _role_fields(stack, incident)
+    assert fields["*信息发布*"] == f"<@{u['wang.fang']}>" and fields["*客服*"] == f"<@{u['li.na']}>"
+    assert fields["*应急指挥*"] == fields["*技术支持*"] == fields["*法务*"] == "待指定"
+    await in_channel(stack, incident, f"role support <@{u['wang.fang']}>", user="li.na")  # handed over by the holder
+    assert _role_fields(stack, incident)["*客服*"] == f"<@{u['wang.fang']}>"
+    assert len(sb.messages(incident.channel_id)) == posted  # edited in place, never posted again

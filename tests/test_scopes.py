@@ -26,7 +26,7 @@ from bot.sandbox.params import Params
 from bot.sandbox.scopes import KNOWN, AnyOf, manifest_scopes, needed
 from bot.sandbox.server import Sandbox
 from bot.scheduler import fire
-from tests.conftest import StackFactory, declare, in_channel
+from tests.helpers import StackFactory, declare, in_channel
 from yingji.local import LocalStack
 
 UPLOADS = ("chat.postMessage", "files.completeUploadExternal")

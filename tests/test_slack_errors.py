@@ -20,7 +20,7 @@ from bot.models import Incident, SlackOp, TimelineEvent
 from bot.sandbox.faults import RetryAfter
 from bot.slack.error_codes import COMMON, METHODS, ErrorKind, kind_of
 from bot.slack.errors import DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER, MIN_RETRY_AFTER, retry_after
-from tests.conftest import StackFactory, declare
+from tests.helpers import StackFactory, declare
 from yingji.local import LocalStack
 
 ROOT = Path(bot.__file__).resolve().parent.parent

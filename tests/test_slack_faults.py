@@ -21,7 +21,7 @@ from bot.i18n import t
 from bot.models import Incident, SlackOp
 from bot.sandbox.faults import Fault, Faults
 from bot.sandbox.server import Sandbox
-from tests.conftest import StackFactory, incidents_in_db, timeline_kinds, wait_for
+from tests.helpers import StackFactory, incidents_in_db, timeline_kinds, wait_for
 from yingji.local import LocalStack
 
 READY = ("channel_created", "header_posted", "header_pinned", "announced")
@@ -134,6 +134,28 @@ async def test_restart_finishes_interrupted_work_exactly_once(tmp_path: Path, in
         assert len(sb.messages(restarted.channels["incidents"])) == 1
     finally:
         await restarted.stop()
+
+
+async def test_a_stopped_bot_does_no_more_work(tmp_path: Path) -> None:
+    """Once stop() returns, none of its Slack operations runs on: a restart in the same process (as above) must find
+    Slack and the database as the stop left them, with no half-stopped runtime still calling and writing."""
+    stack = await LocalStack.start(tmp_path / "bot")
+    sb = stack.sandbox
+    sb.latency = 0.3
+    try:
+        await _declare(stack)
+        assert await wait_for(lambda: _calls(sb, "chat.postMessage") >= 1)  # a wave of operations is under way
+    finally:
+        await stack.stop(keep_sandbox=True)
+    try:
+        running = [task.get_name() for task in asyncio.all_tasks()
+                   if not task.done() and "OutboxRunner" in getattr(task.get_coro(), "__qualname__", "")]
+        assert running == []
+        calls = len(sb.calls)
+        await asyncio.sleep(sb.latency + 0.2)
+        assert len(sb.calls) == calls
+    finally:
+        await sb.stop()
 
 
 # -- the sweep: every Web API method of a whole story, every kind of fault ---------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import StackFactory, incidents_in_db, timeline_kinds
+from tests.helpers import StackFactory, incidents_in_db, timeline_kinds
 
 
 async def test_socket_mode_declares_the_same_way(make_stack: StackFactory) -> None:
@@ -20,7 +20,7 @@ async def test_socket_mode_declares_the_same_way(make_stack: StackFactory) -> No
     await stack.settle()
     [incident] = await incidents_in_db(stack)
     channel = stack.sandbox.channels[incident.channel_id]
-    assert channel.name == "inc-1-homepage-blank"
+    assert channel.name == "inc-1-shouye-baiping-homepage-blank"
     assert channel.pins == [incident.header_ts]
     assert {"channel_created", "header_pinned", "announced"} <= set(await timeline_kinds(stack, incident.id))
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import pytest
 from aiohttp import web
@@ -15,58 +14,26 @@ from sqlmodel import select
 from bot.db import utcnow
 from bot.models import Statement
 from commands import statement as statement_commands
-from tests.conftest import StackFactory, declare, in_channel, timeline_kinds, wait_for
+from tests.helpers import (
+    StackFactory,
+    declare,
+    draft_statement,
+    in_channel,
+    statement_config,
+    statement_form,
+    statements_in_db,
+    team_time_in,
+    timeline_kinds,
+    wait_for,
+)
 from yingji.local import LocalStack
 
 STAGES = ("investigating", "identified", "monitoring", "resolved")
 
 
-def _config(users: dict[str, str]) -> dict[str, Any]:
-    return {"brand": "示例商城", "comms_approvers": [users["wang.fang"]], "legal_approvers": [users["li.na"]]}
-
-
 @pytest.fixture
 async def shop(make_stack: StackFactory) -> LocalStack:
-    return await make_stack(config=_config)
-
-
-def _later(stack: LocalStack, seconds: float) -> str:
-    return (utcnow() + timedelta(seconds=seconds)).astimezone(stack.rt.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _values(stack: LocalStack, stage: str = "investigating", lang: str = "zh", *, seconds: float = 1800,
-            **facts: str) -> dict[str, dict[str, Any]]:
-    filled = {
-        "what_happened": "部分用户用支付宝付款后订单仍显示待支付",
-        "affected": "今天 08:30 以后用支付宝下单的部分用户",
-        "doing": "已切换备用通道，并逐笔核对已扣款订单",
-        "customer_action": "请勿重复付款；已扣款的订单核对后会自动更新",
-        "compensation": "",
-        "data_lost": "no",
-        "data_detail": "",
-        **facts,
-    }
-    values = {name: {"value": value} for name, value in filled.items()}
-    values["stage"] = {"value": stage}
-    values["language"] = {"value": lang}
-    values["next_update"] = {"value": "" if stage == "resolved" else _later(stack, seconds)}
-    return values
-
-
-async def _draft(stack: LocalStack, incident, user: str = "zhang.wei", text: str = "statement", **kwargs) -> Statement:
-    """Open the form with the command, submit it, and return the new version."""
-    reply = await in_channel(stack, incident, text, user=user)
-    assert reply.status == 200
-    view_id = [k for k, v in stack.sandbox.views.items() if v.get("callback_id") == "statement_form"][-1]
-    submitted = await stack.actor.submit_view(view_id, stack.users[user], values=_values(stack, **kwargs))
-    assert submitted.status == 200 and not (submitted.json or {}).get("errors"), submitted.body
-    await stack.settle()
-    return (await _statements(stack))[-1]
-
-
-async def _statements(stack: LocalStack) -> list[Statement]:
-    async with stack.rt.sessions() as session:
-        return list((await session.exec(select(Statement).order_by(Statement.id))).all())
+    return await make_stack(config=statement_config)
 
 
 async def _press(stack: LocalStack, statement: Statement, action: str, user: str, channel: str):
@@ -84,14 +51,14 @@ def _thread(stack: LocalStack, channel: str, statement: Statement) -> str:
 async def test_drafts_for_every_stage(shop: LocalStack, lang: str) -> None:
     incident = await declare(shop)
     for stage in STAGES:
-        draft = await _draft(shop, incident, stage=stage, lang=lang, text=f"statement {stage} {lang}")
+        draft = await draft_statement(shop, incident, stage=stage, lang=lang, text=f"statement {stage} {lang}")
         assert (draft.stage, draft.language, draft.status) == (stage, lang, "draft")
         assert draft.text and set(draft.outlets) == {"banner", "push", "social", "email", "script"}
         message = next(m for m in shop.sandbox.messages(incident.channel_id) if m["ts"] == draft.message_ts)
         assert f"v{draft.version}" in str(message["blocks"]) and "statement_approve" in str(message["blocks"])
         assert f"v{draft.version}" in _thread(shop, incident.channel_id, draft)
         assert "INC-1" not in json.dumps(draft.outlets, ensure_ascii=False)  # the key never goes public
-    assert [s.version for s in await _statements(shop)] == [1, 2, 3, 4]
+    assert [s.version for s in await statements_in_db(shop)] == [1, 2, 3, 4]
 
 
 async def test_form_prefills_from_the_playbook_and_refuses_a_missing_next_update(shop: LocalStack) -> None:
@@ -101,18 +68,18 @@ async def test_form_prefills_from_the_playbook_and_refuses_a_missing_next_update
     blocks = {b["block_id"]: b for b in view["blocks"]}
     assert blocks["what_happened"]["element"]["initial_value"]  # the playbook's impact hint
     assert blocks["next_update"]["element"]["initial_value"].startswith(str(utcnow().astimezone(shop.rt.settings.tz).year))
-    values = _values(shop)
+    values = statement_form(shop)
     values["next_update"] = {"value": ""}
     refused = await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=values)
     assert refused.json["response_action"] == "errors" and "next_update" in refused.json["errors"]
     values["next_update"] = {"value": "tomorrow-ish"}
     refused = await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=values)
     assert "2026-11-22 09:30" in refused.json["errors"]["next_update"]
-    for when, why in ((_later(shop, -600), "已经过去"), ("9999-01-01 10:00", "太远"), (_later(shop, 25 * 3600), "太远")):
+    for when, why in ((team_time_in(shop, -600), "已经过去"), ("9999-01-01 10:00", "太远"), (team_time_in(shop, 25 * 3600), "太远")):
         values["next_update"] = {"value": when}
         refused = await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=values)
         assert why in refused.json["errors"]["next_update"], (when, refused.json)  # a promise the public can hold us to
-    assert await _statements(shop) == []
+    assert await statements_in_db(shop) == []
     wrong = await in_channel(shop, incident, "statement someday")
     assert "someday" in wrong.text
 
@@ -121,65 +88,65 @@ async def test_who_may_approve(shop: LocalStack) -> None:
     sb, u = shop.sandbox, shop.users
     incident = await declare(shop)
     await in_channel(shop, incident, f"role comms <@{u['chen.jie']}>")
-    draft = await _draft(shop, incident, user="chen.jie")  # drafted by the comms holder himself
+    draft = await draft_statement(shop, incident, user="chen.jie")  # drafted by the comms holder himself
     await _press(shop, draft, "statement_approve", "chen.jie", incident.channel_id)  # self-approval
     await _press(shop, draft, "statement_approve", "guest", incident.channel_id)     # not an approver
     notices = [str(r.get("text")) for r in sb.responses]
     assert any("起草人不能批准自己的草稿" in n for n in notices)
     assert any("只有comms角色负责人或配置的审批人可以批准" in n for n in notices)
-    assert (await _statements(shop))[-1].status == "draft"
+    assert (await statements_in_db(shop))[-1].status == "draft"
     assert (await timeline_kinds(shop, incident.id)).count("refused") == 2
     count = len(sb.messages(incident.channel_id))
     await _press(shop, draft, "statement_approve", "wang.fang", incident.channel_id)  # a configured comms approver
-    approved = (await _statements(shop))[-1]
+    approved = (await statements_in_db(shop))[-1]
     assert approved.status == "approved" and approved.approved_at is not None
     assert len(sb.messages(incident.channel_id)) == count  # updated in place
     message = next(m for m in sb.messages(incident.channel_id) if m["ts"] == approved.message_ts)
     assert "已批准" in str(message["blocks"]) and "statement_publish" in str(message["blocks"])
     assert "已批准并冻结" in _thread(shop, incident.channel_id, approved)
     again = await _press(shop, draft, "statement_approve", "chen.jie", incident.channel_id)
-    assert again.status == 200 and (await _statements(shop))[-1].status == "approved"
+    assert again.status == 200 and (await statements_in_db(shop))[-1].status == "approved"
 
 
 async def test_a_breach_needs_comms_and_legal(shop: LocalStack) -> None:
     u = shop.users
     incident = await declare(shop, "declare sev1 data-breach 会员手机号外泄")
     await in_channel(shop, incident, f"role comms <@{u['chen.jie']}>")
-    draft = await _draft(shop, incident, data_lost="yes", data_detail="手机号和收货地址")
+    draft = await draft_statement(shop, incident, data_lost="yes", data_detail="手机号和收货地址")
     await _press(shop, draft, "statement_approve", "chen.jie", incident.channel_id)
-    partly = (await _statements(shop))[-1]
+    partly = (await statements_in_db(shop))[-1]
     assert partly.status == "draft"
     message = next(m for m in shop.sandbox.messages(incident.channel_id) if m["ts"] == partly.message_ts)
     assert ":hourglass: 法务" in str(message["blocks"])  # the draft shows what it still needs
     assert "还需要：法务" in _thread(shop, incident.channel_id, partly)
     await shop.actor.join(incident.channel_id, u["li.na"])  # a private incident: only people inside it may act
     await _press(shop, draft, "statement_approve", "li.na", incident.channel_id)  # configured legal approver
-    assert (await _statements(shop))[-1].status == "approved"
+    assert (await statements_in_db(shop))[-1].status == "approved"
     kinds = await timeline_kinds(shop, incident.id)
     assert kinds.count("statement_approval") == 1 and kinds.count("statement_approved") == 1
 
 
 async def test_edit_after_approval_is_a_new_version_needing_approval(shop: LocalStack) -> None:
     incident = await declare(shop)
-    v1 = await _draft(shop, incident)
+    v1 = await draft_statement(shop, incident)
     await _press(shop, v1, "statement_approve", "wang.fang", incident.channel_id)
     await _press(shop, v1, "statement_edit", "zhang.wei", incident.channel_id)
     view_id = [k for k, v in shop.sandbox.views.items() if v.get("callback_id") == "statement_form"][-1]
     prefilled = {b["block_id"]: b for b in shop.sandbox.views[view_id]["blocks"]}
     assert prefilled["doing"]["element"]["initial_value"] == "已切换备用通道，并逐笔核对已扣款订单"
-    await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=_values(shop, "identified", doing="已定位为支付宝回调网关"))
+    await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=statement_form(shop, "identified", doing="已定位为支付宝回调网关"))
     await shop.settle()
-    first, second = await _statements(shop)
+    first, second = await statements_in_db(shop)
     assert (first.status, first.superseded_by) == ("approved", second.id)  # frozen: its text is what went out
     assert (second.version, second.status, second.stage) == (2, "draft", "identified")
     assert "v2" in _thread(shop, incident.channel_id, first)
     await _press(shop, second, "statement_approve", "wang.fang", incident.channel_id)
-    assert (await _statements(shop))[-1].status == "approved"
+    assert (await statements_in_db(shop))[-1].status == "approved"
 
 
 async def test_request_changes_with_a_comment(shop: LocalStack) -> None:
     incident = await declare(shop)
-    draft = await _draft(shop, incident)
+    draft = await draft_statement(shop, incident)
     await _press(shop, draft, "statement_changes", "wang.fang", incident.channel_id)
     view_id = [k for k, v in shop.sandbox.views.items() if v.get("callback_id") == "statement_changes_form"][-1]
     await shop.actor.submit_view(view_id, shop.users["wang.fang"], values={"comment": {"value": "补偿写清楚：10 元无门槛券"}})
@@ -193,7 +160,7 @@ async def test_request_changes_with_a_comment(shop: LocalStack) -> None:
 async def test_outlets_that_cannot_fit_are_flagged_not_cut(shop: LocalStack) -> None:
     incident = await declare(shop)
     long_fact = "部分用户在使用支付宝、微信支付和银联云闪付付款后，订单长时间仍显示待支付，" * 3
-    draft = await _draft(shop, incident, what_happened=long_fact)
+    draft = await draft_statement(shop, incident, what_happened=long_fact)
     flagged = [name for name, outlet in draft.outlets.items() if outlet["over"]]
     assert "banner" in flagged
     assert long_fact.strip("，") in draft.outlets["banner"]["text"] or long_fact in draft.outlets["banner"]["text"]
@@ -207,7 +174,7 @@ async def test_show_and_mark_published(shop: LocalStack) -> None:
     incident = await declare(shop)
     none_yet = await in_channel(shop, incident, "statement show", user="liu.yang")
     assert "还没有已批准的对外口径" in none_yet.text
-    draft = await _draft(shop, incident)
+    draft = await draft_statement(shop, incident)
     await _press(shop, draft, "statement_approve", "wang.fang", incident.channel_id)
     shown = (await shop.actor.slash("/incident", "statement show INC-1", user_id=u["liu.yang"],
                                     channel_id=shop.channels["general"])).text
@@ -216,7 +183,7 @@ async def test_show_and_mark_published(shop: LocalStack) -> None:
     view_id = [k for k, v in shop.sandbox.views.items() if v.get("callback_id") == "statement_publish_form"][-1]
     await shop.actor.submit_view(view_id, u["wang.fang"], values={"outlets": {"value": ["banner", "social"]}})
     await shop.settle()
-    published = (await _statements(shop))[-1]
+    published = (await statements_in_db(shop))[-1]
     assert published.published_to == ["banner", "social"] and published.published_at is not None
     assert "statement_published" in await timeline_kinds(shop, incident.id)
 
@@ -237,10 +204,10 @@ async def test_webhook_delivery_is_signed_and_retried(make_stack: StackFactory, 
     port = runner.addresses[0][1]
     monkeypatch.setenv("BANNER_HOOK_SECRET", "s3cret-for-tests")
     try:
-        stack = await make_stack(config=lambda users: {**_config(users), "outlet_webhooks": {
+        stack = await make_stack(config=lambda users: {**statement_config(users), "outlet_webhooks": {
             "banner": {"url": f"http://127.0.0.1:{port}/banner", "secret_env": "BANNER_HOOK_SECRET"}}})
         incident = await declare(stack)
-        draft = await _draft(stack, incident)
+        draft = await draft_statement(stack, incident)
         await _press(stack, draft, "statement_approve", "wang.fang", incident.channel_id)
     finally:
         await runner.cleanup()
@@ -250,7 +217,7 @@ async def test_webhook_delivery_is_signed_and_retried(make_stack: StackFactory, 
     assert headers["X-Yingji-Signature"] == f"sha256={expected}"
     payload = json.loads(body)
     assert payload["outlet"] == "banner" and payload["version"] == 1 and payload["text"]
-    assert "第 3 次" in _thread(stack, incident.channel_id, (await _statements(stack))[-1])
+    assert "第 3 次" in _thread(stack, incident.channel_id, (await statements_in_db(stack))[-1])
     assert "statement_delivered" in await timeline_kinds(stack, incident.id)
 
 
@@ -262,18 +229,18 @@ async def test_next_update_reminder_fires_and_a_newer_statement_replaces_it(shop
     def reminders() -> list[dict]:
         return [m for m in sb.messages(incident.channel_id) if ":loudspeaker:" in str(m.get("text"))]
 
-    v1 = await _draft(shop, incident, seconds=6)
+    v1 = await draft_statement(shop, incident, seconds=6)
     await _press(shop, v1, "statement_approve", "wang.fang", incident.channel_id)
-    v1_due = datetime.fromisoformat((await _statements(shop))[-1].facts["next_update_at"])
+    v1_due = datetime.fromisoformat((await statements_in_db(shop))[-1].facts["next_update_at"])
     assert await shop.rt.scheduler.next_run(f"statement-update:{incident.id}") == v1_due
-    v2 = await _draft(shop, incident, text="statement identified", stage="identified", seconds=600)
+    v2 = await draft_statement(shop, incident, text="statement identified", stage="identified", seconds=600)
     await _press(shop, v2, "statement_approve", "wang.fang", incident.channel_id)
     assert utcnow() < v1_due, "the test machine was too slow to replace v1's reminder in time"
-    v2_due = datetime.fromisoformat((await _statements(shop))[-1].facts["next_update_at"])
+    v2_due = datetime.fromisoformat((await statements_in_db(shop))[-1].facts["next_update_at"])
     assert await shop.rt.scheduler.next_run(f"statement-update:{incident.id}") == v2_due  # replaced
     wait = (v1_due - utcnow()).total_seconds() + 1.5
     assert not await wait_for(lambda: bool(reminders()), seconds=wait)  # v1's promise no longer fires
-    v3 = await _draft(shop, incident, text="statement monitoring", stage="monitoring", seconds=2)
+    v3 = await draft_statement(shop, incident, text="statement monitoring", stage="monitoring", seconds=2)
     await _press(shop, v3, "statement_approve", "wang.fang", incident.channel_id)
     assert await wait_for(lambda: bool(reminders()))
     await shop.settle()
@@ -291,7 +258,7 @@ async def test_a_statement_form_that_fails_inside_tells_the_author_and_keeps_not
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(statement_commands, "submit_form", broken)
-    stack = await make_stack(config=_config)
+    stack = await make_stack(config=statement_config)
     incident = await declare(stack)
     await in_channel(stack, incident, "statement")
     view_id = [k for k, v in stack.sandbox.views.items() if v.get("callback_id") == "statement_form"][-1]

@@ -9,7 +9,7 @@ from sqlmodel import select
 from bot import timeline
 from bot.models import TimelineEvent
 from bot.sandbox import people
-from tests.conftest import declare, in_channel
+from tests.helpers import declare, in_channel
 from yingji.local import LocalStack
 
 
@@ -110,7 +110,7 @@ async def test_timeline_across_midnight_shows_dates_in_the_team_zone(stack: Loca
             timeline.record(session, incident.id, "note", actor=stack.users["li.na"], text=text, at=at)
         await session.commit()
     text = str((await in_channel(stack, incident, "timeline")).message["blocks"])
-    assert "2026-11-11 23:50:00 CST" in text and "2026-11-12 00:10:00 CST" in text
+    assert "2026-11-11 23:50:00 (UTC+8)" in text and "2026-11-12 00:10:00 (UTC+8)" in text
     assert text.index("before midnight") < text.index("after midnight")
 
 

@@ -4,9 +4,7 @@ the escalation people."""
 
 from __future__ import annotations
 
-from tests.conftest import StackFactory, declare
-from tests.test_alerts import am_payload, post
-from tests.test_statements import _config, _draft
+from tests.helpers import StackFactory, am_payload, declare, draft_statement, post, statement_config
 from yingji.local import LocalStack
 
 
@@ -28,9 +26,9 @@ async def test_a_note_whose_echo_fails_is_told_to_its_author(stack: LocalStack) 
 
 
 async def test_an_approval_whose_draft_cannot_be_updated_is_told_to_the_approver(make_stack: StackFactory) -> None:
-    stack = await make_stack(config=_config)
+    stack = await make_stack(config=statement_config)
     incident = await declare(stack)
-    draft = await _draft(stack, incident)
+    draft = await draft_statement(stack, incident)
     stack.sandbox.faults.add("chat.update", "5xx", times=20)
     await stack.actor.block_action(stack.users["wang.fang"], "statement_approve", value=str(draft.id),
                                    channel_id=incident.channel_id, message_ts=draft.message_ts)

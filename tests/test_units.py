@@ -24,13 +24,15 @@ ENV = {"SLACK_BOT_TOKEN": "xoxb-1-secretvalue", "SLACK_SIGNING_SECRET": "signing
 
 
 def test_title_slug() -> None:
-    assert title_slug("Alipay Callback TIMEOUT!! (华东)") == "alipay-callback-timeout"
-    assert title_slug("双十一支付失败") == ""
+    assert title_slug("Alipay Callback TIMEOUT!! (华东)") == "alipay-callback-timeout-huadong"
+    assert title_slug("双十一支付失败") == "shuangshi-yi-zhifu-shibai"
+    assert title_slug("🔥！？") == ""
     assert title_slug("Café crème") == "cafe-creme"
 
 
 def test_channel_names() -> None:
-    assert channel_name("inc", 7, "双十一支付失败", LATE, SHANGHAI) == "inc-7-20261112"
+    assert channel_name("inc", 7, "双十一支付失败", LATE, SHANGHAI) == "inc-7-shuangshi-yi-zhifu-shibai"
+    assert channel_name("inc", 7, "🔥！？", LATE, SHANGHAI) == "inc-7-20261112"
     assert channel_name("inc", 7, "Checkout down", LATE, SHANGHAI, private=True) == "inc-7-20261112"
     long = channel_name("inc", 12345, "word " * 100, LATE, SHANGHAI)
     assert len(long) <= 80 and long.startswith("inc-12345-word-word") and not long.endswith("-")

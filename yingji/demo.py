@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.db import utcnow
 from bot.models import Incident, Step, TimelineEvent
@@ -142,7 +142,7 @@ async def run_demo() -> int:
         async with stack.rt.sessions() as session:
             incident = (await session.exec(select(Incident))).one()
             events = list((await session.exec(
-                select(TimelineEvent).where(TimelineEvent.incident_id == incident.id).order_by(TimelineEvent.id)
+                select(TimelineEvent).where(TimelineEvent.incident_id == incident.id).order_by(col(TimelineEvent.id))
             )).all())
         names = demo.names
         channel = sb.channels[channel_id]

@@ -13,6 +13,7 @@ from bot.drills import past
 from bot.figures import figures
 from bot.milestones import duration
 from bot.runtime import load_deployment_playbooks
+from bot.times import when
 
 PERIOD = re.compile(r"^(\d{1,5})([hdw])$")
 
@@ -54,7 +55,7 @@ async def report(settings: Settings, period: timedelta) -> str:
             result = await figures(session, utcnow() - period)
     finally:
         await engine.dispose()
-    since = result.since.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+    since = when(result.since, settings.tz)
     lines = [f"Incidents since {since} (drills excluded): {result.incidents}", "", "By severity:"]
     lines += [f"  {severity:<6} {count}" for severity, count in result.by_severity.items()] or ["  (none)"]
     lines += ["", "By playbook:"]
@@ -78,18 +79,19 @@ async def drills_report(settings: Settings) -> str:
         await engine.dispose()
     if not rows:
         return "No drills yet. Run one with /incident drill <playbook>.\n"
-    lines = [f"{'drill':<8} {'date':<17} {'playbook':<28} {'score':>5}  steps on time  roles ≤10 min  statement"]
-    for incident, card in rows:
-        date = incident.declared_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+    dates = [when(incident.declared_at, settings.tz) for incident, _ in rows]
+    wide = max(len(date) for date in dates)  # the offset's length varies: UTC+8, UTC+5:30
+    lines = [f"{'drill':<8} {'date':<{wide}} {'playbook':<28} {'score':>5}  steps on time  roles ≤10 min  statement"]
+    for (incident, card), date in zip(rows, dates, strict=True):
         if card is None:
-            lines.append(f"{incident.key:<8} {date:<17} {incident.playbook:<28} {'—':>5}  (not closed yet)")
+            lines.append(f"{incident.key:<8} {date:<{wide}} {incident.playbook:<28} {'—':>5}  (not closed yet)")
             continue
         steps = card.get("steps") or []
         on_time = sum(1 for s in steps if s.get("took") is not None and s["took"] <= s["due"])
         roles = card.get("roles") or {}
         assembled = sum(1 for m in roles.values() if m is not None and m <= 10)
         statement = card.get("statement_minutes")
-        lines.append(f"{incident.key:<8} {date:<17} {incident.playbook:<28} {card.get('score', 0):>5}  "
+        lines.append(f"{incident.key:<8} {date:<{wide}} {incident.playbook:<28} {card.get('score', 0):>5}  "
                      f"{on_time:>3}/{len(steps):<9} {assembled:>3}/{len(roles):<10} "
                      f"{f'{statement:g} min' if statement is not None else '—'}")
     return "\n".join(lines) + "\n"

@@ -144,12 +144,12 @@ async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> tupl
         counts = []
         for kind in ("alert_firing", "alert_resolved"):
             some = [row for row in rows if row["kind"] == kind]
-            result = await session.exec(statement, params=some) if some else None  # type: ignore[call-overload]
+            result = await session.exec(statement, params=some) if some else None
             counts.append(int(result.rowcount) if result is not None else 0)
         return counts[0], counts[1]
     returning = (postgresql_insert(table).values(rows).on_conflict_do_nothing(index_elements=["source_key"])
                  .returning(table.c.kind))
-    kinds = [row[0] for row in (await session.exec(returning)).all()]  # type: ignore[call-overload]
+    kinds = [row[0] for row in (await session.exec(returning)).all()]
     return kinds.count("alert_firing"), kinds.count("alert_resolved")
 
 

@@ -42,8 +42,9 @@ from bot.chart.model import (
     severity_level,
     sorted_marks,
     x_limits,
-    zone_name,
+    zone_label,
 )
+from bot.times import when
 
 # Matplotlib is not thread-safe (shared font caches); the bot renders from worker threads.
 _RENDER_LOCK = threading.Lock()
@@ -130,7 +131,7 @@ def _draw_frame(ax: Axes, data: ChartData, lanes: list[_Lane], lo: datetime, hi:
     ax.tick_params(axis="x", labelsize=9)
     ax.grid(axis="x", color="#e6e6e6", linewidth=0.8, zorder=0)
     ax.set_axisbelow(True)
-    ax.set_xlabel(f"Time ({zone_name(data.tz)})", fontproperties=fonts.props(LANE_PT))
+    ax.set_xlabel(f"Time ({zone_label(data.tz, lo, hi)})", fontproperties=fonts.props(LANE_PT))
     ax.axvline(date2num(aware(data.start)), color="#555555", linestyle="--", linewidth=1, zorder=2)
 
 
@@ -285,9 +286,9 @@ def _draw_header(figure: Figure, data: ChartData, fonts: typography.Fonts) -> No
     heading = " ".join(part for part in (data.key, title) if part) + suffix
     typography.text(figure, 0.01, 0.94, heading, fonts.props(TITLE_PT, "bold"), ha="left", va="center",
                     color="#111111")
-    start, end = aware(data.start).astimezone(data.tz), aware(data.end)
+    start, end = aware(data.start), aware(data.end)
     statuses = sorted_marks(data.statuses)
-    facts = [f"Declared {start:%Y-%m-%d %H:%M}", f"duration {duration(end - aware(data.start))}"]
+    facts = [f"Declared {when(start, data.tz)}", f"duration {duration(end - start)}"]
     if statuses:
         facts.append(f"status: {typography.drawable(statuses[-1].label, fonts)}")
     typography.text(figure, 0.01, 0.865, "  ·  ".join(facts), fonts.props(SUBTITLE_PT), ha="left", va="center",

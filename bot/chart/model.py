@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.times import utc_offset
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -106,6 +108,7 @@ def duration(span: timedelta) -> str:
     return f"{secs}s"
 
 
-def zone_name(tz: ZoneInfo) -> str:
-    """The IANA name of the zone, e.g. "Asia/Shanghai"."""
-    return getattr(tz, "key", None) or str(tz)
+def zone_label(tz: ZoneInfo, lo: datetime, hi: datetime) -> str:
+    """The offset the ticks are read in, `UTC+8`; both, `UTC-4 to UTC-5`, when the span crosses a clock change."""
+    first, last = utc_offset(aware(lo), tz), utc_offset(aware(hi), tz)
+    return first if first == last else f"{first} to {last}"

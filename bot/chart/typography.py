@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from matplotlib import font_manager
 from matplotlib.axes import Axes
@@ -16,18 +18,12 @@ from matplotlib.text import Text
 
 from bot.chart.model import DPI
 
-LATIN_FAMILY = "DejaVu Sans"
-CJK_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Droid Sans Fallback",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "SimHei",
-)
+_log = logging.getLogger(__name__)
+
+LATIN_FAMILY = "DejaVu Sans"  # bundled with matplotlib, so present everywhere
+CJK_FAMILY = "Yingji Sans SC"  # our subset of Noto Sans CJK SC; fonts/README.md says how it is made
+FONTS_DIR = Path(__file__).resolve().parent / "fonts"
+CJK_FONT_FILES = (FONTS_DIR / "YingjiSansSC-Regular.otf", FONTS_DIR / "YingjiSansSC-Bold.otf")
 
 
 @dataclass(frozen=True)
@@ -44,20 +40,31 @@ class Fonts:
 
 @lru_cache(maxsize=1)
 def fonts() -> Fonts:
-    """Find a system CJK font once per process (e.g. Debian's fonts-wqy-microhei or fonts-noto-cjk);
-    without one, text is cleaned so it never shows tofu boxes."""
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
-    cjk = next((name for name in CJK_FAMILIES if name in installed), None)
-    families = (LATIN_FAMILY, cjk) if cjk else (LATIN_FAMILY,)
-    drawable: set[int] = set()
-    for family in families:
-        drawable |= _charmap(family)
-    return Fonts(families, frozenset(drawable))
+    """Register the CJK font shipped in this package once per process, so Chinese draws on a machine with no
+    fonts installed; if the files are missing, text is cleaned so it never shows tofu boxes."""
+    latin = _charmap(_path_of(LATIN_FAMILY))
+    try:
+        cjk = set().union(*(_register(path) for path in CJK_FONT_FILES))
+    except (OSError, RuntimeError) as error:  # a broken install: draw "…" for Chinese rather than fail a summary
+        _log.warning("chart: the shipped CJK font cannot be loaded (%s); Chinese shows as …", error)
+        return Fonts((LATIN_FAMILY,), frozenset(latin))
+    return Fonts((LATIN_FAMILY, CJK_FAMILY), frozenset(latin | cjk))
 
 
-def _charmap(family: str) -> set[int]:
-    """The code points one installed family can draw."""
-    path = font_manager.findfont(FontProperties(family=family), fallback_to_default=False)
+def _register(path: Path) -> set[int]:
+    """Add one shipped font file to matplotlib's font list (once) and return the code points it draws."""
+    if not any(entry.fname == str(path) for entry in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(path)
+    return _charmap(path)
+
+
+def _path_of(family: str) -> Path:
+    """The file matplotlib draws a family's regular face from."""
+    return Path(font_manager.findfont(FontProperties(family=family), fallback_to_default=False))
+
+
+def _charmap(path: Path) -> set[int]:
+    """The code points one font file can draw."""
     return set(FT2Font(path).get_charmap())
 
 

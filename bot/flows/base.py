@@ -8,13 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import deliveries, incidents, timeline
 from bot.config import FileConfig
 from bot.db import lock_row
+from bot.deployment import Learned, not_started
 from bot.i18n import pick
 from bot.models import Incident
 from bot.playbooks import Playbook
@@ -31,10 +32,20 @@ class Actor:
     reply_to: str | None = None  # the response_url of where they acted: what later goes wrong is told there
 
 
-def asker(actor: Actor) -> dict[str, str]:
+class Asker(TypedDict, total=False):
+    """Who asked for a queued operation, and where to tell them (their keys never clash with enqueue's own)."""
+
+    by: Required[str]
+    response_url: str
+
+
+def asker(actor: Actor) -> Asker:
     """Arguments for a queued operation that someone's action asked for: if Slack refuses it, the runner tells
     them where they acted, not only the declarer."""
-    return {"by": actor.user, **({"response_url": actor.reply_to} if actor.reply_to else {})}
+    asked: Asker = {"by": actor.user}
+    if actor.reply_to:
+        asked["response_url"] = actor.reply_to
+    return asked
 
 
 def view_request(view_id: object, user: str, values: object) -> str | None:
@@ -90,9 +101,13 @@ class Context:
 
     file: FileConfig = field(default_factory=FileConfig)
     tz: tzinfo = UTC
-    bot_user_id: str = ""
     playbooks: dict[str, Playbook] = field(default_factory=dict)
     cadence: Callable[[str], float | None] = lambda severity: None
+    deployment: Learned = not_started
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.deployment().bot_user_id
 
     @property
     def language(self) -> str:

@@ -103,7 +103,7 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
 
 def _next_update_problem(ctx: Context, severity: str, at: datetime, now: datetime, lang: str) -> str | None:
     """Why the promised next update cannot stand: it is past, or further than a day (or the cadence) away."""
-    shown = when(at, ctx.tz)  # type: ignore[arg-type]
+    shown = when(at, ctx.tz)
     if at <= now:
         return pick(lang, f"{shown} 已经过去：请写一个将来的时间", f"{shown} has passed: give a time still to come")
     horizon = max(NEXT_UPDATE_HORIZON, timedelta(minutes=ctx.cadence(severity) or 0))

@@ -21,6 +21,10 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite's DDL is transactional, but Alembic assumes not and commits after each revision: a replica
+        # starting beside another then read the version between two of them and ran one again ("table …
+        # already exists"). One transaction, under SQLite's write lock (BEGIN IMMEDIATE), makes them take turns.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
@@ -40,6 +44,8 @@ async def _run_online(url: str) -> None:
 
 
 url = context.config.attributes.get("database_url") or context.config.get_main_option("sqlalchemy.url")
+if not url:
+    raise RuntimeError("no database to migrate: bot.db.alembic_config(url) names it")
 if context.is_offline_mode():
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():

@@ -75,7 +75,7 @@ def invite(sb: Sandbox, p: Params) -> dict[str, Any]:
     users = p.id_list("users")
     if not users:
         raise SlackError("no_user")
-    refusals = []
+    refusals: list[dict[str, Any]] = []
     for uid in users:
         try:
             check_invitee(sb, ch, uid)

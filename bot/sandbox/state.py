@@ -64,8 +64,8 @@ class User:
         profile: dict[str, Any] = {
             "real_name": self.real_name,
             "real_name_normalized": self.real_name,
-            "display_name": self.name,
-            "display_name_normalized": self.name,
+            "display_name": self.real_name,  # the name people chose to be called by, 张伟 (the handle is `name`)
+            "display_name_normalized": self.real_name,
             "team": TEAM_ID,
         }
         if self.email:

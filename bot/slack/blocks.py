@@ -14,8 +14,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.config import ROLES
 from bot.i18n import t
 from bot.models import Incident
+from bot.roles import role_name
 from bot.severity import severity_label, status_label
 from bot.slack.text import Said, channel_link, clip, escape, mention, when
 
@@ -41,13 +43,13 @@ def header_blocks(
         MarkdownTextObject(text=f"*{t('severity', lang)}*\n{SEVERITY_ICON[incident.severity]} {severity_label(incident.severity, lang)}"),
         MarkdownTextObject(text=f"*{t('status', lang)}*\n{status_label(incident.status, lang)}"),
         MarkdownTextObject(text=f"*{t('playbook', lang)}*\n{escape(playbook_name)}"),
-        MarkdownTextObject(text=f"*{t('commander', lang)}*\n{mention(holders.get('commander')) or t('unassigned', lang)}"),
         MarkdownTextObject(text=f"*{t('started', lang)}*\n{when(incident.declared_at, tz)}"),
         MarkdownTextObject(text=f"*{t('declared_by', lang)}*\n{mention(incident.declared_by)}"),
     ]
     blocks: list[Block] = [
         HeaderBlock(text=header_title(incident)),
         SectionBlock(fields=fields),
+        _roles(holders, lang),
     ]
     if incident.summary:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=Said(incident.summary).clip(3000))))
@@ -61,6 +63,14 @@ def header_blocks(
         ButtonElement(text=t("draft_statement", lang), action_id=DRAFT_STATEMENT_ACTION, value=str(incident.id)),
     ]))
     return blocks
+
+
+def _roles(holders: dict[str, str], lang: str) -> SectionBlock:
+    """Every role and its holder, or that nobody holds it: at 3 a.m. people read the header, not `/incident roles`."""
+    return SectionBlock(block_id="header-roles", fields=[
+        MarkdownTextObject(text=f"*{role_name(role, lang)}*\n{mention(holders.get(role)) or t('unassigned', lang)}")
+        for role in ROLES
+    ])
 
 
 def header_text(incident: Incident) -> str:

@@ -14,7 +14,7 @@ async def find_by_name(client: AsyncWebClient, name: str, *, archived: bool = Fa
         page = await client.conversations_list(
             types="public_channel,private_channel", exclude_archived=not archived, limit=1000, cursor=cursor
         )
-        for channel in page.get("channels", []):
+        for channel in page.get("channels") or []:
             if channel.get("name") == name:
                 return dict(channel)
         cursor = (page.get("response_metadata") or {}).get("next_cursor")

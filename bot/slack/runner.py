@@ -191,13 +191,22 @@ class OutboxRunner:
         tasks = {asyncio.ensure_future(self._run(op, wave)): op for op in wave.ops}
         pending: set[asyncio.Future[Ran]] = set(tasks)
         waiting: list[Finished] = []
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            finished = [ran.finished for ran in (task.result() for task in done) if ran.finished]
-            waiting += finished
-            if pending and any(item.outcome.apply is not None for item in finished):
-                await self._record(waiting)
-                waiting = []
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                finished = [ran.finished for ran in (task.result() for task in done) if ran.finished]
+                waiting += finished
+                if pending and any(item.outcome.apply is not None for item in finished):
+                    await self._record(waiting)
+                    waiting = []
+        finally:
+            # Stopped (the drain cancelled) or failed mid-wave: its operations end with it, their claims lapse and
+            # the next drain or start does them. Cancelling the wait alone would leave them running after stop(),
+            # calling Slack and writing through a disposed engine beside the process that restarts.
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
         return [(op, task.result()) for task, op in tasks.items()], waiting
 
     async def _run(self, op: SlackOp, wave: Wave) -> Ran:

@@ -24,12 +24,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.db import utcnow
 from bot.i18n import pick
 from bot.models import Incident, Statement
 from bot.roles import role_name
 from bot.severity import status_label
 from bot.slack.blocks import DRAFT_STATEMENT_ACTION
 from bot.slack.text import Said, clip, mention, when
+from bot.times import utc_offset
 
 FORM_ID = "statement_form"
 CHANGES_FORM_ID = "statement_changes_form"
@@ -63,6 +65,16 @@ def _input(block_id: str, label: str, value: str, *, multiline: bool = False, op
     )
 
 
+def _next_update_input(facts: dict[str, Any], tz: ZoneInfo, lang: str) -> InputBlock:
+    """The promised next update, typed in the team's zone: the label names its offset so nobody types their own."""
+    stored = facts.get("next_update_at")
+    moment = datetime.fromisoformat(stored) if stored else utcnow()
+    value = moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if stored else ""
+    zone = utc_offset(moment, tz)
+    return _input("next_update", pick(lang, f"下次更新时间（YYYY-MM-DD HH:MM，{zone}）", f"Next update (YYYY-MM-DD HH:MM, {zone})"),
+                  value, optional=True, hint=pick(lang, "已解决阶段可留空", "May be empty at the resolved stage"))
+
+
 def statement_form(incident: Incident, *, stage: str, language: str, facts: dict[str, Any], tz: ZoneInfo,
                    compensation_hint: list[str], edit_of: int | None) -> View:
     """The drafting form: people edit the facts, the template writes the prose."""
@@ -70,9 +82,6 @@ def statement_form(incident: Incident, *, stage: str, language: str, facts: dict
     stage_options = [Option(value=s, text=status_label(s, lang)) for s in STAGES]
     lang_options = [Option(value="zh", text="中文"), Option(value="en", text="English")]
     data_options = [Option(value=k, text=pick(lang, *v)) for k, v in DATA_LOST.items()]
-    next_update = ""
-    if facts.get("next_update_at"):
-        next_update = datetime.fromisoformat(facts["next_update_at"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")
     hint = pick(lang, "可选：", "Options: ") + "；".join(compensation_hint) if compensation_hint else None
     blocks = [
         InputBlock(block_id="stage", label=pick(lang, "阶段", "Stage"),
@@ -90,8 +99,7 @@ def statement_form(incident: Incident, *, stage: str, language: str, facts: dict
                    element=StaticSelectElement(action_id="value", options=data_options,
                                                initial_option=next(o for o in data_options if o.value == facts.get("data_lost", "unknown")))),
         _input("data_detail", pick(lang, "涉及哪些数据（如有）", "Which data (if any)"), facts.get("data_detail", ""), optional=True),
-        _input("next_update", pick(lang, "下次更新时间（YYYY-MM-DD HH:MM）", "Next update (YYYY-MM-DD HH:MM)"), next_update,
-               optional=True, hint=pick(lang, "已解决阶段可留空", "May be empty at the resolved stage")),
+        _next_update_input(facts, tz, lang),
     ]
     return View(
         type="modal", callback_id=FORM_ID, title=pick(lang, "起草对外口径", "Draft a statement"),

@@ -1,9 +1,9 @@
-"""Text helpers for Slack: escaping (`Said`, for what people wrote), clipping to Block Kit limits, dates in the team's zone."""
+"""Text helpers for Slack: escaping (`Said`, for what people wrote), clipping to Block Kit limits, dates in the team's zone
+(formatted by `bot.times.when`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from bot.times import when as when  # re-exported: Slack code takes its text helpers from here
 
 
 def escape(text: str) -> str:
@@ -51,11 +51,6 @@ class Said:
     def clip(self, limit: int) -> str:
         """Escaped, then shortened to `limit` characters (Slack's limits count the escapes)."""
         return clip(str(self), limit)
-
-
-def when(moment: datetime, tz: ZoneInfo, *, seconds: bool = False) -> str:
-    """A date and time in the team's timezone, always with the date: incidents cross midnight."""
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
 def mention(user_id: str | None) -> str:

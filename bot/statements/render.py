@@ -12,12 +12,14 @@ from pathlib import Path
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.playbooks import SHIPPED_DIR as PLAYBOOKS_DIR
+
 OUTLETS = ("banner", "push", "social", "email", "script")
 STAGES = ("investigating", "identified", "monitoring", "resolved")
 LANGS = ("zh", "en")
 DATA_LOST = ("no", "yes", "unknown")
 BLOCKS = ("statement", "banner", "push_title", "push_body", "social", "email_subject", "email_body", "script")
-SHIPPED_DIR: Path = Path(__file__).resolve().parent.parent.parent / "playbooks" / "templates"
+SHIPPED_DIR: Path = PLAYBOOKS_DIR / "templates"  # package data of the `playbooks` package
 
 # Limits in characters a reader counts (see `measure`); `push` is the push body, `email` the email body.
 DEFAULT_LIMITS: dict[str, int] = {

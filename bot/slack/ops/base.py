@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import roles
 from bot.config import OutletWebhook
+from bot.deployment import Learned, not_started
 from bot.models import Incident, SlackOp
 from bot.playbooks import Playbook
 
@@ -29,15 +30,13 @@ class SlackEnv:
     """What operations need besides the incident: the client and the deployment's choices."""
 
     client: AsyncWebClient
-    bot_user_id: str
     tz: ZoneInfo
     channel_prefix: str
-    announce_channel_id: str | None
     playbook_name: Callable[[str, str], str]
     sessions: async_sessionmaker[AsyncSession]
     playbooks: dict[str, Playbook]
     channel_taken: Callable[[str, int], Awaitable[bool]]
-    tell: Callable[[Incident, str], Awaitable[None]]
+    tell: Callable[[Incident, str], Coroutine[Any, Any, None]]  # an async function: the runner spawns it as a task
     schedule: Callable[[str, datetime, str, int], Awaitable[None]]
     unschedule: Callable[[str], Awaitable[None]]
     outlet_webhooks: dict[str, OutletWebhook] = field(default_factory=dict)
@@ -46,8 +45,20 @@ class SlackEnv:
     escalate_of: Callable[[str], float | None] = lambda severity: None
     archive_after_days: float = 7
     escalation: list[str] = field(default_factory=list)
-    leadership_channel_id: str | None = None
     legal_approvers: list[str] = field(default_factory=list)
+    deployment: Learned = not_started
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.deployment().bot_user_id
+
+    @property
+    def announce_channel_id(self) -> str | None:
+        return self.deployment().announce_channel_id
+
+    @property
+    def leadership_channel_id(self) -> str | None:
+        return self.deployment().leadership_channel_id
 
 
 @dataclass
@@ -80,7 +91,7 @@ async def already_posted(env: SlackEnv, channel: str, op: SlackOp, part: int = 0
     if op.attempts <= 1:
         return None
     history = await env.client.conversations_history(channel=channel, limit=100, include_all_metadata=True)
-    for message in history.get("messages", []):
+    for message in history.get("messages") or []:
         payload = (message.get("metadata") or {}).get("event_payload") or {}
         if payload.get("op") == op.id and payload.get("part", 0) == part:
             return str(message["ts"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,11 +41,19 @@ async def provision(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
         row = await session.get(Incident, incident.id)
         assert row is not None and row.id is not None
         await incidents.provision(session, row, playbook, default_holders=args.get("default_holders") or {},
-                                  announce=bool(args.get("announce")), regulatory=list(args.get("regulatory") or []))
+                                  announce_channel=_announce_channel(env, args),
+                                  regulatory=list(args.get("regulatory") or []))
         await schedule_open_steps(env, session, row.id)
         await _start_timers(env, session, row)
 
     return Outcome(apply=apply)
+
+
+def _announce_channel(env: SlackEnv, args: dict[str, Any]) -> str | None:
+    """Where the declaration said it is announced (one queued by an older version said only whether it is)."""
+    if "announce_channel" in args:
+        return args["announce_channel"] or None
+    return env.announce_channel_id if args.get("announce") else None
 
 
 async def _start_timers(env: SlackEnv, session: AsyncSession, incident: Incident) -> None:
@@ -138,7 +148,8 @@ async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     users = [u for u in op.args.get("users", []) if u != env.bot_user_id]
     if not users:
         return Outcome()
-    invited, refused = users, {}
+    invited: list[str] = users
+    refused: dict[str, str] = {}  # user → Slack's error about them
     try:
         await env.client.conversations_invite(channel=channel, users=",".join(users))
     except SlackApiError as exc:
@@ -220,14 +231,15 @@ async def pin_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
 
 
 async def announce(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
-    """Tell the announce channel; a private incident gives only its key and severity."""
-    if not env.announce_channel_id:
+    """Tell the announce channel the declaration chose; a private incident gives only its key and severity."""
+    channel = str(op.args.get("channel") or env.announce_channel_id or "")  # (older versions queued no channel)
+    if not channel:
         return Outcome()
     need_channel(incident)
-    ts = await already_posted(env, env.announce_channel_id, op)
+    ts = await already_posted(env, channel, op)
     if ts is None:
         response = await env.client.chat_postMessage(
-            channel=env.announce_channel_id,
+            channel=channel,
             text=blocks.announcement_text(incident),
             blocks=[b.to_dict() for b in blocks.announcement_blocks(incident)],
             metadata=op_metadata(op),
@@ -235,7 +247,7 @@ async def announce(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
         )
         ts = str(response["ts"])
     return Outcome(
-        event="announced", text=f"<#{env.announce_channel_id}>", data={"channel": env.announce_channel_id, "ts": ts}
+        event="announced", text=f"<#{channel}>", data={"channel": channel, "ts": ts}
     )
 
 

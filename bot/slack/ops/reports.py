@@ -70,7 +70,7 @@ async def _uploaded(env: SlackEnv, channel: str, filename: str, op: SlackOp) -> 
     if op.attempts <= 1:
         return False
     history = await env.client.conversations_history(channel=channel, limit=50)
-    return any(f.get("name") == filename for m in history.get("messages", []) for f in m.get("files") or [])
+    return any(f.get("name") == filename for m in history.get("messages") or [] for f in m.get("files") or [])
 
 
 async def send_chart(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -190,5 +190,5 @@ OPERATIONS: dict[str, Operation] = {
     "post_review": post_review,
     "cancel_reminders": cancel_reminders,
     "post_scorecard": post_scorecard,
-    "post_digest": post_digest,  # type: ignore[dict-item]
+    "post_digest": post_digest,
 }

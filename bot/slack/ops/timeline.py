@@ -35,11 +35,11 @@ async def post_note(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
 async def _fetch(env: SlackEnv, channel: str, ts: str) -> dict[str, Any] | None:
     """The message at `ts`, top-level or in a thread."""
     history = await env.client.conversations_history(channel=channel, latest=ts, inclusive=True, limit=1)
-    for message in history.get("messages", []):
+    for message in history.get("messages") or []:
         if message.get("ts") == ts:
             return dict(message)
     replies = await env.client.conversations_replies(channel=channel, ts=ts, limit=1)
-    for message in replies.get("messages", []):
+    for message in replies.get("messages") or []:
         if message.get("ts") == ts:
             return dict(message)
     return None
