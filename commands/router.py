@@ -23,8 +23,8 @@ from commands.usage import usage
 
 Handler = Callable[[Invocation, str], Awaitable[Reply]]
 
-# Answered in the ack itself: declarations are group-committed (bot/group_commit.py), help needs no database.
-IN_ACK = frozenset({"declare", "drill", "help"})
+# Answered in the ack itself: help needs no database. Everything else is answered after the ack (commands/later.py).
+IN_ACK = frozenset({"help"})
 # Change nothing: answered after the ack without being stored first (see commands/later.py).
 READS = frozenset({"list", "roles", "steps", "timeline"})
 

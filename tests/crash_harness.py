@@ -48,12 +48,12 @@ class Action:
 
     @property
     def acked(self) -> bool:
-        """Whether the bot said it recorded this: the promise the database must keep. A declaration is answered in
-        its ack; the others are stored before an empty ack and answered after it (commands/later.py), so their
-        empty ack is the promise, and the kill may come before their answer."""
+        """Whether the bot said it recorded this: the promise the database must keep. Commands are stored before an
+        empty ack and answered after it (commands/later.py), so the empty ack is the promise, and the kill may
+        come before the answer."""
         if self.status != 200:
             return False
-        return ACKED[self.kind] in self.reply or (self.kind != "declare" and not self.reply)
+        return ACKED[self.kind] in self.reply or not self.reply
 
 
 @dataclass

@@ -102,7 +102,8 @@ async def test_every_subcommand_that_may_change_something_is_stored_before_its_a
     incident = await declare(stack)
     stack.actor.answer_wait = 0
     stored = sorted(set(HANDLERS) - IN_ACK - READS)
-    assert {"note", "done", "role", "status", "resolve", "close", "severity", "statement", "summary", "repair"} <= set(stored)
+    assert {"declare", "drill", "note", "done", "role", "status", "resolve", "close", "severity", "statement", "summary",
+            "repair"} <= set(stored)
     for word in stored:
         reply = await stack.actor.slash("/incident", word, user_id=stack.users["zhang.wei"], channel_id=incident.channel_id)
         assert reply.status == 200 and reply.body == "", word
@@ -128,10 +129,19 @@ async def test_reads_answered_after_the_ack_change_nothing_and_are_not_stored(st
     assert await _everything(stack) == before
 
 
-async def test_declarations_and_help_are_answered_in_the_ack(stack: LocalStack) -> None:
-    for text_ in ("help", "declare sev3 payment-failure 退款接口超时", "drill payment-failure", "nonsense"):
+async def test_help_and_unknown_subcommands_are_answered_in_the_ack(stack: LocalStack) -> None:
+    for text_ in ("help", "", "nonsense"):
         reply = await stack.actor.slash("/incident", text_, user_id=stack.users["zhang.wei"],
                                         channel_id=stack.channels["general"])
         assert reply.status == 200 and reply.json and reply.json["text"], text_
     await stack.settle()
     assert await _intake(stack) == []
+
+
+async def test_a_declaration_is_stored_before_its_empty_ack_and_told_its_key_after(stack: LocalStack) -> None:
+    reply = await stack.actor.slash("/incident", "declare sev3 payment-failure 退款接口超时", user_id=stack.users["zhang.wei"],
+                                    channel_id=stack.channels["general"])
+    await stack.settle()
+    assert reply.status == 200 and reply.body == "" and "INC-1" in reply.text
+    [stored] = await _intake(stack)
+    assert stored.key == f"slash:{reply.trigger_id}" and stored.answered_at is not None
