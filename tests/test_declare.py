@@ -26,7 +26,7 @@ async def test_declare_at_once_builds_the_channel(stack: LocalStack) -> None:
     r = await stack.actor.slash("/incident", "declare sev2 payment-failure Alipay callback timeout 支付宝回调超时",
                                 user_id=alice, channel_id=stack.channels["general"])
     assert r.status == 200
-    assert "INC-1" in r.body
+    assert "INC-1" in r.text
     await stack.settle()
 
     [incident] = await incidents_in_db(stack)
