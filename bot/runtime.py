@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot import deliveries, incidents, intake, outbox, reminders
@@ -189,8 +190,14 @@ class Runtime:
             await self.loop_writer.idle()
 
     async def _store_commands(self, commands: Sequence[Command]) -> list[bool]:
-        """One transaction for every slash command that arrived together (see bot/intake.py)."""
-        return await self._write(intake.store_many, commands)
+        """One transaction for every slash command that arrived together (see bot/intake.py). A lone command whose
+        key another replica stored a moment ago (Slack's retry delivered there) is not new: answered there."""
+        try:
+            return await self._write(intake.store_many, commands)
+        except IntegrityError:
+            if len(commands) > 1:
+                raise  # GroupCommit stores each alone, so the others are not refused with it
+            return [False]
 
     async def _write(self, work: Callable[Concatenate[Executor, P], Coroutine[Any, Any, R]], *args: P.args,
                      **kwargs: P.kwargs) -> R:
