@@ -147,3 +147,19 @@ async def test_a_declaration_is_stored_before_its_empty_ack_and_told_its_key_aft
     assert reply.status == 200 and reply.body == "" and "INC-1" in reply.text
     [stored] = await _intake(stack, "declare")
     assert stored.key == f"slash:{reply.trigger_id}" and stored.answered_at is not None
+
+
+async def test_a_command_another_replica_stored_a_moment_ago_is_not_new(stack: LocalStack,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack's retry delivered to another replica: both look, neither sees the other's row, both insert; the one
+    whose insert fails on the key acks empty and leaves the answer to the other (no 'oops', nothing twice)."""
+    from bot import intake
+
+    first = Command("slash:T-race", stack.users["zhang.wei"], "C1", NOTE, None, "T-race")
+    other = Command("slash:T-other", stack.users["zhang.wei"], "C1", NOTE, None, "T-other")
+    assert await stack.rt.commands.submit(first) is True  # the other replica's row
+    monkeypatch.setattr(intake, "STORED", "SELECT key FROM intake WHERE key IN :keys AND 1 = 0")  # looked too early
+    assert await stack.rt.commands.submit(first) is False
+    # Arriving together with a new command: the batch fails on the key, each is stored alone, the new one is new.
+    assert await asyncio.gather(stack.rt.commands.submit(first), stack.rt.commands.submit(other)) == [False, True]
+    assert sorted(row.key for row in await _intake(stack)) == ["slash:T-other", "slash:T-race"]
