@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.i18n import t
 from bot.models import Incident, TimelineEvent
 
 
@@ -85,12 +86,12 @@ def duration(delta: timedelta | None, language: str) -> str:
         return "—"
     seconds = int(delta.total_seconds())
     if seconds < 60:
-        return f"{seconds}s" if language == "en" else f"{seconds} 秒"
+        return t("milestone.duration.seconds", language, seconds=seconds)
     minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes} min" if language == "en" else f"{minutes} 分钟"
+        return t("milestone.duration.minutes", language, minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min" if language == "en" else f"{hours} 小时 {minutes:02d} 分"
+        return t("milestone.duration.hours", language, hours=hours, minutes=minutes)
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if language == "en" else f"{days} 天 {hours} 小时"
+    return t("milestone.duration.days", language, days=days, hours=hours)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import membership, roles
-from bot.i18n import pick
+from bot.i18n import t
 from bot.models import Incident
 
 
@@ -63,26 +63,6 @@ POLICY: dict[Action, Need] = {
     Action.PUBLISH_STATEMENT: Need.PUBLISHER,
     Action.SNOOZE: Need.MEMBER,
     Action.REPAIR: Need.MEMBER,
-}
-
-# What each action is called in a refusal: "Only people in the incident channel can <this>."
-DOING = {
-    Action.ASSIGN_ROLE: ("指定角色", "assign roles"),
-    Action.COMPLETE_STEP: ("完成步骤", "complete steps"),
-    Action.SET_STATUS: ("更新状态", "update the status"),
-    Action.RAISE_SEVERITY: ("调整级别", "change the severity"),
-    Action.NOTE: ("记录", "add notes"),
-    Action.CAPTURE: ("把消息加入时间线", "add messages to the timeline"),
-    Action.DRAFT_STATEMENT: ("起草口径", "draft statements"),
-    Action.REQUEST_CHANGES: ("要求修改口径", "request changes to statements"),
-    Action.SNOOZE: ("推迟提醒", "snooze reminders"),
-    Action.REPAIR: ("补做 Slack 操作", "repair its Slack work"),
-}
-
-MANAGING = {
-    Action.RESOLVE: ("宣布解决或关闭", "resolve or close"),
-    Action.CLOSE: ("宣布解决或关闭", "resolve or close"),
-    Action.LOWER_SEVERITY: ("降低级别", "lower the severity"),
 }
 
 
@@ -157,23 +137,20 @@ def decide(action: Action, who: Standing, language: str, *, role: str | None = N
         if any(who.qualifies(r) for r in approver_roles):
             return None
         names = "/".join(approver_roles)
-        return Refusal(pick(language, f"只有{names}角色负责人或配置的审批人可以批准",
-                            f"Only the {names} role holder or a configured {names} approver can approve"))
+        return Refusal(t("policy.approvers_only", language, roles=names))
     if who.qualifies("comms"):
         return None
-    return Refusal(pick(language, "只有comms角色负责人或配置的comms审批人可以记录发布",
-                        "Only the comms role holder or a configured comms approver can record publication"))
+    return Refusal(t("policy.publishers_only", language))
 
 
 def _not_member(action: Action, language: str) -> Refusal:
-    zh, en = DOING[action]
-    return Refusal(pick(language, f"只有事件频道里的人可以{zh}。", f"Only people in the incident channel can {en}."))
+    """The refusal of someone outside the incident: "Only people in the incident channel can …"."""
+    return Refusal(t(f"policy.not_member.{action.value}", language))
 
 
 def _not_manager(action: Action, language: str) -> Refusal:
-    zh, en = MANAGING[action]
-    return Refusal(pick(language, f"只有应急指挥（或配置的事件经理）可以{zh}。",
-                        f"Only the commander (or a configured incident manager) can {en}."))
+    """The refusal of someone who is not the commander or a manager, one sentence per action."""
+    return Refusal(t(f"policy.not_manager.{action.value}", language))
 
 
 def _handover(who: Standing, role: str, language: str) -> Refusal | None:
@@ -183,5 +160,4 @@ def _handover(who: Standing, role: str, language: str) -> Refusal | None:
     if who.user in (current, who.holders.get("commander")):
         return None
     name = roles.role_name(role, language)
-    return Refusal(pick(language, f"{name}目前由 <@{current}> 担任；只有本人或应急指挥可以交接。",
-                        f"{name} is held by <@{current}>; only they or the commander can hand it over."))
+    return Refusal(t("policy.held_by", language, role=name, user=current))

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import summary, timeline
 from bot.config import ROLES
-from bot.i18n import pick
+from bot.i18n import t
 from bot.milestones import duration
 from bot.models import Incident, TimelineEvent
 from bot.roles import role_name
@@ -72,50 +72,50 @@ def markdown(facts: Facts, tz: ZoneInfo, *, playbook_name: str, names: dict[str,
     """The review draft: summary, impact, metrics, the whole timeline, prompts, action items."""
     names = names or {}
     incident, lang, ms = facts.incident, facts.incident.language, facts.milestones
-    title = pick(lang, "复盘草稿", "Post-incident review draft")
-    out = [f"# {title}: {incident.key} · {incident.title}", ""]
+    out = [f"# {t('review.title', lang, key=incident.key, title=incident.title)}", ""]
     if incident.drill:
-        out += [pick(lang, "> 这是一次演练。", "> This was a drill."), ""]
+        out += [t("review.drill", lang), ""]
     out += [
-        f"## {pick(lang, '概要', 'Summary')}",
-        f"- {pick(lang, '级别', 'Severity')}: {severity_label(incident.severity, lang)}",
-        f"- {pick(lang, '状态', 'Status')}: {status_label(incident.status, lang)}",
-        f"- {pick(lang, '预案', 'Playbook')}: {playbook_name} (`{incident.playbook}`)",
-        f"- {pick(lang, '开始', 'Declared')}: {_local(incident.declared_at, tz)}",
-        f"- {pick(lang, '解决', 'Resolved')}: {_local(incident.resolved_at, tz)}",
+        f"## {t('review.section.summary', lang)}",
+        f"- {t('review.severity', lang, severity=severity_label(incident.severity, lang))}",
+        f"- {t('review.status', lang, status=status_label(incident.status, lang))}",
+        f"- {t('review.playbook', lang, name=playbook_name, code=incident.playbook)}",
+        f"- {t('review.declared', lang, at=_local(incident.declared_at, tz))}",
+        f"- {t('review.resolved', lang, at=_local(incident.resolved_at, tz))}",
     ]
     if incident.resolution:
-        out.append(f"- {pick(lang, '解决说明', 'Resolution')}: {_plain(incident.resolution, names)}")
+        out.append(f"- {t('review.resolution', lang, text=_plain(incident.resolution, names))}")
     out += [f"- {role_name(r, lang)}: {person(facts.holders.get(r), names)}" for r in ROLES]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
-    out += ["", f"## {pick(lang, '影响', 'Impact')}", impact or pick(lang, "（待补充）", "(to be written)"), ""]
+    out += ["", f"## {t('review.section.impact', lang)}", impact or t("review.impact_missing", lang), ""]
+    detect = duration(ms.time_to_detect, lang) if ms.time_to_detect is not None else t("review.detect_unknown", lang)
     out += [
-        f"## {pick(lang, '指标', 'Metrics')}",
-        f"- {pick(lang, '发现用时', 'Time to detect')}: {duration(ms.time_to_detect, lang) if ms.time_to_detect is not None else pick(lang, '未知（没有记录影响开始时间）', 'unknown (impact start not recorded)')}",
-        f"- {pick(lang, '响应用时', 'Time to acknowledge')}: {duration(ms.time_to_acknowledge, lang)}",
-        f"- {pick(lang, '止损用时', 'Time to mitigate')}: {duration(ms.time_to_mitigate, lang)}",
-        f"- {pick(lang, '解决用时', 'Time to resolve')}: {duration(ms.time_to_resolve, lang)}",
+        f"## {t('review.section.metrics', lang)}",
+        f"- {t('review.time_to_detect', lang, duration=detect)}",
+        f"- {t('review.time_to_acknowledge', lang, duration=duration(ms.time_to_acknowledge, lang))}",
+        f"- {t('review.time_to_mitigate', lang, duration=duration(ms.time_to_mitigate, lang))}",
+        f"- {t('review.time_to_resolve', lang, duration=duration(ms.time_to_resolve, lang))}",
         "",
-        f"## {pick(lang, '时间线', 'Timeline')}",
+        f"## {t('review.section.timeline', lang)}",
     ]
     for event in facts.events:
-        text = pick(lang, "（已删除）", "(deleted)") if event.data.get("deleted") else _plain(event.text, names)
-        link = f" ([{pick(lang, '原消息', 'message')}]({event.data['permalink']}))" if event.data.get("permalink") else ""
+        text = t("review.deleted", lang) if event.data.get("deleted") else _plain(event.text, names)
+        link = f" ({t('review.message_link', lang, url=event.data['permalink'])})" if event.data.get("permalink") else ""
         out.append(f"- {_local(event.at, tz)} · {person(event.actor, names)} · {event.kind} · {text}{times_suffix(event)}{link}"
                    .rstrip())
     out += [
         "",
-        f"## {pick(lang, '做得好的', 'What went well')}",
-        pick(lang, "- （哪些环节按时限完成？哪些工具和预案帮上了忙？）", "- (Which steps met their time limits? What helped?)"),
+        f"## {t('review.section.went_well', lang)}",
+        t("review.went_well_prompt", lang),
         "",
-        f"## {pick(lang, '需要改进的', 'What did not go well')}",
-        pick(lang, "- （哪里慢了、漏了、做了两遍？发现是否及时？）", "- (Where were we slow, blind, or doing things twice? Did we detect it in time?)"),
+        f"## {t('review.section.went_badly', lang)}",
+        t("review.went_badly_prompt", lang),
         "",
-        f"## {pick(lang, '行动项', 'Action items')}",
+        f"## {t('review.section.action_items', lang)}",
     ]
     items = action_items(facts)
     out += [f"- [ ] {_plain(e.text, names)} ({person(e.actor, names)}, {_local(e.at, tz)})" for e in items] or [
-        pick(lang, "- （用 `/incident note action: …` 记录行动项）", "- (record them with `/incident note action: …`)")
+        t("review.action_items_prompt", lang)
     ]
     return "\n".join(out) + "\n"
 

@@ -8,20 +8,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import timeline
 from bot.config import ROLES
 from bot.db import lock_row, utcnow
+from bot.i18n import has, t
 from bot.models import Incident, RoleAssignment
-
-ROLE_NAMES = {
-    "commander": {"zh": "应急指挥", "en": "Commander"},
-    "tech": {"zh": "技术支持", "en": "Tech"},
-    "comms": {"zh": "信息发布", "en": "Comms"},
-    "legal": {"zh": "法务", "en": "Legal"},
-    "support": {"zh": "客服", "en": "Support"},
-}
 
 
 def role_name(role: str, language: str) -> str:
-    """A role as people call it, in the incident's language."""
-    return ROLE_NAMES.get(role, {}).get(language, role)
+    """A role as people call it, in the incident's language (`role.<role>`); a role without a name as it is."""
+    return t(f"role.{role}", language) if has(f"role.{role}") else role
+
 
 
 async def holders(session: AsyncSession, incident_id: int) -> dict[str, str]:

@@ -4,34 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.i18n import t
+
 
 @dataclass(frozen=True)
 class Severity:
-    """One level: its code, its names and how often the public hears from us."""
+    """One level: its code and how often the public hears from us (its names are `severity.<code>` in the catalogs)."""
 
     code: str
-    zh: str
-    en: str
     cadence_minutes: int | None
 
 
 SEVERITIES: dict[str, Severity] = {
-    "sev1": Severity("sev1", "特别重大", "critical", 15),
-    "sev2": Severity("sev2", "重大", "major", 30),
-    "sev3": Severity("sev3", "较大", "significant", 60),
-    "sev4": Severity("sev4", "一般", "minor", None),
+    "sev1": Severity("sev1", 15),
+    "sev2": Severity("sev2", 30),
+    "sev3": Severity("sev3", 60),
+    "sev4": Severity("sev4", None),
 }
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
 ACTIVE_STATUSES = ("investigating", "identified", "monitoring")
-
-STATUS_NAMES = {
-    "investigating": {"zh": "调查中", "en": "Investigating"},
-    "identified": {"zh": "已定位", "en": "Identified"},
-    "monitoring": {"zh": "观察中", "en": "Monitoring"},
-    "resolved": {"zh": "已解决", "en": "Resolved"},
-    "closed": {"zh": "已关闭", "en": "Closed"},
-}
 
 
 def parse_severity(text: str) -> str | None:
@@ -46,10 +38,9 @@ def parse_severity(text: str) -> str | None:
 
 def severity_label(code: str, language: str) -> str:
     """`SEV2 重大` or `SEV2 major`, as people say it."""
-    level = SEVERITIES[code]
-    return f"{code.upper()} {level.zh if language == 'zh' else level.en}"
+    return f"{SEVERITIES[code].code.upper()} {t(f'severity.{code}', language)}"
 
 
 def status_label(status: str, language: str) -> str:
     """The status in the incident's language."""
-    return STATUS_NAMES[status][language]
+    return t(f"status.{status}", language)

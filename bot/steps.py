@@ -10,17 +10,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
 from bot.db import lock_row, utcnow
+from bot.i18n import t
 from bot.models import Incident, Step
 from bot.playbooks import PHASES, Playbook
 
-PHASE_NAMES = {
-    "detect": {"zh": "发现", "en": "Detect"},
-    "report": {"zh": "报告", "en": "Report"},
-    "respond": {"zh": "响应", "en": "Respond"},
-    "handle": {"zh": "处置", "en": "Handle"},
-    "recover": {"zh": "恢复", "en": "Recover"},
-    "review": {"zh": "复盘", "en": "Review"},
-}
+
+def phase_name(phase: str, language: str) -> str:
+    """A checklist phase as people call it, in the incident's language."""
+    return t(f"step.phase.{phase}", language)
+
 
 
 def copy_from_playbook(session: AsyncSession, incident: Incident, playbook: Playbook) -> list[Step]:

@@ -6,14 +6,12 @@ from typing import Any
 
 from bot.flows import notes
 from bot.flows.base import Actor
-from bot.i18n import pick
+from bot.i18n import t
 from bot.runtime import Runtime
 from bot.slack.notify import tell_person
 from commands import payload, target
 from commands.context import Invocation, Reply, answer, run
 
-NOTE_FORM = "`/incident note <text>`（`action: …` 标为行动项）"
-NOTE_FORM_EN = "`/incident note <text>` (start with `action:` for an action item)"
 SHORTCUT_ID = "add_to_timeline"
 
 
@@ -21,8 +19,7 @@ async def note(inv: Invocation, args: str) -> Reply:
     """Add a line to the timeline and echo it in the incident channel."""
     ref, text = target.ref_of(inv, args)
     if not text:
-        return Reply(text=pick(inv.language, f"请写下要记录的内容。正确格式：{NOTE_FORM}",
-                               f"Write what to record. Right form: {NOTE_FORM_EN}"))
+        return Reply(text=t("command.note.empty", inv.language))
     result = await run(inv.rt, notes.add_note, inv.actor, ref, text)
     return target.reply(inv, ref, result, "`/incident note INC-n <text>`")
 

@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.flows import declare as declare_flow
-from bot.i18n import pick
+from bot.i18n import t
 from bot.incidents import Declared, DeclareRequest
 from bot.runtime import Runtime
 from bot.severity import SEVERITIES, parse_severity, severity_label
@@ -46,31 +46,17 @@ async def declare(inv: Invocation, args: str) -> Reply:
     parts = args.split(maxsplit=2)
     severity = parse_severity(parts[0])
     if severity is None:
-        return Reply(text=pick(
-            lang,
-            f"`{escape(clip(parts[0], 50))}` 不是有效级别：请用 sev1–sev4（或 1–4）。\n正确格式：{form_of('declare')}",
-            f"`{escape(clip(parts[0], 50))}` is not a severity: use sev1–sev4 (or 1–4).\nRight form: {form_of('declare')}",
-        ))
+        return Reply(text=t("declare.bad_severity", lang, given=escape(clip(parts[0], 50)), form=form_of("declare")))
     if len(parts) < 2:
-        return Reply(text=pick(
-            lang,
-            f"缺少预案。正确格式：{form_of('declare')}\n可用预案：\n{known_playbooks(inv.rt, lang)}",
-            f"The playbook is missing. Right form: {form_of('declare')}\nPlaybooks:\n{known_playbooks(inv.rt, lang)}",
-        ))
+        return Reply(text=t("declare.playbook_missing", lang, form=form_of("declare"),
+                            playbooks=known_playbooks(inv.rt, lang)))
     playbook = inv.rt.playbooks.get(parts[1].lower())
     if playbook is None:
-        return Reply(text=pick(
-            lang,
-            f"没有名为 `{escape(clip(parts[1], 80))}` 的预案。可用预案：\n{known_playbooks(inv.rt, lang)}",
-            f"There is no playbook `{escape(clip(parts[1], 80))}`. Playbooks:\n{known_playbooks(inv.rt, lang)}",
-        ))
+        return Reply(text=t("declare.no_such_playbook", lang, given=escape(clip(parts[1], 80)),
+                            playbooks=known_playbooks(inv.rt, lang)))
     title = parts[2].strip() if len(parts) > 2 else ""
     if not title:
-        return Reply(text=pick(
-            lang,
-            f"缺少标题。正确格式：{form_of('declare')}",
-            f"The title is missing. Right form: {form_of('declare')}",
-        ))
+        return Reply(text=t("declare.title_missing", lang, form=form_of("declare")))
     request = DeclareRequest(
         title=title,
         playbook=playbook.slug,
@@ -97,17 +83,9 @@ def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
     incident = declared
     if not declared.created:
         channel = channel_link(incident.channel_id, incident.channel_name)
-        return Reply(text=pick(
-            lang,
-            f"这个请求已经处理过：{incident.key}（{channel}）。没有重复创建。",
-            f"This request was already handled: {incident.key} ({channel}). Nothing was created twice.",
-        ))
+        return Reply(text=t("declare.already_declared", lang, key=incident.key, channel=channel))
     title = clip(escape(incident.title), 500)
-    text = pick(
-        lang,
-        f":rotating_light: 已记录 *{incident.key}*：{title}\n正在创建频道 `#{incident.channel_name}`，完成后通知你。",
-        f":rotating_light: Recorded *{incident.key}*: {title}\nCreating `#{incident.channel_name}`; I will tell you when it is ready.",
-    )
+    text = t("declare.declaring", lang, key=incident.key, title=title, channel=incident.channel_name)
     return Reply(text=text, after=start_work(rt, incident.id))
 
 
@@ -116,26 +94,26 @@ def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
     playbook_options = [Option(value=slug, text=clip(pb.name.get(lang), 75)) for slug, pb in rt.playbooks.items()]
     severity_options = [Option(value=code, text=severity_label(code, lang)) for code in SEVERITIES]
     choices = [
-        Option(value="private", text=pick(lang, "非公开（标题不外传）", "Private (title stays in the channel)")),
-        Option(value="commander", text=pick(lang, "由我担任应急指挥", "I will be the commander")),
+        Option(value="private", text=t("declare.form.option_private", lang)),
+        Option(value="commander", text=t("declare.form.option_commander", lang)),
     ]
     return View(
         type="modal",
         callback_id=CALLBACK_ID,
-        title=pick(lang, "发起应急事件", "Declare an incident"),
-        submit=pick(lang, "发起", "Declare"),
-        close=pick(lang, "取消", "Cancel"),
+        title=t("declare.form.title", lang),
+        submit=t("declare.form.submit", lang),
+        close=t("command.cancel", lang),
         private_metadata=json.dumps(origin),
         blocks=[
-            InputBlock(block_id="title", label=pick(lang, "标题", "Title"),
+            InputBlock(block_id="title", label=t("declare.form.field_title", lang),
                        element=PlainTextInputElement(action_id="value", max_length=TITLE_LIMIT)),
-            InputBlock(block_id="playbook", label=pick(lang, "预案", "Playbook"),
+            InputBlock(block_id="playbook", label=t("declare.form.field_playbook", lang),
                        element=StaticSelectElement(action_id="value", options=playbook_options)),
-            InputBlock(block_id="severity", label=pick(lang, "级别（不确定时选更高级别）", "Severity (if unsure, pick the higher)"),
+            InputBlock(block_id="severity", label=t("declare.form.field_severity", lang),
                        element=StaticSelectElement(action_id="value", options=severity_options)),
-            InputBlock(block_id="summary", label=pick(lang, "概述", "Summary"), optional=True,
+            InputBlock(block_id="summary", label=t("declare.form.field_summary", lang), optional=True,
                        element=PlainTextInputElement(action_id="value", multiline=True, max_length=3000)),
-            InputBlock(block_id="options", label=pick(lang, "选项", "Options"), optional=True,
+            InputBlock(block_id="options", label=t("declare.form.field_options", lang), optional=True,
                        element=CheckboxesElement(action_id="value", options=choices)),
         ],
     )
@@ -150,11 +128,7 @@ async def open_form(inv: Invocation) -> None:
     except SlackApiError as exc:
         error = exc.response.get("error", "error")
         log.warning("declare form did not open: %s", error)
-        text = pick(
-            inv.language,
-            f"表单未能打开（Slack：{error}）。请重试，或直接发起：{form_of('declare')}",
-            f"The form did not open (Slack: {error}). Try again, or declare at once: {form_of('declare')}",
-        )
+        text = t("declare.form_failed", inv.language, error=error, form=form_of("declare"))
         await tell_person(inv.rt.client, inv.user_id, text, response_url=inv.response_url)
 
 
@@ -172,11 +146,11 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
     severity = parse_severity(_value(values, "severity"))
     errors: dict[str, str] = {}
     if not title:
-        errors["title"] = pick(lang, "请填写标题", "A title is needed")
+        errors["title"] = t("declare.form.title_needed", lang)
     if slug not in rt.playbooks:
-        errors["playbook"] = pick(lang, "请选择一个预案", "Pick a playbook")
+        errors["playbook"] = t("declare.form.playbook_needed", lang)
     if severity is None:
-        errors["severity"] = pick(lang, "请选择级别", "Pick a severity")
+        errors["severity"] = t("declare.form.severity_needed", lang)
     if errors:
         return {"response_action": "errors", "errors": errors}, None
     assert severity is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import pick
+from bot.i18n import t
 from bot.incidents import DeclareRequest
 from bot.slack.text import clip, escape
 from commands.context import Invocation, Reply
@@ -15,11 +15,12 @@ async def drill(inv: Invocation, args: str) -> Reply:
     words = args.split(maxsplit=1)
     playbook = inv.rt.playbooks.get(words[0].lower()) if words else None
     if playbook is None:
-        shown = f"`{escape(clip(words[0], 60))}` " if words else ""
-        return Reply(text=pick(lang, f"{shown}不是预案。正确格式：`/incident drill <playbook>`\n可用预案：\n{known_playbooks(inv.rt, lang)}",
-                               f"{shown}is not a playbook. Right form: `/incident drill <playbook>`\nPlaybooks:\n{known_playbooks(inv.rt, lang)}"))
+        playbooks = known_playbooks(inv.rt, lang)
+        if not words:
+            return Reply(text=t("command.drill.playbook_missing", lang, playbooks=playbooks))
+        return Reply(text=t("command.drill.not_playbook", lang, given=escape(clip(words[0], 60)), playbooks=playbooks))
     name = playbook.name.get(lang)
-    title = (words[1].strip() if len(words) > 1 else "") or pick(lang, f"演练：{name}", f"Drill: {name}")
+    title = (words[1].strip() if len(words) > 1 else "") or t("command.drill.title", lang, name=name)
     request = DeclareRequest(
         title=title, playbook=playbook.slug, severity=playbook.default_severity, declared_by=inv.user_id,
         private=playbook.private, language=lang, default_holders=inv.rt.default_holders(playbook.slug),

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from bot import intake
+from bot.i18n import t
 from bot.intake import Command
 from bot.runtime import Runtime
 from bot.slack.notify import respond
@@ -20,11 +21,7 @@ log = logging.getLogger(__name__)
 
 def oops(language: str) -> Reply:
     """The answer when something inside failed: nothing changed, try again."""
-    return Reply(text=(
-        "yingji 内部出错，这次没有做任何更改。请重试；如果再次出错，请联系管理员查看日志。"
-        if language == "zh"
-        else "Something went wrong inside yingji and nothing was changed. Try again; if it repeats, ask an admin to check the logs."
-    ))
+    return Reply(text=t("command.oops", language))
 
 
 def command_of(inv: Invocation) -> Command:

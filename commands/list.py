@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.flows import reads
+from bot.i18n import t
 from bot.severity import severity_label, status_label
 from bot.slack.text import channel_link, clip, escape, when
 from commands.context import Invocation, Reply
@@ -16,7 +17,7 @@ async def list_(inv: Invocation, args: str) -> Reply:
     async with inv.rt.reads() as session:
         visible = await reads.active(session, inv.user_id)
     if not visible:
-        return Reply(text="目前没有进行中的事件。" if lang == "zh" else "No active incidents.")
+        return Reply(text=t("command.list.none", lang))
     lines = []
     for incident in visible[:MAX_LINES]:
         lock = ":lock: " if incident.private else ""
@@ -26,7 +27,6 @@ async def list_(inv: Invocation, args: str) -> Reply:
             f"{channel_link(incident.channel_id, incident.channel_name)} · {when(incident.declared_at, inv.rt.settings.tz)}"
         )
     if len(visible) > MAX_LINES:
-        rest = len(visible) - MAX_LINES
-        lines.append(f"…另有 {rest} 个" if lang == "zh" else f"…and {rest} more")
-    heading = f"*进行中的事件（{len(visible)}）*" if lang == "zh" else f"*Active incidents ({len(visible)})*"
+        lines.append(t("command.list.more", lang, count=len(visible) - MAX_LINES))
+    heading = t("command.list.heading", lang, count=len(visible))
     return Reply(text="\n".join([heading, *lines]))

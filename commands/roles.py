@@ -16,7 +16,7 @@ from bot.config import ROLES
 from bot.flows import reads
 from bot.flows import roles as role_flows
 from bot.flows.base import Actor, Outcome, Ref
-from bot.i18n import pick
+from bot.i18n import t
 from bot.milestones import duration, time_to_acknowledge
 from bot.models import Incident
 from bot.roles import role_name
@@ -44,20 +44,16 @@ async def role(inv: Invocation, args: str) -> Reply:
     ref, rest = target.ref_of(inv, args)
     words = rest.split()
     if not words:
-        return Reply(text=pick(lang, f"请写角色和人。正确格式：{FORM}\n角色：{_roles_list(lang)}",
-                               f"Name a role and a person. Right form: {FORM}\nRoles: {_roles_list(lang)}"))
+        return Reply(text=t("command.role.missing", lang, form=FORM, roles=_roles_list(lang)))
     name = words[0].lower()
     if name not in ROLES:
-        return Reply(text=pick(lang, f"没有 `{escape(clip(words[0], 30))}` 这个角色。角色：{_roles_list(lang)}",
-                               f"There is no role `{escape(clip(words[0], 30))}`. Roles: {_roles_list(lang)}"))
+        return Reply(text=t("command.role.unknown", lang, given=escape(clip(words[0], 30)), roles=_roles_list(lang)))
     match = MENTION.match(words[1]) if len(words) > 1 else None
     if match is None:
         given = escape(clip(words[1], 40)) if len(words) > 1 else ""
-        return Reply(text=pick(
-            lang,
-            f"请用 @ 提及一个 Slack 成员{f'（`{given}` 不是成员提及）' if given else ''}。正确格式：{FORM}",
-            f"Mention a Slack member with @{f' (`{given}` is not a mention)' if given else ''}. Right form: {FORM}",
-        ))
+        if not given:
+            return Reply(text=t("command.role.mention_needed", lang, form=FORM))
+        return Reply(text=t("command.role.not_a_mention", lang, given=given, form=FORM))
     result = await run(inv.rt, role_flows.assign, inv.actor, ref, {name: match.group(1)}, response_url=inv.response_url)
     return target.reply(inv, ref, result, "`/incident role INC-n <role> @person`")
 
@@ -74,14 +70,15 @@ async def roles_(inv: Invocation, args: str) -> Reply:
         holders = await roles.holders(session, incident.id)
         history = await events(session, incident.id)
     since = {e.data.get("role"): e.at for e in history if e.kind == "role_assigned"}
-    lines = [f"*{incident.key} · {'角色' if lang == 'zh' else 'Roles'}*"]
+    lines = [t("command.roles.heading", lang, key=incident.key)]
     for name in ROLES:
         who = holders.get(name)
-        held = f"{mention(who)} ({pick(lang, '自', 'since')} {when(since[name], inv.rt.settings.tz)})" if who else pick(lang, "待指定", "unassigned")
+        held = (t("command.roles.held", lang, who=mention(who), since=when(since[name], inv.rt.settings.tz)) if who
+                else t("command.roles.unassigned", lang))
         lines.append(f"• {role_name(name, lang)}: {held}")
     tta = time_to_acknowledge(incident.declared_at, history)
-    label = pick(lang, "响应用时（到指定应急指挥）", "Time to acknowledge (first commander)")
-    lines.append(f"{label}: {duration(tta, lang) if tta is not None else pick(lang, '尚无应急指挥', 'no commander yet')}")
+    took = duration(tta, lang) if tta is not None else t("command.roles.no_commander", lang)
+    lines.append(t("command.roles.time_to_acknowledge", lang, duration=took))
     return Reply(text="\n".join(lines))
 
 
@@ -95,9 +92,9 @@ def assign_form(incident: Incident, holders: dict[str, str]) -> View:
     return View(
         type="modal",
         callback_id=FORM_ID,
-        title=pick(lang, "指定角色", "Assign roles"),
-        submit=pick(lang, "保存", "Save"),
-        close=pick(lang, "取消", "Cancel"),
+        title=t("command.roles.form_title", lang),
+        submit=t("command.save", lang),
+        close=t("command.cancel", lang),
         private_metadata=json.dumps({"incident": incident.id}),
         blocks=blocks,
     )
@@ -116,9 +113,8 @@ async def open_assign_form(rt: Runtime, body: dict[str, Any]) -> None:
     except SlackApiError as exc:
         error = exc.response.get("error", "error")
         log.warning("assign roles form did not open: %s", error)
-        await tell_person(rt.client, user, pick(incident.language, f"角色表单未能打开（Slack：{error}），请重试或使用 {FORM}。",
-                                                  f"The roles form did not open (Slack: {error}); try again or use {FORM}."),
-                          response_url=body.get("response_url"))
+        text = t("command.roles.form_failed", incident.language, error=error, form=FORM)
+        await tell_person(rt.client, user, text, response_url=body.get("response_url"))
 
 
 async def submit_assign_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot.i18n import t
 from bot.slack.text import clip, escape
 from commands.capture import note
 from commands.context import Invocation, Reply
@@ -67,7 +68,5 @@ async def dispatch(inv: Invocation) -> Reply:
         lang = inv.language
         if not word:
             return Reply(text=usage(lang))
-        shown = escape(clip(word, 40))
-        intro = f"没有 `{shown}` 这个子命令。" if lang == "zh" else f"There is no subcommand `{shown}`."
-        return Reply(text=f"{intro}\n{usage(lang)}")
+        return Reply(text=t("command.unknown", lang, given=escape(clip(word, 40)), usage=usage(lang)))
     return await handler(inv, rest)

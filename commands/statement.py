@@ -12,7 +12,7 @@ from bot.db import utcnow
 from bot.flows import reads
 from bot.flows import statements as statement_flows
 from bot.flows.base import Actor, Outcome, Ref, Result
-from bot.i18n import pick
+from bot.i18n import t
 from bot.models import Incident, Statement
 from bot.policy import Action
 from bot.runtime import Runtime
@@ -42,8 +42,8 @@ def _open(rt: Runtime, trigger_id: str, view: View, user: str, lang: str, respon
         except SlackApiError as exc:
             error = exc.response.get("error", "error")
             log.warning("statement form did not open: %s", error)
-            await tell_person(rt.client, user, pick(lang, f"表单未能打开（Slack：{error}），请重试。",
-                                                    f"The form did not open (Slack: {error}); try again."), response_url=response_url)
+            await tell_person(rt.client, user, t("command.statement.form_failed", lang, error=error),
+                              response_url=response_url)
 
     return Reply(text="", after=[show])
 
@@ -79,8 +79,7 @@ async def statement(inv: Invocation, args: str) -> Reply:
     unknown = [w for w in words if w not in STAGES and w not in ("zh", "en")]
     if unknown or len(words) > 2:
         shown = escape(clip(" ".join(unknown or words), 40))
-        return Reply(text=pick(lang, f"看不懂 `{shown}`。正确格式：{FORM}，或 `/incident statement show`",
-                               f"I do not understand `{shown}`. Right form: {FORM}, or `/incident statement show`"))
+        return Reply(text=t("command.statement.not_understood", lang, given=shown, form=FORM))
     result = await run(inv.rt, statement_flows.may_draft, inv.actor, ref)
     if not result.done:
         return target.reply(inv, ref, result, "`/incident statement INC-n [stage] [zh|en]`")
@@ -99,11 +98,10 @@ async def show(inv: Invocation, ref: Ref) -> Reply:
         incident = seen.value
         latest = await service.latest_approved(session, incident.id)
     if latest is None:
-        return Reply(text=pick(lang, f"{incident.key} 还没有已批准的对外口径。请勿自行对外发言。",
-                               f"{incident.key} has no approved statement yet. Do not speak for us in public yet."))
+        return Reply(text=t("command.statement.none_approved", lang, key=incident.key))
     script = str((latest.outlets.get("script") or {}).get("text", ""))
-    text = (pick(lang, f"*{incident.key} 已批准口径 v{latest.version}*\n", f"*{incident.key} approved statement v{latest.version}*\n")
-            + clip(escape(latest.text), 2500) + "\n\n" + pick(lang, "*客服口径*\n", "*Support script*\n") + clip(escape(script), 2500))
+    text = t("command.statement.approved", lang, key=incident.key, version=latest.version,
+             text=clip(escape(latest.text), 2500), script=clip(escape(script), 2500))
     return Reply(text=text)
 
 
@@ -120,7 +118,7 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
     given = {name: _value(values, name) for name in ("stage", "language", *facts_module.FIELDS, "next_update")}
     next_at = facts_module.parse_time(given["next_update"], rt.settings.tz) if given["next_update"] else None
     if given["next_update"] and next_at is None:
-        return _error("next_update", pick(rt.language, "格式：2026-11-22 09:30", "Format: 2026-11-22 09:30")), None
+        return _error("next_update", t("command.statement.time_format", rt.language)), None
     actor = payload.form_actor(body)
     result = await run(rt, statement_flows.draft, actor, Ref(id=payload.row_id(meta.get("incident"))),
                        stage=given["stage"], language=given["language"], facts=given, next_update_at=next_at,

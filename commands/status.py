@@ -12,7 +12,7 @@ from slack_sdk.models.views import View
 from bot import lifecycle
 from bot.flows import lifecycle as lifecycle_flows
 from bot.flows.base import Actor, Outcome, Ref, may
-from bot.i18n import pick
+from bot.i18n import t
 from bot.models import Incident
 from bot.policy import Action
 from bot.runtime import Runtime
@@ -34,8 +34,9 @@ async def status(inv: Invocation, args: str) -> Reply:
     words = rest.split(maxsplit=1)
     wanted = words[0].lower() if words else ""
     if wanted not in lifecycle.SETTABLE:
-        shown = f"`{escape(clip(words[0], 30))}` " if words else ""
-        return Reply(text=pick(lang, f"{shown}不是可设置的状态。正确格式：{STATUS_FORM}", f"{shown}is not a status you can set. Right form: {STATUS_FORM}"))
+        if not words:
+            return Reply(text=t("command.status.missing", lang, form=STATUS_FORM))
+        return Reply(text=t("command.status.not_settable", lang, given=escape(clip(words[0], 30)), form=STATUS_FORM))
     note = words[1].strip() if len(words) > 1 else ""
     result = await run(inv.rt, lifecycle_flows.set_status, inv.actor, ref, wanted, note)
     return target.reply(inv, ref, result, "`/incident status INC-n <status> [note]`")
@@ -62,8 +63,9 @@ async def severity(inv: Invocation, args: str) -> Reply:
     words = rest.split(maxsplit=1)
     wanted = parse_severity(words[0]) if words else None
     if wanted is None:
-        shown = f"`{escape(clip(words[0], 30))}` " if words else ""
-        return Reply(text=pick(lang, f"{shown}不是有效级别。正确格式：{SEVERITY_FORM}", f"{shown}is not a severity. Right form: {SEVERITY_FORM}"))
+        if not words:
+            return Reply(text=t("command.severity.missing", lang, form=SEVERITY_FORM))
+        return Reply(text=t("command.severity.not_severity", lang, given=escape(clip(words[0], 30)), form=SEVERITY_FORM))
     reason = words[1].strip() if len(words) > 1 else ""
     result = await run(inv.rt, lifecycle_flows.set_severity, inv.actor, ref, wanted, reason)
     if result.outcome is Outcome.INVALID:
@@ -77,13 +79,13 @@ def status_form(incident: Incident) -> View:
     options = [Option(value=s, text=status_label(s, lang)) for s in (*lifecycle.SETTABLE, "closed")]
     current = next((o for o in options if o.value == incident.status), None)
     return View(
-        type="modal", callback_id=STATUS_FORM_ID, title=pick(lang, "更新状态", "Update status"),
-        submit=pick(lang, "更新", "Update"), close=pick(lang, "取消", "Cancel"),
+        type="modal", callback_id=STATUS_FORM_ID, title=t("command.status.form_title", lang),
+        submit=t("command.status.form_submit", lang), close=t("command.cancel", lang),
         private_metadata=json.dumps({"incident": incident.id}),
         blocks=[
-            InputBlock(block_id="status", label=pick(lang, "状态", "Status"),
+            InputBlock(block_id="status", label=t("command.status.field_status", lang),
                        element=StaticSelectElement(action_id="value", options=options, initial_option=current)),
-            InputBlock(block_id="note", label=pick(lang, "说明", "Note"), optional=True,
+            InputBlock(block_id="note", label=t("command.status.field_note", lang), optional=True,
                        element=PlainTextInputElement(action_id="value", multiline=True, max_length=3000)),
         ],
     )
@@ -105,10 +107,8 @@ async def open_status_form(rt: Runtime, body: dict[str, Any]) -> Reply | None:
             await rt.client.views_open(trigger_id=body.get("trigger_id") or "", view=view.to_dict())
         except SlackApiError as exc:
             error = exc.response.get("error", "error")
-            await tell_person(rt.client, user, pick(
-                incident.language, f"状态表单未能打开（Slack：{error}），请重试或使用 {STATUS_FORM}。",
-                f"The status form did not open (Slack: {error}); try again or use {STATUS_FORM}."),
-                response_url=body.get("response_url"))
+            text = t("command.status.form_failed", incident.language, error=error, form=STATUS_FORM)
+            await tell_person(rt.client, user, text, response_url=body.get("response_url"))
 
     return Reply(text="", after=[show])
 
@@ -119,7 +119,7 @@ async def submit_status_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
     values = payload.values(view)
     chosen = payload.chosen(values, "status")
     if chosen not in lifecycle_flows.STATUSES:
-        return {"response_action": "errors", "errors": {"status": pick(rt.language, "请选择状态", "Pick a status")}}, None
+        return {"response_action": "errors", "errors": {"status": t("command.status.pick", rt.language)}}, None
     actor = payload.form_actor(body)
     ref = Ref(id=payload.row_id(payload.metadata(view).get("incident")))
     result = await run(rt, lifecycle_flows.set_status, actor, ref, chosen, payload.chosen(values, "note").strip())

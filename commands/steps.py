@@ -8,7 +8,7 @@ from bot import roles
 from bot import steps as step_service
 from bot.flows import reads
 from bot.flows import steps as step_flows
-from bot.i18n import pick
+from bot.i18n import t
 from bot.roles import role_name
 from bot.runtime import Runtime
 from bot.slack.notify import tell_person
@@ -33,19 +33,18 @@ async def steps_(inv: Invocation, args: str) -> Reply:
         holders = await roles.holders(session, incident.id)
     tz = inv.rt.settings.tz
     open_count = sum(1 for s in steps if s.done_at is None)
-    lines = [pick(lang, f"*{incident.key} 处置清单* · {open_count}/{len(steps)} 项待完成",
-                  f"*{incident.key} checklist* · {open_count} of {len(steps)} open")]
+    lines = [t("command.steps.heading", lang, key=incident.key, open=open_count, total=len(steps))]
     for step in step_service.open_first(steps)[:MAX_LINES]:
         title = clip(escape(step.title), 200)
         if step.done_at is not None:
             lines.append(f":white_check_mark: ~{step.number}. {title}~ · {mention(step.done_by)} {when(step.done_at, tz)}")
             continue
-        late = " :warning: " + pick(lang, "已超时", "overdue") if step_service.is_overdue(step) else ""
+        late = " :warning: " + t("command.steps.overdue", lang) if step_service.is_overdue(step) else ""
         owner = f"{role_name(step.owner_role, lang)} {mention(holders.get(step.owner_role))}".strip()
         due = when(step.due_at, tz) if step.due_at else ""
-        lines.append(f":white_large_square: *{step.number}.* {title} · {owner} · {pick(lang, '截止', 'due')} {due}{late}")
+        lines.append(t("command.steps.open_step", lang, number=step.number, title=title, owner=owner, due=due, late=late))
     if len(steps) > MAX_LINES:
-        lines.append(pick(lang, f"…另有 {len(steps) - MAX_LINES} 项", f"…and {len(steps) - MAX_LINES} more"))
+        lines.append(t("command.steps.more", lang, count=len(steps) - MAX_LINES))
     return Reply(text="\n".join(lines))
 
 
@@ -55,9 +54,9 @@ async def done(inv: Invocation, args: str) -> Reply:
     ref, rest = target.ref_of(inv, args)
     words = rest.split(maxsplit=1)
     if not words or not (words[0].isascii() and words[0].isdigit()) or len(words[0]) > 6:  # not ² or ٣
-        shown = f"`{escape(clip(words[0], 20))}` " if words else ""
-        return Reply(text=pick(lang, f"{shown}不是步骤编号。正确格式：{DONE_FORM}（编号见 `/incident steps`）",
-                               f"{shown}is not a step number. Right form: {DONE_FORM} (numbers in `/incident steps`)"))
+        if not words:
+            return Reply(text=t("command.done.missing", lang, form=DONE_FORM))
+        return Reply(text=t("command.done.not_number", lang, given=escape(clip(words[0], 20)), form=DONE_FORM))
     note = words[1].strip() if len(words) > 1 else ""
     result = await run(inv.rt, step_flows.complete, inv.actor, ref, int(words[0]), note)
     return target.reply(inv, ref, result, "`/incident done INC-n <n> [note]`")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.flows.base import Outcome, Ref, Result
-from bot.i18n import pick
+from bot.i18n import t
 from commands.context import Invocation, Reply, answer
 
 KEY = re.compile(r"^INC-\d{1,9}$", re.IGNORECASE)
@@ -22,7 +22,5 @@ def ref_of(inv: Invocation, args: str) -> tuple[Ref, str]:
 def reply(inv: Invocation, ref: Ref, result: Result, right_form: str) -> Reply:
     """A flow's answer as the command's reply: outside an incident channel, say how to name one."""
     if result.outcome is Outcome.NOT_FOUND and ref.key is None:
-        return Reply(text=pick(
-            inv.language, f"这里不是事件频道。请在事件频道里运行，或先写事件编号：{right_form}",
-            f"This is not an incident channel. Run it in the incident's channel, or give the key first: {right_form}"))
+        return Reply(text=t("command.not_incident_channel", inv.language, form=right_form))
     return answer(inv.rt, result)

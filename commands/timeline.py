@@ -7,6 +7,7 @@ from typing import Any
 from bot import timeline
 from bot.flows import reads
 from bot.flows.base import Actor, Ref
+from bot.i18n import t
 from bot.models import Incident
 from bot.runtime import Runtime
 from bot.slack.notify import respond, tell_person
@@ -23,7 +24,7 @@ async def _page(rt: Runtime, incident: Incident, number: int) -> tuple[str, list
         total = pages(entries)
         number = min(max(number, 0), total - 1)
         events = await timeline.window(session, incident.id, number * ENTRIES_PER_PAGE, ENTRIES_PER_PAGE)
-    text = f"{incident.key} timeline, page {number + 1} of {total}"
+    text = t("command.timeline.page", incident.language, key=incident.key, page=number + 1, total=total)
     return text, page_blocks(incident, sections(events, rt.settings.tz, incident.language), number, total, entries)
 
 

@@ -220,7 +220,7 @@ ENTRIES: list[Entry] = [
     Entry("close", "manager", slash("close"), incident_is(status="closed"), scene={"resolved": True}),
     Entry("severity", "member", slash("severity", "sev1 影响扩大"), incident_is(severity="sev1")),
     Entry("severity-lower", "manager", slash("severity", "sev4 影响很小"), incident_is(severity="sev4")),
-    Entry("timeline", "see", slash("timeline"), told("timeline"), changes=False),
+    Entry("timeline", "see", slash("timeline"), told("时间线"), changes=False),
     Entry("statement", "member", slash("statement"), view_opened("statement_form"), changes=False),
     Entry("statement-show", "see", slash("statement", "show"), told("口径"), changes=False),
     Entry("summary", "see", slash("summary"), told("角色"), changes=True),  # the chart DM is queued work
@@ -234,7 +234,7 @@ ENTRIES: list[Entry] = [
           view_opened("statement_form"), changes=False),
     Entry("step_done", "member", button("step_done", lambda s: str(s.step_id)), step_done),
     Entry("timeline_page_next", "see", button("timeline_page_next", lambda s: f"{s.incident.id}:0"),
-          told("timeline"), changes=False),
+          told("时间线"), changes=False),
     Entry("statement_approve", "approver", button("statement_approve", lambda s: str(s.statement_id)), approved),
     Entry("statement_changes", "reviewer", button("statement_changes", lambda s: str(s.statement_id)),
           view_opened("statement_changes_form"), changes=False),

@@ -346,7 +346,7 @@ async def _gave_up_and_said_so(stack: LocalStack, incident: Incident, method: st
     told = _notices(stack, incident)
     for op in (op for op in failed if op.kind != "tell_declarer_ready"):  # its own failure needs no notice
         who = {stack.users["zhang.wei"], op.args.get("by") or stack.users["zhang.wei"]}
-        what = t(f"op_{op.kind}", incident.language)
+        what = t(f"op.{op.kind}", incident.language)
         for user in who:
             assert any(what in text for text in told.get(user, [])), f"{user} not told: {op.kind}"
 

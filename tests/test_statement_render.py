@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.statements import render as render_module
+from bot.statements.check import check_templates
 from bot.statements.render import (
     DEFAULT_LIMITS,
     LANGS,
@@ -17,7 +18,6 @@ from bot.statements.render import (
     Facts,
     Rendered,
     TemplateProblem,
-    check_templates,
     measure,
     render,
     template_dirs,

@@ -122,8 +122,8 @@ async def test_migrations_match_the_models(tmp_path: Path) -> None:
 
 
 def test_every_operation_has_a_name_people_can_read() -> None:
-    from bot.i18n import MESSAGES
+    from bot.i18n import has
     from bot.slack.ops import OPERATIONS
 
     for kind in OPERATIONS:
-        assert f"op_{kind}" in MESSAGES, kind
+        assert has(f"op.{kind}"), kind

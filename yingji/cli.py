@@ -88,7 +88,7 @@ def _db_upgrade() -> int:
 
 def _playbooks_check(directory: str | None) -> int:
     from bot.playbooks import SHIPPED_DIR, check_dir
-    from bot.statements.render import check_templates
+    from bot.statements.check import check_templates
 
     path = Path(directory) if directory else SHIPPED_DIR
     problems = check_dir(path)

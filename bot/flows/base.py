@@ -16,7 +16,7 @@ from bot import deliveries, incidents, timeline
 from bot.config import FileConfig
 from bot.db import lock_row
 from bot.deployment import Learned, not_started
-from bot.i18n import pick
+from bot.i18n import t
 from bot.models import Incident
 from bot.playbooks import Playbook
 from bot.policy import Action, Refusal, Rules, Standing, decide, standing
@@ -123,17 +123,15 @@ class Context:
 def not_found(ref: Ref, language: str) -> Result:
     """The one answer for an unknown incident and for one the person may not know of: the same words."""
     if ref.key:
-        return Result(Outcome.NOT_FOUND, pick(language, f"找不到事件 {ref.shown()}。", f"There is no incident {ref.shown()}."))
+        return Result(Outcome.NOT_FOUND, t("flow.base.no_incident", language, key=ref.shown()))
     if ref.id is not None:
-        return Result(Outcome.NOT_FOUND, pick(language, "找不到这个按钮或表单所指的事件，未做任何更改。",
-                                              "What this button or form refers to no longer exists; nothing changed."))
-    return Result(Outcome.NOT_FOUND, pick(language, "这里不是事件频道。", "This is not an incident channel."))
+        return Result(Outcome.NOT_FOUND, t("flow.base.gone", language))
+    return Result(Outcome.NOT_FOUND, t("flow.base.not_incident_channel", language))
 
 
 def repeat(language: str, incident_id: int | None) -> Result:
     """A request seen before: Slack's retry, a replay, a double submit."""
-    return Result(Outcome.REPEAT, pick(language, "这个请求已经处理过，没有重复执行。",
-                                       "This request was already handled; nothing was done twice."), incident_id)
+    return Result(Outcome.REPEAT, t("flow.base.repeat", language), incident_id)
 
 
 async def find(session: AsyncSession, ref: Ref, *, lock: bool = False) -> Incident | None:

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import lifecycle, outbox, timeline, timers
 from bot.db import utcnow
 from bot.flows.base import Actor, Context, Outcome, Ref, Result, enter, settle
-from bot.i18n import pick
+from bot.i18n import t
 from bot.policy import Action
 from bot.severity import severity_label, status_label
 from bot.slack.text import when
@@ -33,14 +33,13 @@ async def set_status(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref
         return entry
     incident, lang = entry.incident, entry.language
     if status == "closed" and incident.status != "resolved":
-        return Result(Outcome.INVALID, pick(lang, "请先解决并完成复盘，再关闭。",
-                                            "Resolve it first and hold the review, then close it."), entry.id)
+        return Result(Outcome.INVALID, t("flow.lifecycle.close_unresolved", lang), entry.id)
     label = status_label(status, lang)
     if not await lifecycle.change_status(session, incident, status, by=actor.user, note=note):
-        return Result(Outcome.UNCHANGED, pick(lang, f"{incident.key} 已经是「{label}」，未做更改。",
-                                              f"{incident.key} is already {label}; nothing changed."), entry.id)
-    return await settle(session, Result(Outcome.DONE, pick(lang, f"{incident.key} 状态：{label}",
-                                                             f"{incident.key} status: {label}"), entry.id))
+        return Result(Outcome.UNCHANGED, t("flow.lifecycle.status_unchanged", lang, key=incident.key, status=label),
+                      entry.id)
+    text = t("flow.lifecycle.status_set", lang, key=incident.key, status=label)
+    return await settle(session, Result(Outcome.DONE, text, entry.id))
 
 
 async def set_severity(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, severity: str, reason: str = "") -> Result:
@@ -55,16 +54,16 @@ async def set_severity(session: AsyncSession, ctx: Context, actor: Actor, ref: R
     incident, lang = entry.incident, entry.language
     label = severity_label(severity, lang)
     if lowering and not reason:
-        return Result(Outcome.INVALID, pick(lang, "降级请写明原因。", "Give the reason for lowering."), entry.id)
+        return Result(Outcome.INVALID, t("flow.lifecycle.lower_needs_reason", lang), entry.id)
     started = {c.clock for c in timers.clocks(await timeline.events(session, entry.id))}
     change = await lifecycle.change_severity(session, incident, severity, by=actor.user, reason=reason,
                                              playbook=ctx.playbooks.get(incident.playbook),
                                              tags=ctx.file.regulatory, started_clocks=started)
     if change is None:
-        return Result(Outcome.UNCHANGED, pick(lang, f"{incident.key} 已经是 {label}，未做更改。",
-                                              f"{incident.key} is already {label}; nothing changed."), entry.id)
-    return await settle(session, Result(Outcome.DONE, pick(lang, f"{incident.key} 级别：{label}",
-                                                             f"{incident.key} severity: {label}"), entry.id))
+        return Result(Outcome.UNCHANGED, t("flow.lifecycle.severity_unchanged", lang, key=incident.key, severity=label),
+                      entry.id)
+    text = t("flow.lifecycle.severity_set", lang, key=incident.key, severity=label)
+    return await settle(session, Result(Outcome.DONE, text, entry.id))
 
 
 async def snooze(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref) -> Result:
@@ -75,13 +74,12 @@ async def snooze(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref) ->
     incident, lang = entry.incident, entry.language
     cadence = ctx.cadence(incident.severity)
     if cadence is None:
-        return Result(Outcome.INVALID, pick(lang, "这个级别没有更新提醒。", "This severity has no update reminder."), entry.id)
+        return Result(Outcome.INVALID, t("flow.lifecycle.no_reminder", lang), entry.id)
     earlier = await timeline.events(session, entry.id, kinds=["cadence_snoozed"])
     if earlier and utcnow() - earlier[-1].at < SAME_SNOOZE:
         until = datetime.fromisoformat(str(earlier[-1].data["until"]))
-        return Result(Outcome.UNCHANGED, pick(lang, f"提醒已推迟到 {when(until, ctx.tz)}。",
-                                              f"The reminder is already snoozed until {when(until, ctx.tz)}."), entry.id)
+        return Result(Outcome.UNCHANGED, t("flow.lifecycle.already_snoozed", lang, until=when(until, ctx.tz)), entry.id)
     lifecycle.snooze(session, incident, by=actor.user, minutes=SNOOZE_MINUTES, cadence=cadence)
     await outbox.enqueue_once(session, entry.id, "sync_timers")
-    return await settle(session, Result(Outcome.DONE, pick(lang, f"好的，{SNOOZE_MINUTES} 分钟后再提醒。",
-                                                             f"OK, the next reminder comes in {SNOOZE_MINUTES} min."), entry.id))
+    text = t("flow.lifecycle.snoozed", lang, minutes=SNOOZE_MINUTES)
+    return await settle(session, Result(Outcome.DONE, text, entry.id))

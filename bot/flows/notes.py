@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import capture, deliveries, incidents, membership, outbox
 from bot.flows.base import Actor, Context, Outcome, Ref, Result, asker, enter, settle
-from bot.i18n import pick
+from bot.i18n import t
 from bot.policy import Action
 
 TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,9}$")  # a Slack message ts: seconds.micros
@@ -25,16 +25,15 @@ async def add_note(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, 
     event = capture.add_note(session, entry.id, text, by=actor.user)
     await session.flush()
     outbox.enqueue(session, entry.id, "post_note", event_id=event.id, **asker(actor))
-    kind = pick(lang, "行动项", "action item") if event.kind == "action_item" else pick(lang, "记录", "note")
-    return await settle(session, Result(Outcome.DONE, pick(lang, f"已记入 {entry.incident.key} 的时间线（{kind}）。",
-                                                             f"Recorded on {entry.incident.key}'s timeline ({kind})."), entry.id))
+    kind = "action_item" if event.kind == "action_item" else "note"
+    text = t(f"flow.notes.recorded.{kind}", lang, key=entry.incident.key)
+    return await settle(session, Result(Outcome.DONE, text, entry.id))
 
 
 async def add_message(session: AsyncSession, ctx: Context, actor: Actor, channel: str, ts: str, *, via: str,
                       message: dict[str, Any] | None = None, response_url: str | None = None) -> Result:
     """Queue the import of one message of an incident channel (shortcut, pin or reaction)."""
-    refused = Result(Outcome.INVALID, pick(ctx.language, "只能把事件频道里的消息加入时间线。",
-                                           "Only messages in an incident channel can be added to a timeline."))
+    refused = Result(Outcome.INVALID, t("flow.notes.not_incident_message", ctx.language))
     if not channel or not TS.match(ts) or actor.user in ("", ctx.bot_user_id):
         return refused
     entry = await enter(session, ctx, actor, Ref(channel=channel), Action.CAPTURE)

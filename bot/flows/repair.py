@@ -6,7 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox
 from bot.flows.base import Actor, Context, Outcome, Ref, Result, enter, settle
-from bot.i18n import pick
+from bot.i18n import t
 from bot.policy import Action
 
 
@@ -18,7 +18,6 @@ async def repair(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref) ->
     key, lang = entry.incident.key, entry.language
     count = await outbox.retry_failed(session, entry.id)
     if count == 0:
-        return await settle(session, Result(Outcome.UNCHANGED, pick(lang, f"{key} 没有待补的操作。",
-                                                                    f"{key} has nothing left to repair."), entry.id))
-    return await settle(session, Result(Outcome.DONE, pick(lang, f"正在重试 {key} 的 {count} 个操作。",
-                                                             f"Retrying {count} operations of {key}."), entry.id))
+        return await settle(session, Result(Outcome.UNCHANGED, t("flow.repair.nothing", lang, key=key), entry.id))
+    text = t("flow.repair.retrying", lang, key=key, count=count)
+    return await settle(session, Result(Outcome.DONE, text, entry.id))

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import outbox, roles, timeline
 from bot.config import ROLES
 from bot.flows.base import Actor, Context, Entry, Outcome, Ref, Result, enter, may, settle
-from bot.i18n import pick
+from bot.i18n import t
 from bot.policy import Action
 from bot.roles import role_name
 from bot.slack.text import mention
@@ -41,7 +41,7 @@ async def assign(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, ch
     assert isinstance(entry, Entry)
     lang = entry.language
     if any(user == ctx.bot_user_id for user in changes.values()):
-        return Result(Outcome.INVALID, pick(lang, "yingji 是机器人，不能担任角色。", "yingji is a bot and cannot hold a role."))
+        return Result(Outcome.INVALID, t("flow.roles.bot_cannot_hold", lang))
     given = []
     for role, user in changes.items():
         previous = await roles.assign(session, entry.id, role, user, by=actor.user)
@@ -51,14 +51,13 @@ async def assign(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, ch
         _follow_up(session, entry.id, role, user, previous, by=actor.user, response_url=response_url)
     if not given:
         role, user = next(iter(changes.items()))
-        return Result(Outcome.UNCHANGED, pick(lang, f"{mention(user)} 已经是{role_name(role, lang)}，未做更改。",
-                                              f"{mention(user)} already holds {role_name(role, lang)}; nothing changed."), entry.id)
+        text = t("flow.roles.already_holds", lang, user=mention(user), role=role_name(role, lang))
+        return Result(Outcome.UNCHANGED, text, entry.id)
     await outbox.enqueue_once(session, entry.id, "update_header", wave=2)
     await outbox.enqueue_once(session, entry.id, "refresh_checklist", wave=2)
     await outbox.enqueue_once(session, entry.id, "sync_timers", wave=2)  # a commander ends the escalation timer
     key = entry.incident.key
-    text = "\n".join(pick(lang, f"{role_name(r, lang)}已交给 {mention(u)}（{key}）。", f"{role_name(r, lang)} of {key} is now {mention(u)}.")
-                     for r, u in given)
+    text = "\n".join(t("flow.roles.given", lang, role=role_name(r, lang), user=mention(u), key=key) for r, u in given)
     return await settle(session, Result(Outcome.DONE, text, entry.id))
 
 

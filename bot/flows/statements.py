@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import outbox
 from bot.db import utcnow
 from bot.flows.base import Actor, Context, Entry, Outcome, Ref, Result, asker, enter, may, settle
-from bot.i18n import pick
+from bot.i18n import t
 from bot.models import Statement
 from bot.policy import Action
 from bot.roles import role_name
@@ -45,7 +45,7 @@ async def may_draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref,
         return allowed
     version = await session.get(Statement, edit_of) if edit_of else None
     if edit_of and (version is None or version.incident_id != allowed.incident_id):
-        return Result(Outcome.INVALID, pick(ctx.language, "这一版口径不存在。", "That statement version does not exist."))
+        return Result(Outcome.INVALID, t("flow.statements.no_version", ctx.language))
     return Result(Outcome.DONE, incident_id=allowed.incident_id, value=(allowed.value, version))
 
 
@@ -62,8 +62,7 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
     stage = stage if stage in STAGES else "investigating"
     language = language if language in ("zh", "en") else incident.language
     if next_update_at is None and stage != "resolved":
-        return Result(Outcome.INVALID, pick(lang, "请写下次更新时间：对外必须说明何时再更新",
-                                            "Say when the next update comes; the public must know"), entry.id, "next_update")
+        return Result(Outcome.INVALID, t("flow.statements.next_update_missing", lang), entry.id, "next_update")
     if next_update_at is not None and (problem := _next_update_problem(ctx, incident.severity, next_update_at, now, lang)):
         return Result(Outcome.INVALID, problem, entry.id, "next_update")
     previous = await session.get(Statement, edit_of) if edit_of else None
@@ -86,18 +85,16 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
                                          text=rendered.statement, outlets=outlets, by=actor.user, edit_of=previous)
     holders = entry.who.holders
     reviewers = " ".join(filter(None, (mention(holders.get("comms")), mention(holders.get("legal")))))
-    intro = pick(lang, f"v{version.version} 由 {mention(actor.user)} 起草，请在此串中审批。{reviewers}",
-                 f"v{version.version} drafted by {mention(actor.user)}; review it in this thread. {reviewers}")
+    intro = t("flow.statements.drafted", lang, version=version.version, user=mention(actor.user), reviewers=reviewers)
     if rendered.flagged:
         flagged = ", ".join(outlet_name(name, lang) for name in rendered.flagged)
-        intro += pick(lang, f"\n:warning: 超出长度：{flagged}", f"\n:warning: does not fit: {flagged}")
+        intro += "\n" + t("flow.statements.too_long", lang, outlets=flagged)
     outbox.enqueue(session, entry.id, "post_statement", statement_id=version.id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=version.id, text=intro.strip())
     if previous is not None:
         outbox.enqueue(session, entry.id, "redraw_statement", statement_id=previous.id)
         outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=previous.id,
-                       text=pick(lang, f"{mention(actor.user)} 编辑后生成了 v{version.version}，本版不再审批。",
-                                 f"{mention(actor.user)} edited this into v{version.version}; this version is no longer under review."))
+                       text=t("flow.statements.superseded", lang, user=mention(actor.user), version=version.version))
     return await settle(session, Result(Outcome.DONE, incident_id=entry.id, value=version))
 
 
@@ -105,11 +102,11 @@ def _next_update_problem(ctx: Context, severity: str, at: datetime, now: datetim
     """Why the promised next update cannot stand: it is past, or further than a day (or the cadence) away."""
     shown = when(at, ctx.tz)
     if at <= now:
-        return pick(lang, f"{shown} 已经过去：请写一个将来的时间", f"{shown} has passed: give a time still to come")
+        return t("flow.statements.next_update_past", lang, at=shown)
     horizon = max(NEXT_UPDATE_HORIZON, timedelta(minutes=ctx.cadence(severity) or 0))
     if at > now + horizon:
         hours = f"{horizon.total_seconds() / 3600:g}"
-        return pick(lang, f"{shown} 太远：下次更新须在 {hours} 小时之内", f"{shown} is too far: the next update must come within {hours} h")
+        return t("flow.statements.next_update_too_far", lang, at=shown, hours=hours)
     return None
 
 
@@ -135,12 +132,10 @@ async def approve(session: AsyncSession, ctx: Context, actor: Actor, statement_i
         return Result(Outcome.UNCHANGED, decision.reason, entry.id)
     lang, role = entry.language, role_name(decision.role or "", entry.language)
     if decision.outcome == "approved":
-        line = pick(lang, f":white_check_mark: {mention(actor.user)} 以{role}身份批准。v{statement.version} 已批准并冻结。",
-                    f":white_check_mark: {mention(actor.user)} approved as {role}. v{statement.version} is approved and frozen.")
+        line = t("flow.statements.approved", lang, user=mention(actor.user), role=role, version=statement.version)
     else:
-        missing = "、".join(role_name(r, lang) for r in decision.missing)
-        line = pick(lang, f":white_check_mark: {mention(actor.user)} 以{role}身份批准，还需要：{missing}。",
-                    f":white_check_mark: {mention(actor.user)} approved as {role}; still needed: {missing}.")
+        missing = t("flow.statements.list_separator", lang).join(role_name(r, lang) for r in decision.missing)
+        line = t("flow.statements.approved_partly", lang, user=mention(actor.user), role=role, missing=missing)
     outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement.id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement.id, text=line)
     if decision.outcome == "approved":
@@ -180,11 +175,10 @@ async def request_changes(session: AsyncSession, ctx: Context, actor: Actor, sta
     entry, statement = entered
     lang = entry.language
     if not await service.request_changes(session, statement, by=actor.user, comment=comment):
-        return Result(Outcome.INVALID, pick(lang, "这一版已不是草稿", "This version is no longer a draft"), entry.id, "comment")
+        return Result(Outcome.INVALID, t("flow.statements.not_a_draft", lang), entry.id, "comment")
     outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement_id,
-                   text=pick(lang, f":memo: {mention(actor.user)} 要求修改：{escape(comment)}",
-                             f":memo: {mention(actor.user)} requests changes: {escape(comment)}"))
+                   text=t("flow.statements.changes_requested", lang, user=mention(actor.user), comment=escape(comment)))
     return await settle(session, Result(Outcome.DONE, incident_id=entry.id))
 
 
@@ -196,11 +190,10 @@ async def publish(session: AsyncSession, ctx: Context, actor: Actor, statement_i
     entry, statement = entered
     lang = entry.language
     if not await service.mark_published(session, statement, by=actor.user, outlets=outlets):
-        return Result(Outcome.INVALID, pick(lang, "请选择至少一个渠道（仅限已批准版本）",
-                                            "Pick at least one outlet (approved versions only)"), entry.id, "outlets")
-    names = "、".join(outlet_name(o, lang) for o in outlets)
+        return Result(Outcome.INVALID, t("flow.statements.no_outlets", lang), entry.id, "outlets")
+    names = t("flow.statements.list_separator", lang).join(outlet_name(o, lang) for o in outlets)
     outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement_id,
-                   text=pick(lang, f":mega: {mention(actor.user)} 记录 v{statement.version} 已发布到：{names}",
-                             f":mega: {mention(actor.user)} recorded v{statement.version} as published on: {names}"))
+                   text=t("flow.statements.published", lang, user=mention(actor.user), version=statement.version,
+                          outlets=names))
     return await settle(session, Result(Outcome.DONE, incident_id=entry.id))

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import outbox
 from bot import steps as step_service
 from bot.flows.base import Actor, Context, Outcome, Ref, Result, enter, settle
-from bot.i18n import pick
+from bot.i18n import t
 from bot.models import Step
 from bot.policy import Action
 from bot.slack.text import clip, escape, mention, when
@@ -29,19 +29,15 @@ async def complete(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, 
     step = done.step
     if step is None:
         total = len(await step_service.all_steps(session, entry.id))
-        return Result(Outcome.INVALID, pick(lang, f"没有第 {number} 项；本事件的步骤是 1–{total}。",
-                                            f"There is no step {number}; this incident's steps are 1–{total}."), entry.id)
+        return Result(Outcome.INVALID, t("flow.steps.no_such_step", lang, number=number, total=total), entry.id)
     if not done.completed:
         assert step.done_at is not None
-        return Result(Outcome.UNCHANGED, pick(
-            lang, f"第 {number} 项已由 {mention(step.done_by)} 于 {when(step.done_at, tz)} 完成，未做更改。",
-            f"Step {number} was already completed by {mention(step.done_by)} at {when(step.done_at, tz)}; nothing changed."),
-            entry.id)
+        text = t("flow.steps.already_done", lang, number=number, user=mention(step.done_by), at=when(step.done_at, tz))
+        return Result(Outcome.UNCHANGED, text, entry.id)
     if step.message_ts:
         await outbox.enqueue_once(session, entry.id, "refresh_checklist", ts=step.message_ts)
     if step.clock:
         await outbox.enqueue_once(session, entry.id, "sync_timers")  # its regulatory clock stops
     outbox.enqueue(session, entry.id, "cancel_timer", job=f"step:{step.id}")
-    return await settle(session, Result(Outcome.DONE, pick(
-        lang, f":white_check_mark: 第 {number} 项完成：{clip(escape(step.title), 300)}",
-        f":white_check_mark: Step {number} done: {clip(escape(step.title), 300)}"), entry.id, step))
+    text = t("flow.steps.done", lang, number=number, title=clip(escape(step.title), 300))
+    return await settle(session, Result(Outcome.DONE, text, entry.id, step))

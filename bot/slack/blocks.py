@@ -30,7 +30,7 @@ SEVERITY_ICON = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3"
 def header_title(incident: Incident) -> str:
     """`INC-3 · title`, with a drill mark, clipped to the header block's 150 characters."""
     lang = incident.language
-    prefix = f"[{t('drill', lang)}] " if incident.drill else ""
+    prefix = f"[{t('header.drill', lang)}] " if incident.drill else ""
     return clip(f"{prefix}{incident.key} · {incident.title}", 150)
 
 
@@ -40,11 +40,11 @@ def header_blocks(
     """The pinned header: the one message people look at, updated in place as things change."""
     lang = incident.language
     fields = [
-        MarkdownTextObject(text=f"*{t('severity', lang)}*\n{SEVERITY_ICON[incident.severity]} {severity_label(incident.severity, lang)}"),
-        MarkdownTextObject(text=f"*{t('status', lang)}*\n{status_label(incident.status, lang)}"),
-        MarkdownTextObject(text=f"*{t('playbook', lang)}*\n{escape(playbook_name)}"),
-        MarkdownTextObject(text=f"*{t('started', lang)}*\n{when(incident.declared_at, tz)}"),
-        MarkdownTextObject(text=f"*{t('declared_by', lang)}*\n{mention(incident.declared_by)}"),
+        MarkdownTextObject(text=f"*{t('header.severity', lang)}*\n{SEVERITY_ICON[incident.severity]} {severity_label(incident.severity, lang)}"),
+        MarkdownTextObject(text=f"*{t('header.status', lang)}*\n{status_label(incident.status, lang)}"),
+        MarkdownTextObject(text=f"*{t('header.playbook', lang)}*\n{escape(playbook_name)}"),
+        MarkdownTextObject(text=f"*{t('header.started', lang)}*\n{when(incident.declared_at, tz)}"),
+        MarkdownTextObject(text=f"*{t('header.declared_by', lang)}*\n{mention(incident.declared_by)}"),
     ]
     blocks: list[Block] = [
         HeaderBlock(text=header_title(incident)),
@@ -55,12 +55,12 @@ def header_blocks(
         blocks.append(SectionBlock(text=MarkdownTextObject(text=Said(incident.summary).clip(3000))))
     notes = [incident.key or ""]
     if incident.private:
-        notes.append(f":lock: {t('private', lang)}")
+        notes.append(f":lock: {t('header.private', lang)}")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(notes))]))
     blocks.append(ActionsBlock(block_id="header-actions", elements=[
-        ButtonElement(text=t("assign_roles", lang), action_id=ASSIGN_ROLES_ACTION, value=str(incident.id)),
-        ButtonElement(text=t("update_status", lang), action_id=UPDATE_STATUS_ACTION, value=str(incident.id)),
-        ButtonElement(text=t("draft_statement", lang), action_id=DRAFT_STATEMENT_ACTION, value=str(incident.id)),
+        ButtonElement(text=t("header.assign_roles", lang), action_id=ASSIGN_ROLES_ACTION, value=str(incident.id)),
+        ButtonElement(text=t("header.update_status", lang), action_id=UPDATE_STATUS_ACTION, value=str(incident.id)),
+        ButtonElement(text=t("header.draft_statement", lang), action_id=DRAFT_STATEMENT_ACTION, value=str(incident.id)),
     ]))
     return blocks
 
@@ -68,7 +68,7 @@ def header_blocks(
 def _roles(holders: dict[str, str], lang: str) -> SectionBlock:
     """Every role and its holder, or that nobody holds it: at 3 a.m. people read the header, not `/incident roles`."""
     return SectionBlock(block_id="header-roles", fields=[
-        MarkdownTextObject(text=f"*{role_name(role, lang)}*\n{mention(holders.get(role)) or t('unassigned', lang)}")
+        MarkdownTextObject(text=f"*{role_name(role, lang)}*\n{mention(holders.get(role)) or t('header.unassigned', lang)}")
         for role in ROLES
     ])
 
@@ -82,11 +82,11 @@ def announcement_text(incident: Incident) -> str:
     """What the announce channel sees; a private incident shows only its key and severity."""
     lang = incident.language
     severity = severity_label(incident.severity, lang)
-    drill = f"[{t('drill', lang)}] " if incident.drill else ""
+    drill = f"[{t('header.drill', lang)}] " if incident.drill else ""
     if incident.private:
-        return drill + t("announce_private", lang, key=incident.key, severity=severity)
+        return drill + t("channel.announce_private", lang, key=incident.key, severity=severity)
     return drill + t(
-        "announce",
+        "channel.announce",
         lang,
         key=incident.key,
         severity=severity,
@@ -106,7 +106,7 @@ def topic(incident: Incident) -> str:
     lang = incident.language
     return clip(
         t(
-            "topic",
+            "channel.topic",
             lang,
             severity=severity_label(incident.severity, lang),
             status=status_label(incident.status, lang),
@@ -119,4 +119,4 @@ def topic(incident: Incident) -> str:
 
 def purpose(incident: Incident, playbook_name: str) -> str:
     """The channel purpose, within Slack's 250 characters; Slack parses it, so the playbook's name goes escaped."""
-    return clip(t("purpose", incident.language, key=incident.key, playbook=escape(playbook_name)), 250)
+    return clip(t("channel.purpose", incident.language, key=incident.key, playbook=escape(playbook_name)), 250)

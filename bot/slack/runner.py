@@ -302,7 +302,7 @@ class OutboxRunner:
         if op.id in self._told_delay:
             return
         self._told_delay.add(op.id or 0)
-        text = t("channel_delayed", incident.language, key=incident.key, seconds=f"{seconds:.0f}")
+        text = t("declare.channel_delayed", incident.language, key=incident.key, seconds=f"{seconds:.0f}")
         self.tasks.spawn(self.env.tell(incident, text), name=f"tell-delay:{incident.id}")
 
     async def _settle(self, op: SlackOp, status: str, error: str) -> None:
@@ -393,5 +393,5 @@ class OutboxRunner:
 def _gave_up(incident: Incident, failures: list[tuple[SlackOp, str]]) -> str:
     """What Slack did not do, the error, and `/incident repair` to finish it."""
     lang = incident.language
-    what = ", ".join(t(f"op_{op.kind}", lang) for op, _ in failures if op.kind != "tell_declarer_ready")
-    return t("slack_gave_up", lang, key=incident.key, what=what, error=failures[0][1])
+    what = ", ".join(t(f"op.{op.kind}", lang) for op, _ in failures if op.kind != "tell_declarer_ready")
+    return t("declare.slack_gave_up", lang, key=incident.key, what=what, error=failures[0][1])

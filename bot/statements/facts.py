@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.i18n import t
 from bot.models import Incident, Statement
 from bot.playbooks import Playbook
 
@@ -63,5 +64,5 @@ def show_time(moment: datetime, tz: ZoneInfo, language: str, now: datetime) -> s
     if local.date() == today:
         return local.strftime("%H:%M")
     if local.year != today.year:
-        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}" if language == "zh" else local.strftime("%b %d %Y, %H:%M")
-    return f"{local.month}月{local.day}日 {local:%H:%M}" if language == "zh" else local.strftime("%b %d, %H:%M")
+        return t("statement.time.other_year", language, at=local)
+    return t("statement.time.other_day", language, at=local)

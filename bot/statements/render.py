@@ -12,6 +12,7 @@ from pathlib import Path
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.i18n import t
 from bot.playbooks import SHIPPED_DIR as PLAYBOOKS_DIR
 
 OUTLETS = ("banner", "push", "social", "email", "script")
@@ -54,38 +55,6 @@ _PARTS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "script": (("text", "script", "script"),),
 }
 _ONE_LINE = {"banner", "push_title", "push_body", "social", "email_subject"}
-_QUESTION = {"zh": "问：", "en": "Q:"}
-_LABELS = {
-    "zh": {
-        "banner": "网站横幅",
-        "push_title": "推送标题",
-        "push": "推送正文",
-        "social": "社交媒体帖子",
-        "email_subject": "邮件标题",
-        "email": "邮件正文",
-        "script": "客服口径",
-    },
-    "en": {
-        "banner": "banner",
-        "push_title": "push title",
-        "push": "push body",
-        "social": "social post",
-        "email_subject": "email subject",
-        "email": "email body",
-        "script": "customer-service script",
-    },
-}
-# Phrases the tone rules forbid in anything public: guessed causes and promised fix times.
-FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "zh": (r"预计.{0,20}(恢复|修复|解决|完成)", r"(由于|因为).{0,30}导致", r"\d+\s*(分钟|小时|天)内(恢复|修复|解决)", r"马上(恢复|修复|解决)"),
-    "en": (
-        r"\bETA\b",
-        r"will be (fixed|resolved|restored|back)\b",
-        r"\b(due to|caused by|because of)\b",
-        r"\bexpect(ed)? to (fix|resolve|restore)",
-        r"\bwithin \d+\s*(minutes?|hours?|days?)",
-    ),
-}
 _TRAILING_PUNCTUATION = re.compile(r"[\s。．.！!；;，,、：:]+$")
 _ZWJ = "\u200d"
 
@@ -236,7 +205,7 @@ def _normalise(text: str, block: str, lang: str) -> str:
     if block in _ONE_LINE:
         return ("" if lang == "zh" else " ").join(lines)
     if block == "script":
-        question = _QUESTION[lang]
+        question = t("statement.script_question", lang)
         return "\n".join(("\n" + line) if line.startswith(question) and i else line for i, line in enumerate(lines))
     return "\n\n".join(lines)
 
@@ -272,10 +241,8 @@ def _limits(lang: str, limits: Mapping[str, int] | None) -> dict[str, int]:
 
 def _problem(lang: str, limit_key: str, length: int, limit: int) -> str:
     """A human-readable overflow note in the statement's language."""
-    label = _LABELS[lang][limit_key]
-    if lang == "zh":
-        return f"{label} {length}/{limit} 字，超出 {length - limit} 字"
-    return f"{label} {length}/{limit} characters, {length - limit} over"
+    label = t(f"statement.part.{limit_key}", lang)
+    return t("statement.over_limit", lang, label=label, length=length, limit=limit, over=length - limit)
 
 
 def _outlet(name: str, blocks: dict[str, str], limits: dict[str, int], lang: str) -> Outlet:
@@ -330,65 +297,3 @@ def render(
     blocks = {block: _normalise(_render_block(template, block, variables), block, lang) for block in BLOCKS}
     outlets = {name: _outlet(name, blocks, merged, lang) for name in OUTLETS}
     return Rendered(statement=blocks["statement"], outlets=outlets)
-
-
-SAMPLE_FACTS: dict[str, Facts] = {
-    "zh": Facts(
-        what_happened="部分用户使用支付宝付款后，订单仍显示待支付",
-        affected="11月22日 08:30 以后用支付宝下单的部分用户",
-        doing="已切换备用支付通道，并逐笔核对已扣款订单",
-        customer_action="请勿重复付款；如已扣款，订单会在核对后自动更新",
-        compensation="受影响订单赠送 10 元无门槛券",
-        data_lost="no",
-        next_update="09:30",
-    ),
-    "en": Facts(
-        what_happened="Some orders paid with Alipay still show as unpaid",
-        affected="customers who paid with Alipay after 08:30 on 22 November",
-        doing="We have switched to a backup payment channel and are checking every charged order",
-        customer_action="Please do not pay again; charged orders will update after our check",
-        compensation="A 10-yuan coupon for every affected order",
-        data_lost="no",
-        next_update="09:30",
-    ),
-}
-
-
-def _tone_problems(name: str, lang: str, stage: str, rendered: Rendered, next_update: str, key: str) -> list[str]:
-    """Tone rules a template must keep whatever the facts: no key, no guessed cause or promised time, next update."""
-    problems = []
-    texts = {"statement": rendered.statement} | {n: o.text for n, o in rendered.outlets.items()}
-    for outlet, text in texts.items():
-        if key in text:
-            problems.append(f"{name}: {outlet} shows the internal key {key}")
-        for pattern in FORBIDDEN[lang]:
-            if re.search(pattern, text, flags=re.IGNORECASE):
-                problems.append(f"{name}: {outlet} matches forbidden phrase /{pattern}/")
-        if stage != "resolved" and next_update not in text:
-            problems.append(f"{name}: {outlet} does not say when the next update comes")
-    return problems
-
-
-def check_templates(override_dir: Path | None = None) -> list[str]:
-    """Render every stage and language with sample facts and report what is wrong, so bad overrides fail early."""
-    problems: list[str] = []
-    if override_dir is not None and not Path(override_dir).is_dir():
-        problems.append(f"{override_dir}: template override directory does not exist")
-    key = "INC-0000"
-    for lang in LANGS:
-        sample = SAMPLE_FACTS[lang]
-        variants = [sample, Facts(what_happened=sample.what_happened, next_update=sample.next_update)]
-        variants += [Facts.from_dict(sample.as_dict() | {"data_lost": v, "data_detail": "x"}) for v in ("yes", "unknown")]
-        for stage in STAGES:
-            name = template_name(stage, lang)
-            for facts in variants:
-                if stage == "resolved":
-                    facts = Facts.from_dict(facts.as_dict() | {"next_update": ""})
-                try:
-                    rendered = render(stage, lang, facts, brand="Example", key=key, override_dir=override_dir)
-                except TemplateProblem as error:
-                    problems.append(str(error))
-                    break
-                found = _tone_problems(name, lang, stage, rendered, facts.next_update, key)
-                problems.extend(p for p in found if p not in problems)
-    return problems

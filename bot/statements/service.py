@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
 from bot.db import lock_row, utcnow
+from bot.i18n import t
 from bot.models import Incident, Statement, StatementReview
 
 DRAFT, APPROVED, SUPERSEDED = "draft", "approved", "superseded"
@@ -122,18 +123,14 @@ class Decision:
     missing: tuple[str, ...] = ()
 
 
-REASONS = {
-    "not_draft": ("v{v} 已不是待审草稿，未做更改", "v{v} is no longer a draft; nothing changed"),
-    "own_draft": ("起草人不能批准自己的草稿", "The drafter cannot approve their own draft"),
-    "twice": ("你已批准过这一版；另一项批准须由其他人给出", "You already approved this version; the other approval must come from someone else"),
-    "not_approver": ("只有{roles}角色负责人或配置的审批人可以批准", "Only the {roles} role holder or a configured {roles} approver can approve"),
-}
+def _reason(statement: Statement, code: str, **values: Any) -> str:
+    """Why approving `statement` was refused or changed nothing (`statement.reason.<code>`), in its language."""
+    return t(f"statement.reason.{code}", statement.language, v=statement.version, **values)
 
 
 async def _refuse(session: AsyncSession, statement: Statement, by: str, code: str, action: str = "approve_statement",
                   **values: Any) -> Decision:
-    zh, en = REASONS[code]
-    reason = (zh if statement.language == "zh" else en).format(v=statement.version, **values)
+    reason = _reason(statement, code, **values)
     await timeline.refusal(session, statement.incident_id, actor=by, action=action, text=reason,
                            data={"code": code, "statement": statement.id, "version": statement.version})
     return Decision("refused", reason=reason)
@@ -146,8 +143,7 @@ async def approve(
     await _take_turns(session, statement.incident_id, statement)
     given = await approvals(session, statement.id or 0)
     if by in given.values():  # a double click, or a second role asked of the same person
-        zh, en = REASONS["twice"]
-        return Decision("unchanged", reason=(zh if statement.language == "zh" else en).format(v=statement.version))
+        return Decision("unchanged", reason=_reason(statement, "twice"))
     if statement.status != DRAFT:
         return await _refuse(session, statement, by, "not_draft")
     if by == statement.drafted_by:

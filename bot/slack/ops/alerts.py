@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.i18n import t
 from bot.models import Incident, SlackOp
 from bot.severity import ACTIVE_STATUSES
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
@@ -10,10 +11,7 @@ from bot.slack.text import clip, escape
 
 def suggestion(title: str, language: str) -> str:
     """The suggestion in the incident's language: it advises, the commander decides."""
-    name = clip(escape(title), 300)
-    if language == "zh":
-        return f":white_check_mark: 告警「{name}」已恢复。如果服务确已恢复，应急指挥可以执行 `/incident resolve`。"
-    return f":white_check_mark: Alert {name} resolved. If service is back, the commander can `/incident resolve`."
+    return t("ops.alerts.resolved", language, name=clip(escape(title), 300))
 
 
 async def _post_once(env: SlackEnv, incident: Incident, op: SlackOp, text: str) -> Outcome:
@@ -31,10 +29,7 @@ async def suggest_resolve(env: SlackEnv, incident: Incident, op: SlackOp) -> Out
 
 def refired(title: str, count: int, language: str) -> str:
     """Alerts of an open incident fire again: the channel hears it, even after a "resolved" suggestion."""
-    name = clip(escape(title), 300)
-    if language == "zh":
-        return f":rotating_light: 告警「{name}」再次触发（新增 {count} 条），请确认影响是否仍在持续。"
-    return f":rotating_light: Alert {name} is firing again ({count} new); check whether the impact goes on."
+    return t("ops.alerts.refired", language, name=clip(escape(title), 300), count=count)
 
 
 async def tell_refire(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:

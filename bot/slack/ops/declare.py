@@ -8,7 +8,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import incidents, membership, timeline, timers
-from bot.i18n import MESSAGES, t
+from bot.i18n import has, t
 from bot.models import Incident, SlackOp
 from bot.naming import channel_name
 from bot.slack import blocks
@@ -175,12 +175,12 @@ async def invite(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
 def _not_invited(refused: dict[str, str], language: str) -> str:
     """Who Slack would not add to the channel, and why, for people to read."""
     people = "; ".join(f"<@{user}> ({_reason(code, language)})" for user, code in refused.items())
-    return t("not_invited", language, people=people)
+    return t("declare.not_invited", language, people=people)
 
 
 def _reason(code: str, language: str) -> str:
     """Slack's refusal of a person in words, where the bot has them; else Slack's code."""
-    return t(f"refused_{code}", language) if f"refused_{code}" in MESSAGES else code
+    return t(f"refused.{code}", language) if has(f"refused.{code}") else code
 
 
 async def post_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -254,7 +254,7 @@ async def announce(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
 async def tell_declarer_ready(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Tell the person who declared that the channel is ready (privately), and who Slack would not let in."""
     channel = need_channel(incident)
-    text = t("ready", incident.language, key=incident.key, channel=channel_link(channel))
+    text = t("declare.ready", incident.language, key=incident.key, channel=channel_link(channel))
     async with env.sessions() as session:
         invites = await timeline.events(session, incident.id or 0, kinds=["members_invited"])
     refused = {user: str(code) for event in invites for user, code in (event.data.get("refused") or {}).items()}

@@ -7,7 +7,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObj
 
 from bot import roles, timeline, timers
 from bot.db import utcnow
-from bot.i18n import pick
+from bot.i18n import t
 from bot.milestones import duration
 from bot.models import Incident, SlackOp
 from bot.severity import severity_label
@@ -37,7 +37,7 @@ async def sync_timers(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
                          archive_after_days=env.archive_after_days)
     for timer in want:
         await env.schedule(timer.job_id, timer.at, timer.kind, *timer.args)
-    for job_id in timers.possible_ids(incident.id, events) - {t.job_id for t in want}:
+    for job_id in timers.possible_ids(incident.id, events) - {timer.job_id for timer in want}:
         await env.unschedule(job_id)
     return Outcome()
 
@@ -52,14 +52,13 @@ async def post_cadence_reminder(env: SlackEnv, incident: Incident, op: SlackOp) 
     """No update within the cadence: remind the commander and comms, with a Snooze 15 min button."""
     channel = need_channel(incident)
     holders, lang = await _holders(env, incident), incident.language
-    who = " ".join(filter(None, (mention(holders.get("commander")), mention(holders.get("comms"))))) or pick(
-        lang, "（应急指挥和信息发布均未指定）", "(no commander or comms assigned)")
+    who = " ".join(filter(None, (mention(holders.get("commander")), mention(holders.get("comms"))))) or t(
+        "ops.lifecycle.no_commander_or_comms", lang)
     minutes = float(op.args.get("cadence", 0))
-    text = pick(lang, f":hourglass_flowing_sand: {who} 已超过 {minutes:g} 分钟没有状态更新或已批准的口径。请更新状态（`/incident status`）或发布口径（`/incident statement`）。",
-                f":hourglass_flowing_sand: {who} no status update or approved statement for {minutes:g} min. Update the status (`/incident status`) or publish a statement (`/incident statement`).")
+    text = t("ops.lifecycle.cadence_reminder", lang, who=who, minutes=minutes)
     blocks = [
         SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))),
-        ActionsBlock(elements=[ButtonElement(text=pick(lang, "稍后提醒（15 分钟）", "Snooze 15 min"),
+        ActionsBlock(elements=[ButtonElement(text=t("ops.lifecycle.snooze", lang),
                                              action_id=SNOOZE_ACTION, value=str(incident.id))]),
     ]
     await _post(env, channel, op, text, [b.to_dict() for b in blocks])
@@ -79,8 +78,8 @@ async def notify_leadership(env: SlackEnv, incident: Incident, op: SlackOp) -> O
     if not env.leadership_channel_id:
         return Outcome()
     lang = incident.language
-    drill = pick(lang, "[演练] ", "[DRILL] ") if incident.drill else ""
-    text = pick(lang, f":arrow_double_up: {drill}事件升级为 {_private_safe(incident)}", f":arrow_double_up: {drill}Raised to {_private_safe(incident)}")
+    text = t("ops.lifecycle.raised_drill" if incident.drill else "ops.lifecycle.raised", lang,
+             incident=_private_safe(incident))
     await _post(env, env.leadership_channel_id, op, text)
     return Outcome(event="leadership_notified", text=incident.severity, data={"channel": env.leadership_channel_id})
 
@@ -89,8 +88,7 @@ async def post_escalation(env: SlackEnv, incident: Incident, op: SlackOp) -> Out
     """No commander in time: DM the escalation people and tell the leadership channel."""
     lang = incident.language
     minutes = op.args.get("minutes")
-    text = pick(lang, f":rotating_light: {_private_safe(incident)}：{minutes:g} 分钟内仍未指定应急指挥。请立即指定：`/incident role commander @某人`",
-                f":rotating_light: {_private_safe(incident)}: no commander after {minutes:g} min. Assign one now: `/incident role commander @someone`") if minutes else ""
+    text = t("ops.lifecycle.no_commander", lang, incident=_private_safe(incident), minutes=minutes) if minutes else ""
     for user in env.escalation:
         await dm(env, user, text, op)
     if env.leadership_channel_id:
@@ -109,12 +107,11 @@ async def post_clock_reminder(env: SlackEnv, incident: Incident, op: SlackOp) ->
     holders = await _holders(env, incident)
     who = mention(holders.get("legal")) or " ".join(mention(u) for u in env.legal_approvers) or mention(holders.get("commander"))
     left = clock.deadline - utcnow()
+    clock_words = {"who": who, "name": escape(clock.name), "basis": escape(clock.basis), "due": when(clock.deadline, tz)}
     if percent >= 100:
-        text = pick(lang, f":rotating_light: {who} 监管时限已到：*{escape(clock.name)}*（{escape(clock.basis)}），截止 {when(clock.deadline, tz)}。完成通报后请 `/incident done` 对应步骤。",
-                    f":rotating_light: {who} regulatory deadline reached: *{escape(clock.name)}* ({escape(clock.basis)}), due {when(clock.deadline, tz)}. When notified, mark its step with `/incident done`.")
+        text = t("ops.lifecycle.clock_due", lang, **clock_words)
     else:
-        text = pick(lang, f":stopwatch: {who} 监管时限已过 {percent}%：*{escape(clock.name)}*（{escape(clock.basis)}），剩余 {duration(left, lang)}，截止 {when(clock.deadline, tz)}。",
-                    f":stopwatch: {who} {percent}% of a regulatory clock has passed: *{escape(clock.name)}* ({escape(clock.basis)}), {duration(left, lang)} left, due {when(clock.deadline, tz)}.")
+        text = t("ops.lifecycle.clock_passed", lang, percent=percent, left=duration(left, lang), **clock_words)
     await _post(env, channel, op, text)
     return Outcome()
 

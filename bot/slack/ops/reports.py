@@ -11,6 +11,7 @@ from bot import drills, review, roles, summary
 from bot import steps as step_service
 from bot.chart import ChartData, Mark, render_timeline
 from bot.db import utcnow
+from bot.i18n import t
 from bot.incidents import active
 from bot.milestones import duration
 from bot.models import Incident, SlackOp
@@ -84,7 +85,7 @@ async def send_chart(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     names = await _names(env, facts)
     png = await _chart_png(facts, env, names)
     await env.client.files_upload_v2(
-        channel=im, content=png, filename=filename, title=f"{incident.key} timeline",
+        channel=im, content=png, filename=filename, title=t("reports.chart_title", incident.language, key=incident.key),
         initial_comment=f"{incident.key} · {status_label(incident.status, incident.language)}",
     )
     return Outcome()
@@ -106,22 +107,18 @@ async def post_review(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
     figures = review.metrics(facts)
     items = review.action_items(facts)
     minutes = {k: duration(timedelta(seconds=v) if v is not None else None, lang) for k, v in figures.items()}
-    if lang == "zh":
-        comment = (f":clipboard: *{incident.key} 复盘草稿*（请在会前补充“做得好的 / 需要改进的”）\n"
-                   f"响应 {minutes['time_to_acknowledge']} · 止损 {minutes['time_to_mitigate']} · 解决 {minutes['time_to_resolve']} · "
-                   f"行动项 {len(items)} 条")
-    else:
-        comment = (f":clipboard: *{incident.key} review draft* (fill in what went well and what did not before the meeting)\n"
-                   f"Acknowledge {minutes['time_to_acknowledge']} · mitigate {minutes['time_to_mitigate']} · resolve {minutes['time_to_resolve']} · "
-                   f"{len(items)} action items")
+    comment = t("reports.review_comment", lang, key=incident.key, acknowledge=minutes["time_to_acknowledge"],
+                mitigate=minutes["time_to_mitigate"], resolve=minutes["time_to_resolve"], items=len(items))
     for item in items[:10]:
         comment += f"\n• {Said(item.text):200}"
     await env.client.files_upload_v2(
         channel=channel,
         initial_comment=comment,
         file_uploads=[
-            {"content": document.encode("utf-8"), "filename": filename, "title": f"{incident.key} review"},
-            {"content": png, "filename": f"{incident.key}-timeline.png", "title": f"{incident.key} timeline"},
+            {"content": document.encode("utf-8"), "filename": filename,
+             "title": t("reports.review_title", lang, key=incident.key)},
+            {"content": png, "filename": f"{incident.key}-timeline.png",
+             "title": t("reports.chart_title", lang, key=incident.key)},
         ],
     )
     return Outcome(event="review_posted", text=filename, data={"metrics_seconds": figures, "action_items": len(items)})
@@ -135,18 +132,17 @@ async def post_scorecard(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
     lang = incident.language
 
     def minutes(value: float | None) -> str:
-        return "—" if value is None else (f"{value:g} 分钟" if lang == "zh" else f"{value:g} min")
+        return "—" if value is None else t("reports.minutes", lang, minutes=value)
 
-    lines = [f":trophy: *{incident.key} " + ("演练评分" if lang == "zh" else "drill scorecard") + f": {card.score}/100*"]
-    lines.append(("*角色到位* " if lang == "zh" else "*Roles assembled* ")
-                 + " · ".join(f"{roles.role_name(r, lang)} {minutes(m)}" for r, m in card.roles.items()))
+    lines = [t("reports.scorecard", lang, key=incident.key, score=card.score)]
+    lines.append(t("reports.roles_assembled", lang,
+                   roles=" · ".join(f"{roles.role_name(r, lang)} {minutes(m)}" for r, m in card.roles.items())))
     on_time = sum(s.on_time for s in card.steps)
-    lines.append(("*步骤* " if lang == "zh" else "*Steps* ") + f"{on_time}/{len(card.steps)} "
-                 + ("按时完成" if lang == "zh" else "on time"))
+    lines.append(t("reports.steps_on_time", lang, on_time=on_time, total=len(card.steps)))
     for step in card.steps:
         mark = ":white_check_mark:" if step.on_time else (":x:" if step.took_minutes is None else ":warning:")
         lines.append(f"{mark} #{step.number} {clip(escape(step.title), 80)} — {minutes(step.took_minutes)} / {minutes(step.due_minutes)}")
-    lines.append(("*口径批准* " if lang == "zh" else "*Statement approved* ") + minutes(card.statement_minutes))
+    lines.append(t("reports.statement_approved", lang, minutes=minutes(card.statement_minutes)))
     if not await already_posted(env, channel, op):
         await env.client.chat_postMessage(channel=channel, text=clip("\n".join(lines), 39000), metadata=op_metadata(op))
     return Outcome(event="drill_scored", text=f"{card.score}/100", data=card.as_dict())
@@ -170,8 +166,7 @@ async def post_digest(env: SlackEnv, incident: Incident | None, op: SlackOp) -> 
     async with env.sessions() as session:
         current = await active(session)
     lang = "zh" if not current else current[0].language
-    heading = f"*每日应急摘要 · {when(utcnow(), env.tz)}*" if lang == "zh" else f"*Daily incident digest · {when(utcnow(), env.tz)}*"
-    lines = [heading]
+    lines = [t("reports.digest_heading", lang, time=when(utcnow(), env.tz))]
     for item in current:
         label = severity_label(item.severity, item.language)
         if item.private:
@@ -180,7 +175,7 @@ async def post_digest(env: SlackEnv, incident: Incident | None, op: SlackOp) -> 
             lines.append(f"• {item.key} · {label} · {status_label(item.status, item.language)} · "
                          f"{Said(item.title):120} · {channel_link(item.channel_id, item.channel_name)}")
     if not current:
-        lines.append("目前没有进行中的事件。" if lang == "zh" else "No active incidents.")
+        lines.append(t("reports.digest_empty", lang))
     await env.client.chat_postMessage(channel=channel, text=clip("\n".join(lines), 39000))
     return Outcome()
 

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox
 from bot.flows import roles as flows_roles
-from bot.i18n import pick
+from bot.i18n import t
 from bot.models import Incident, SlackOp
 from bot.roles import role_name
 from bot.slack.errors import slack_error
@@ -16,12 +16,12 @@ from bot.slack.ops.base import Operation, Outcome, SlackEnv, current_holders, dm
 from bot.slack.text import Said, channel_link
 
 
-async def _undo(env: SlackEnv, incident: Incident, op: SlackOp, why_zh: str, why_en: str) -> Outcome:
-    """Take the assignment back and tell the person who made it why."""
-    incident_id, role, user = incident.id, op.args["role"], op.args["user"]
+async def _undo(env: SlackEnv, incident: Incident, op: SlackOp, why: str) -> Outcome:
+    """Take the assignment back and tell the person who made it why (`ops.roles.<why>`, about the user)."""
+    incident_id, role, user, lang = incident.id, op.args["role"], op.args["user"], incident.language
     assert incident_id is not None
-    text = pick(incident.language, f"{why_zh}：{role_name(role, 'zh')}的指定已撤回（{incident.key} 的角色恢复原样）",
-                f"{why_en}: the {role_name(role, 'en')} assignment is undone ({incident.key}'s roles are as they were)")
+    text = t("ops.roles.undone", lang, why=t(f"ops.roles.{why}", lang, user=user), role=role_name(role, lang),
+             key=incident.key)
 
     async def apply(session: AsyncSession) -> None:
         if await flows_roles.undo(session, incident_id, role, user, op.args.get("previous")):
@@ -39,11 +39,11 @@ async def check_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcom
     except SlackApiError as exc:
         if slack_error(exc) != "user_not_found":
             raise
-        return await _undo(env, incident, op, f"Slack 里找不到用户 {user}", f"Slack has no user {user}")
+        return await _undo(env, incident, op, "no_such_user")
     if info.get("is_bot") or user == env.bot_user_id:
-        return await _undo(env, incident, op, f"<@{user}> 是机器人，不能担任角色", f"<@{user}> is a bot and cannot hold a role")
+        return await _undo(env, incident, op, "is_bot")
     if info.get("deleted"):
-        return await _undo(env, incident, op, f"<@{user}> 的账号已停用", f"<@{user}> is deactivated")
+        return await _undo(env, incident, op, "deactivated")
     incident_id, role, previous = incident.id or 0, op.args["role"], op.args.get("previous")
 
     async def apply(session: AsyncSession) -> None:
@@ -66,13 +66,9 @@ async def brief_role_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> O
     playbook = env.playbooks.get(incident.playbook)
     duty = playbook.duties[role].get(lang) if playbook and role in playbook.duties else ""
     title = Said(incident.title).clip(200) if not incident.private else ""
-    text = pick(
-        lang,
-        f"你现在是 *{incident.key}* {title} 的*{role_name(role, lang)}*：{channel_link(incident.channel_id, incident.channel_name)}\n"
-        + (f"本事件中你的职责：{duty}" if duty else ""),
-        f"You are now *{role_name(role, lang)}* for *{incident.key}* {title}: {channel_link(incident.channel_id, incident.channel_name)}\n"
-        + (f"Your duties in this incident: {duty}" if duty else ""),
-    )
+    text = t("ops.roles.briefing", lang, key=incident.key, title=title, role=role_name(role, lang),
+             channel=channel_link(incident.channel_id, incident.channel_name))
+    text += "\n" + (t("ops.roles.duties", lang, duty=duty) if duty else "")
     await dm(env, op.args["user"], text.strip(), op)
     return Outcome()
 
@@ -80,11 +76,7 @@ async def brief_role_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> O
 async def tell_previous_holder(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
     """Tell the previous holder who took over the role, so nobody keeps working a role they lost."""
     lang, role = incident.language, role_name(op.args["role"], incident.language)
-    text = pick(
-        lang,
-        f"{incident.key} 的{role}已由 <@{op.args['new']}> 接任（<@{op.args['by']}> 交接）。",
-        f"<@{op.args['new']}> has taken over {role} of {incident.key} (handed over by <@{op.args['by']}>).",
-    )
+    text = t("ops.roles.taken_over", lang, key=incident.key, role=role, new=op.args["new"], by=op.args["by"])
     await dm(env, op.args["user"], text, op)
     return Outcome()
 

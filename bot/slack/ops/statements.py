@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox, roles
-from bot.i18n import pick
+from bot.i18n import t
 from bot.models import Incident, SlackOp, Statement
 from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
 from bot.slack.statement_view import draft_blocks, outlet_name
@@ -40,7 +40,7 @@ async def _blocks(env: SlackEnv, incident: Incident, statement_id: int) -> tuple
 
 
 def _fallback(incident: Incident, statement: Statement) -> str:
-    return pick(incident.language, f"{incident.key} 对外口径 v{statement.version}", f"{incident.key} statement v{statement.version}")
+    return t("ops.statements.fallback", incident.language, key=incident.key, version=statement.version)
 
 
 async def post_statement(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
@@ -105,12 +105,8 @@ async def deliver_outlet(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
                    "parts": outlet.get("parts", {}), "approved_at": statement.approved_at.isoformat() if statement.approved_at else None}
         result = await webhooks.deliver(hook.url, secret, payload, backoff=env.webhook_backoff)
     label = outlet_name(name, lang)
-    if result.ok:
-        text = pick(lang, f":outbox_tray: v{statement.version} 已推送到{label}（HTTP {result.status}，第 {result.attempts} 次）",
-                    f":outbox_tray: v{statement.version} delivered to {label} (HTTP {result.status}, attempt {result.attempts})")
-    else:
-        text = pick(lang, f":x: v{statement.version} 推送到{label}失败：{result.error}（已试 {result.attempts} 次）。请手动发布后点「标记已发布」。",
-                    f":x: v{statement.version} could not be delivered to {label}: {result.error} ({result.attempts} tries). Publish it by hand, then press Mark published.")
+    text = t("ops.statements.delivered" if result.ok else "ops.statements.not_delivered", lang, version=statement.version,
+             outlet=label, status=result.status, attempts=result.attempts, error=result.error)
     statement_id = statement.id
 
     async def apply(session: AsyncSession) -> None:
@@ -140,11 +136,10 @@ async def post_update_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -
         return Outcome()
     async with env.sessions() as session:
         holders = await roles.holders(session, incident.id or 0)
-    who = " ".join(filter(None, (mention(holders.get("comms")), mention(holders.get("commander"))))) or pick(
-        incident.language, "（信息发布和应急指挥均未指定）", "(no comms or commander assigned)")
-    text = pick(incident.language,
-                f":loudspeaker: 已到对外口径 v{op.args['version']} 承诺的下次更新时间。{who} 请起草新口径：`/incident statement`",
-                f":loudspeaker: The next update promised in statement v{op.args['version']} is due. {who} please draft one: `/incident statement`")
+    lang = incident.language
+    who = " ".join(filter(None, (mention(holders.get("comms")), mention(holders.get("commander"))))) or t(
+        "ops.statements.no_comms_or_commander", lang)
+    text = t("ops.statements.update_due", lang, version=op.args["version"], who=who)
     await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
     return Outcome()
 

@@ -7,6 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import outbox
 from bot import steps as step_service
 from bot.db import lock_row
+from bot.i18n import t
 from bot.models import Incident, SlackOp, Step
 from bot.roles import role_name
 from bot.slack.checklist import checklist_blocks, checklist_text, parts
@@ -122,11 +123,8 @@ async def post_step_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -> 
     holders = await current_holders(env, incident.id)
     who = holders.get(step.owner_role) or holders.get("commander")
     lang = incident.language
-    owner = role_name(step.owner_role, lang)
-    if lang == "zh":
-        text = f":alarm_clock: 第 {step.number} 项已超时：{clip(escape(step.title), 2000)}\n负责：{owner} {mention(who) or '（未指定，请指挥指定）'}\n完成后运行 `/incident done {step.number}` 或点清单上的「完成」。"
-    else:
-        text = f":alarm_clock: Step {step.number} is overdue: {clip(escape(step.title), 2000)}\nOwner: {owner} {mention(who) or '(unassigned — commander, please assign)'}\nWhen done: `/incident done {step.number}` or press Done on the checklist."
+    text = t("ops.steps.overdue", lang, number=step.number, title=clip(escape(step.title), 2000),
+             owner=role_name(step.owner_role, lang), who=mention(who) or t("ops.steps.unassigned", lang))
     await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
     return Outcome()
 

@@ -8,6 +8,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import capture
+from bot.i18n import t
 from bot.models import Incident, SlackOp, TimelineEvent
 from bot.slack.errors import slack_error
 from bot.slack.notify import tell_person
@@ -22,12 +23,8 @@ async def post_note(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
         event = await session.get(TimelineEvent, op.args["event_id"])
     if event is None or await already_posted(env, channel, op):
         return Outcome()
-    lang = incident.language
-    if event.kind == "action_item":
-        label = ":ballot_box_with_check: 行动项" if lang == "zh" else ":ballot_box_with_check: Action item"
-    else:
-        label = ":memo: 记录" if lang == "zh" else ":memo: Noted"
-    text = f"{label} · <@{event.actor}>: {Said(event.text):3500}"
+    key = "ops.timeline.action_item" if event.kind == "action_item" else "ops.timeline.note"
+    text = t(key, incident.language, actor=event.actor, text=format(Said(event.text), "3500"))
     await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
     return Outcome()
 
@@ -61,8 +58,7 @@ async def import_message(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
     assert incident_id is not None
     slack_message = capture.SlackMessage.from_slack(channel, message, permalink)
     if op.args.get("response_url"):
-        lang = incident.language
-        await tell_person(env.client, by, f"已加入 {incident.key} 的时间线。" if lang == "zh" else f"Added to {incident.key}'s timeline.",
+        await tell_person(env.client, by, t("ops.timeline.imported", incident.language, key=incident.key),
                           response_url=op.args["response_url"])
 
     async def apply(session: AsyncSession) -> None:
