@@ -14,8 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.statements.render import DEFAULT_LIMITS
+from bot.vocabulary import Language, Role, Severity
 
-ROLES = ("commander", "tech", "comms", "legal", "support")
+ROLES = tuple(Role)  # TRANSITION: importers move to bot.vocabulary.Role
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/yingji.db"
 
@@ -52,7 +53,7 @@ class RoleHolders(BaseModel):
 
     def items(self) -> list[tuple[str, str]]:
         """The roles that have a default holder, in the canonical order."""
-        return [(role, user) for role in ROLES if (user := getattr(self, role))]
+        return [(role, user) for role in Role if (user := getattr(self, role))]
 
 
 class OutletWebhook(BaseModel):
@@ -71,7 +72,7 @@ class AlertRule(BaseModel):
 
     match: dict[str, str]
     playbook: str
-    severity: str = Field(pattern=r"^sev[1-4]$")
+    severity: Severity
 
 
 class AlertConfig(BaseModel):
@@ -81,7 +82,7 @@ class AlertConfig(BaseModel):
 
     rules: list[AlertRule] = []
     default_playbook: str = "site-outage"
-    default_severity: str = Field(default="sev3", pattern=r"^sev[1-4]$")
+    default_severity: Severity = Severity.SEV3
     severity_label: str = "severity"   # an alert label that may carry sev1..sev4 (or critical/major/…) directly
 
 
@@ -93,7 +94,7 @@ class FileConfig(BaseModel):
     announce_channel: str | None = None
     leadership_channel: str | None = None
     channel_prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,19}$")
-    language: str = Field(default="zh", pattern=r"^(zh|en)$")
+    language: Language = Language.ZH
     timezone: str = "Asia/Shanghai"
     default_roles: RoleHolders = RoleHolders()
     playbook_roles: dict[str, RoleHolders] = {}
@@ -147,7 +148,7 @@ class FileConfig(BaseModel):
     @field_validator("cadence_minutes")
     @classmethod
     def _known_severities(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - {"sev1", "sev2", "sev3", "sev4"})
+        unknown = sorted(set(value) - set(Severity))
         if unknown or any(minutes <= 0 for minutes in value.values()):
             raise ValueError("keys must be sev1..sev4 and minutes above 0")
         return value

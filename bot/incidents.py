@@ -21,6 +21,7 @@ from bot.models import Delivery, Incident, Membership, RoleAssignment, SlackOp, 
 from bot.naming import channel_name
 from bot.playbooks import Playbook
 from bot.severity import ACTIVE_STATUSES
+from bot.vocabulary import OpStatus
 
 MAX_TITLE = 10_000
 MAX_SUMMARY = 20_000
@@ -182,7 +183,7 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
             {"incident_id": i.id, "role": "commander", "user_id": r.declared_by, "assigned_by": r.declared_by,
              "assigned_at": now} for r, i in commanders]),
         (SlackOp.__table__, [  # type: ignore[attr-defined]
-            {"incident_id": i.id, "kind": "provision", "wave": 0, "status": outbox.PENDING, "attempts": 0,
+            {"incident_id": i.id, "kind": "provision", "wave": 0, "status": OpStatus.PENDING, "attempts": 0,
              "created_at": now, "args": {"default_holders": r.default_holders, "announce_channel": where.announce_channel_id,
                                          "regulatory": where.regulatory}}
             for r, i in pairs]),

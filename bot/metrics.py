@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from bot.severity import SEVERITIES
+from bot.vocabulary import OpResult
 
 if TYPE_CHECKING:
     from bot.figures import Figures
@@ -24,7 +25,7 @@ REGISTRY = CollectorRegistry()
 
 PATHS = ("/slack/events", "/hooks/alertmanager", "/hooks/alert")
 CODES = ("2xx", "4xx", "5xx")  # the classes these handlers answer with (aiohttp's for an exception: 500)
-OUTBOX_RESULTS = ("done", "failed")  # as bot/slack/runner.py counts them
+OUTBOX_RESULTS = (OpResult.DONE, OpResult.FAILED)  # as bot/slack/runner.py counts them
 WINDOW_DAYS = 30
 WINDOW = f"{WINDOW_DAYS}d"
 # Slack gives an ack 3 s; an alert group of thousands takes seconds to store.

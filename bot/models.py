@@ -10,6 +10,7 @@ from sqlalchemy import text as sql
 from sqlmodel import Field, SQLModel
 
 from bot.db import UTCDateTime, utcnow
+from bot.vocabulary import OpStatus
 
 
 def _when(nullable: bool = False) -> Any:
@@ -156,7 +157,7 @@ class SlackOp(SQLModel, table=True):
     kind: str = Field(max_length=32)
     wave: int = 0
     args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=OpStatus.PENDING, max_length=16)
     attempts: int = 0
     lease_until: datetime | None = _when(nullable=True)
     error: str | None = Field(default=None, sa_type=Text)

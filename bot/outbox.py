@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import utcnow
 from bot.models import SlackOp
+from bot.vocabulary import OpStatus
 
-PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 LEASE = timedelta(seconds=30)  # a Slack call times out after 10 s; a crashed claim is free after this
 
 
@@ -32,7 +32,7 @@ async def enqueue_once(
     """Enqueue unless the same operation is already waiting (a redraw needs doing once, not per change)."""
     result = await session.exec(
         select(SlackOp).where(
-            SlackOp.incident_id == incident_id, SlackOp.kind == kind, SlackOp.status == PENDING
+            SlackOp.incident_id == incident_id, SlackOp.kind == kind, SlackOp.status == OpStatus.PENDING
         )
     )
     if any(op.args == args for op in result.all()):
@@ -44,7 +44,7 @@ def _open_ops_query(for_workspace: bool) -> Any:
     incident = col(SlackOp.incident_id).is_(None) if for_workspace else SlackOp.incident_id == bindparam("incident_id")
     return (
         select(SlackOp)
-        .where(incident, col(SlackOp.status).in_((PENDING, RUNNING)))
+        .where(incident, col(SlackOp.status).in_((OpStatus.PENDING, OpStatus.RUNNING)))
         .order_by(col(SlackOp.wave), col(SlackOp.id))
     )
 
@@ -68,7 +68,7 @@ async def incidents_with_open_ops(session: AsyncSession) -> list[int | None]:
     """Incidents whose Slack side is unfinished (to resume after a restart)."""
     result = await session.exec(
         select(SlackOp.incident_id)
-        .where(col(SlackOp.status).in_((PENDING, RUNNING)))
+        .where(col(SlackOp.status).in_((OpStatus.PENDING, OpStatus.RUNNING)))
         .distinct()
     )
     return list(result.all())
@@ -76,7 +76,7 @@ async def incidents_with_open_ops(session: AsyncSession) -> list[int | None]:
 
 def _claimable(now: datetime) -> Any:
     """Waiting, or held by a process whose lease has lapsed (it died, or lost its turn)."""
-    return or_(col(SlackOp.status) == PENDING, (col(SlackOp.status) == RUNNING) & (col(SlackOp.lease_until) < now))
+    return or_(col(SlackOp.status) == OpStatus.PENDING, (col(SlackOp.status) == OpStatus.RUNNING) & (col(SlackOp.lease_until) < now))
 
 
 async def claim_many(session: AsyncSession, op_ids: Sequence[int], lease: timedelta = LEASE) -> list[SlackOp]:
@@ -88,7 +88,7 @@ async def claim_many(session: AsyncSession, op_ids: Sequence[int], lease: timede
     taken = await session.exec(
         update(SlackOp)
         .where(col(SlackOp.id).in_(op_ids), _claimable(now))
-        .values(status=RUNNING, lease_until=now + lease, attempts=SlackOp.attempts + 1)
+        .values(status=OpStatus.RUNNING, lease_until=now + lease, attempts=SlackOp.attempts + 1)
         .returning(SlackOp)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
@@ -99,7 +99,7 @@ async def renew(session: AsyncSession, op: SlackOp, lease: timedelta = LEASE) ->
     """Extend this process's claim before running the operation; False if another process took it meanwhile."""
     result = await session.exec(
         update(SlackOp)
-        .where(col(SlackOp.id) == op.id, col(SlackOp.status) == RUNNING, col(SlackOp.attempts) == op.attempts)
+        .where(col(SlackOp.id) == op.id, col(SlackOp.status) == OpStatus.RUNNING, col(SlackOp.attempts) == op.attempts)
         .values(lease_until=utcnow() + lease)
         .execution_options(synchronize_session=False)
     )
@@ -108,13 +108,13 @@ async def renew(session: AsyncSession, op: SlackOp, lease: timedelta = LEASE) ->
 
 async def release(session: AsyncSession, op: SlackOp, error: str) -> None:
     """Give a failed attempt back to the queue, keeping its error for the next try and for people."""
-    op.status, op.lease_until, op.error = PENDING, None, error
+    op.status, op.lease_until, op.error = OpStatus.PENDING, None, error
     session.add(op)
 
 
 async def fail(session: AsyncSession, op: SlackOp, error: str) -> None:
     """Stop trying: the operation waits for `/incident repair`."""
-    op.status, op.lease_until, op.error = FAILED, None, error
+    op.status, op.lease_until, op.error = OpStatus.FAILED, None, error
     session.add(op)
 
 
@@ -123,8 +123,8 @@ async def finish(session: AsyncSession, op: SlackOp) -> bool:
     it ran under; False if its lease lapsed and another process took it over (that one records it)."""
     result = await session.exec(
         update(SlackOp)
-        .where(col(SlackOp.id) == op.id, col(SlackOp.status) == RUNNING, col(SlackOp.attempts) == op.attempts)
-        .values(status=DONE, lease_until=None, done_at=utcnow(), error=None)
+        .where(col(SlackOp.id) == op.id, col(SlackOp.status) == OpStatus.RUNNING, col(SlackOp.attempts) == op.attempts)
+        .values(status=OpStatus.DONE, lease_until=None, done_at=utcnow(), error=None)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)
@@ -134,7 +134,7 @@ async def retry_failed(session: AsyncSession, incident_id: int) -> int:
     """Put the incident's given-up operations back in the queue; returns how many."""
     result = await session.exec(
         update(SlackOp)
-        .where(col(SlackOp.incident_id) == incident_id, col(SlackOp.status) == FAILED)
-        .values(status=PENDING, attempts=0, lease_until=None)
+        .where(col(SlackOp.incident_id) == incident_id, col(SlackOp.status) == OpStatus.FAILED)
+        .values(status=OpStatus.PENDING, attempts=0, lease_until=None)
     )
     return int(result.rowcount)

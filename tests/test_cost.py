@@ -26,6 +26,7 @@ from bot.loopwrite import LoopWriter
 from bot.models import Incident, SlackOp, Step, TimelineEvent
 from bot.playbooks import SHIPPED_DIR, load_playbooks
 from bot.scheduler import Scheduler, deferred, write_jobs
+from bot.vocabulary import OpStatus
 from tests.helpers import Database, StackFactory, incidents_in_db, wait_for
 from yingji.local import LocalStack
 
@@ -100,7 +101,7 @@ async def test_a_declaration_costs_at_most_twelve_transactions(make_stack: Stack
     assert stack.sandbox.channels[incident.channel_id].pins == [incident.header_ts]
     async with stack.rt.sessions() as session:
         steps = (await session.exec(select(Step).where(Step.incident_id == incident.id))).all()
-        open_ops = (await session.exec(select(SlackOp).where(col(SlackOp.status) != outbox.DONE))).all()
+        open_ops = (await session.exec(select(SlackOp).where(col(SlackOp.status) != OpStatus.DONE))).all()
     assert steps and all(step.message_ts for step in steps) and open_ops == []
     jobs = set(await stack.rt.scheduler.job_ids())
     assert {f"step:{step.id}" for step in steps} | {f"cadence:{incident.id}", f"escalate:{incident.id}"} <= jobs

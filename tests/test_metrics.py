@@ -20,7 +20,7 @@ from bot.figures import Figures
 from bot.metrics import REGISTRY
 from bot.severity import SEVERITIES
 from bot.slack.ops import OPERATIONS
-from bot.slack.runner import DONE, FAILED
+from bot.vocabulary import OpResult
 from tests.helpers import post
 from yingji.local import LocalStack
 
@@ -45,7 +45,7 @@ asyncio.run(main())
 # What dashboards and alerting rules rely on, spelled out here rather than read from bot/metrics.py.
 PATHS = ("/slack/events", "/hooks/alertmanager", "/hooks/alert")
 CODES = ("2xx", "4xx", "5xx")
-OUTBOX_RESULTS = (DONE, FAILED)  # what the runner counts
+OUTBOX_RESULTS = (OpResult.DONE, OpResult.FAILED)  # what the runner counts
 WINDOW_IN_NAME = re.compile(r"_\d+[smhdwy](_|$)")
 
 

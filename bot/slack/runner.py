@@ -27,10 +27,10 @@ from bot.slack.errors import classify
 from bot.slack.notify import tell_person
 from bot.slack.ops import OPERATIONS, Blocked, Outcome, SlackEnv
 from bot.tasks import AckFirst, TaskSet
+from bot.vocabulary import OpResult, OpStatus
 
 log = logging.getLogger(__name__)
 
-DONE, FAILED, SKIPPED, BLOCKED = "done", "failed", "skipped", "blocked"
 PAUSE = 0.05  # seconds past a lapsing lease before looking again
 
 Held = tuple[SlackOp, Incident | None]  # an operation as this process claimed it, and its incident
@@ -47,7 +47,7 @@ class Wave:
 
     def lapse(self) -> float:
         """Seconds until the first claim another process holds on these lapses (a moment, if none is held)."""
-        leases = [op.lease_until for op in self.ops if op.status == outbox.RUNNING and op.lease_until is not None]
+        leases = [op.lease_until for op in self.ops if op.status == OpStatus.RUNNING and op.lease_until is not None]
         return max((min(leases) - utcnow()).total_seconds(), 0.0) + PAUSE if leases else PAUSE
 
 
@@ -64,7 +64,7 @@ class Finished:
 class Ran:
     """How one operation ended in this drain."""
 
-    result: str
+    result: OpResult
     error: str = ""
     finished: Finished | None = None
 
@@ -156,8 +156,8 @@ class OutboxRunner:
                     wave = await self._next(incident_id, deferred)
                     continue
                 runs, last = await self._run_wave(wave)
-                deferred |= {op.id for op, ran in runs if ran.result == BLOCKED}
-                failures += [(op, ran.error) for op, ran in runs if ran.result == FAILED]
+                deferred |= {op.id for op, ran in runs if ran.result == OpResult.BLOCKED}
+                failures += [(op, ran.error) for op, ran in runs if ran.result == OpResult.FAILED]
                 self._again.discard(incident_id)  # before the next claim reads what is queued
                 wave = await self._complete(incident_id, last, deferred)
         finally:
@@ -219,7 +219,7 @@ class OutboxRunner:
         """
         claimed = wave.held.get(op.id or 0)
         if claimed is None:
-            return Ran(SKIPPED)
+            return Ran(OpResult.SKIPPED)
         held: Held | None = (claimed, wave.incident)
         while True:
             await self._gate.wait()
@@ -236,11 +236,11 @@ class OutboxRunner:
         operation = OPERATIONS.get(op.kind)
         if operation is None:  # queued by an older version whose operation is gone: say so, never crash the drain
             log.warning("op %s: no operation %s in this version", op.id, op.kind)
-            await self._settle(op, FAILED, f"unknown operation {op.kind}")
-            return Ran(FAILED, f"unknown operation {op.kind}"), None
+            await self._settle(op, OpResult.FAILED, f"unknown operation {op.kind}")
+            return Ran(OpResult.FAILED, f"unknown operation {op.kind}"), None
         taken = await (self._keep(held) if held is not None else self._claim_one(op))
         if taken is None:
-            return Ran(SKIPPED), None
+            return Ran(OpResult.SKIPPED), None
         op, incident = taken
         try:
             if incident is None and op.incident_id is not None:
@@ -249,34 +249,34 @@ class OutboxRunner:
                 outcome = await operation(self.env, incident, op)  # type: ignore[arg-type]
         except Blocked as exc:
             if may_wait:
-                await self._settle(op, "retry", str(exc))
-                return Ran(BLOCKED, str(exc)), None
-            await self._settle(op, FAILED, str(exc))
-            OUTBOX_OPS.labels(op.kind, FAILED).inc()
-            return Ran(FAILED, str(exc)), None
+                await self._settle(op, OpResult.RETRY, str(exc))
+                return Ran(OpResult.BLOCKED, str(exc)), None
+            await self._settle(op, OpResult.FAILED, str(exc))
+            OUTBOX_OPS.labels(op.kind, OpResult.FAILED).inc()
+            return Ran(OpResult.FAILED, str(exc)), None
         except Exception as exc:  # noqa: BLE001 — classified and logged in _failed; nothing escapes unlogged
             return await self._failed(op, incident, exc)
-        return Ran(DONE, finished=Finished(op, outcome, jobs)), None
+        return Ran(OpResult.DONE, finished=Finished(op, outcome, jobs)), None
 
     async def _failed(self, op: SlackOp, incident: Incident | None, exc: Exception) -> tuple[Ran, float | None]:
         """Put a failed attempt back for a retry (after Retry-After, or backoff), or give up on it."""
         failure = classify(exc)
         if failure.kind == "ratelimited":
-            await self._settle(op, "retry", failure.error)
+            await self._settle(op, OpResult.RETRY, failure.error)
             if op.kind == "create_channel" and incident is not None:
                 await self._tell_delayed(incident, op, failure.retry_after)
-            return Ran("retry", failure.error), failure.retry_after
+            return Ran(OpResult.RETRY, failure.error), failure.retry_after
         if failure.kind == "transient" and op.attempts < self.max_attempts:
             log.info("op %s %s attempt %s: %s", op.id, op.kind, op.attempts, failure.error)
-            await self._settle(op, "retry", failure.error)
-            return Ran("retry", failure.error), self.backoff * 2 ** (op.attempts - 1) * (1 + random.random() / 4)
+            await self._settle(op, OpResult.RETRY, failure.error)
+            return Ran(OpResult.RETRY, failure.error), self.backoff * 2 ** (op.attempts - 1) * (1 + random.random() / 4)
         if failure.kind == "permanent" and failure.error.startswith(type(exc).__name__):
             log.exception("op %s %s failed with an unexpected error", op.id, op.kind, exc_info=exc)
         else:
             log.warning("op %s %s gave up: %s", op.id, op.kind, failure.error)
-        await self._settle(op, FAILED, failure.error)
-        OUTBOX_OPS.labels(op.kind, FAILED).inc()
-        return Ran(FAILED, failure.error), None
+        await self._settle(op, OpResult.FAILED, failure.error)
+        OUTBOX_OPS.labels(op.kind, OpResult.FAILED).inc()
+        return Ran(OpResult.FAILED, failure.error), None
 
     async def _keep(self, held: Held) -> Held | None:
         """The wave's claim, while at least half its lease is left (a wave may wait for slots and acks); renewed
@@ -305,11 +305,11 @@ class OutboxRunner:
         text = t("declare.channel_delayed", incident.language, key=incident.key, seconds=f"{seconds:.0f}")
         self.tasks.spawn(self.env.tell(incident, text), name=f"tell-delay:{incident.id}")
 
-    async def _settle(self, op: SlackOp, status: str, error: str) -> None:
+    async def _settle(self, op: SlackOp, status: OpResult, error: str) -> None:
         async with self.sessions() as session:
             row = await session.get(SlackOp, op.id)
             assert row is not None
-            if status == FAILED:
+            if status == OpResult.FAILED:
                 await outbox.fail(session, row, error)
             else:
                 await outbox.release(session, row, error)
@@ -338,7 +338,7 @@ class OutboxRunner:
             await self._record_each(finished)
             return None
         for item in recorded:
-            OUTBOX_OPS.labels(item.op.kind, DONE).inc()
+            OUTBOX_OPS.labels(item.op.kind, OpResult.DONE).inc()
         return wave
 
     async def _record_each(self, finished: list[Finished]) -> None:

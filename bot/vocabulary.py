@@ -1,0 +1,95 @@
+"""The domain's words, each defined once: every layer (database rows, playbooks, config, Slack payloads, the
+catalogs' keys) uses these values, so a new role or stage is added here and nowhere else."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Language(StrEnum):
+    """The languages the bot speaks (bot/i18n/<language>.yaml)."""
+
+    ZH = "zh"
+    EN = "en"
+
+
+class Role(StrEnum):
+    """The roles of an incident, in the order people read them."""
+
+    COMMANDER = "commander"
+    TECH = "tech"
+    COMMS = "comms"
+    LEGAL = "legal"
+    SUPPORT = "support"
+
+
+class Severity(StrEnum):
+    """Our internal levels, most severe first (not the legal grades of a regulator)."""
+
+    SEV1 = "sev1"
+    SEV2 = "sev2"
+    SEV3 = "sev3"
+    SEV4 = "sev4"
+
+
+class Status(StrEnum):
+    """Where an incident is in its life."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+ACTIVE = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
+SETTABLE = (*ACTIVE, Status.RESOLVED)  # what `/incident status` may set; closing is its own action
+
+
+class Stage(StrEnum):
+    """Which public statement a version is: the stages customers hear about, in order."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
+class Outlet(StrEnum):
+    """Where an approved statement goes out to customers."""
+
+    BANNER = "banner"
+    PUSH = "push"
+    SOCIAL = "social"
+    EMAIL = "email"
+    SCRIPT = "script"
+
+
+class Phase(StrEnum):
+    """The phases of an emergency plan (应急预案) a playbook step belongs to."""
+
+    DETECT = "detect"
+    REPORT = "report"
+    RESPOND = "respond"
+    HANDLE = "handle"
+    RECOVER = "recover"
+    REVIEW = "review"
+
+
+class OpStatus(StrEnum):
+    """Where a queued Slack operation is (bot/outbox.py)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OpResult(StrEnum):
+    """What one attempt at a Slack operation came to (bot/slack/runner.py)."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # nothing to do (already done, or no longer wanted)
+    BLOCKED = "blocked"  # waiting on Slack (rate limit): the incident's later operations wait too
+    RETRY = "retry"  # failed for now; tried again after a backoff
