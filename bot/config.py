@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.statements.render import DEFAULT_LIMITS
 from bot.vocabulary import Language, Role, Severity
 
-ROLES = tuple(Role)  # TRANSITION: importers move to bot.vocabulary.Role
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/yingji.db"
 
@@ -104,7 +103,7 @@ class FileConfig(BaseModel):
     playbooks_dir: str | None = None
     alerts: AlertConfig = AlertConfig()
     escalation: list[str] = []
-    escalate_after_minutes: dict[str, float] = {"sev1": 10, "sev2": 10}
+    escalate_after_minutes: dict[str, float] = {Severity.SEV1: 10, Severity.SEV2: 10}
     archive_after_days: float = 7
     regulatory: list[str] = []   # which clocks apply here, e.g. [other-operator, gdpr] (tags of playbook clocks)
     brand: str = ""

@@ -20,8 +20,7 @@ from bot.metrics import INCIDENTS_DECLARED
 from bot.models import Delivery, Incident, Membership, RoleAssignment, SlackOp, TimelineEvent
 from bot.naming import channel_name
 from bot.playbooks import Playbook
-from bot.severity import ACTIVE_STATUSES
-from bot.vocabulary import OpStatus
+from bot.vocabulary import ACTIVE, Language, OpStatus, Role, Status
 
 MAX_TITLE = 10_000
 MAX_SUMMARY = 20_000
@@ -40,7 +39,7 @@ class DeclareRequest:
     declared_by: str
     summary: str = ""
     private: bool = False
-    language: str = "zh"
+    language: str = Language.ZH
     declarer_is_commander: bool = False
     default_holders: dict[str, str] = field(default_factory=dict)
     origin_channel_id: str | None = None
@@ -164,7 +163,7 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
         (Incident.__table__, [{  # type: ignore[attr-defined]
             "id": i.id, "key": i.key, "channel_name": i.channel_name, "title": i.title,
             "summary": r.summary[:MAX_SUMMARY], "playbook": r.playbook, "severity": r.severity,
-            "status": "investigating", "private": r.private, "drill": r.drill, "language": r.language,
+            "status": Status.INVESTIGATING, "private": r.private, "drill": r.drill, "language": r.language,
             "declared_by": r.declared_by, "declared_at": now, "resolution": "", "origin_channel_id": r.origin_channel_id,
             "response_url": r.response_url, "impact_started_at": r.impact_started_at, "alert_key": r.alert_key,
         } for r, i in pairs]),
@@ -173,14 +172,14 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
                "data": {"severity": r.severity, "playbook": r.playbook, "private": r.private,
                         "summary": r.summary[:MAX_SUMMARY]}} for r, i in pairs),
             *({"incident_id": i.id, "kind": "role_assigned", "actor": r.declared_by, "at": now,
-               "text": roles.handover_text("commander", None, r.declared_by),
-               "data": {"role": "commander", "user": r.declared_by, "previous": None}} for r, i in commanders),
+               "text": roles.handover_text(Role.COMMANDER, None, r.declared_by),
+               "data": {"role": Role.COMMANDER, "user": r.declared_by, "previous": None}} for r, i in commanders),
         ]),
         (Membership.__table__, [  # type: ignore[attr-defined]
             {"incident_id": i.id, "user_id": r.declared_by, "since": now}
             for r, i in pairs if r.declared_by != timeline.BOT_ACTOR]),
         (RoleAssignment.__table__, [  # type: ignore[attr-defined]
-            {"incident_id": i.id, "role": "commander", "user_id": r.declared_by, "assigned_by": r.declared_by,
+            {"incident_id": i.id, "role": Role.COMMANDER, "user_id": r.declared_by, "assigned_by": r.declared_by,
              "assigned_at": now} for r, i in commanders]),
         (SlackOp.__table__, [  # type: ignore[attr-defined]
             {"incident_id": i.id, "kind": "provision", "wave": 0, "status": OpStatus.PENDING, "attempts": 0,
@@ -262,7 +261,7 @@ async def active(session: AsyncSession) -> list[Incident]:
     """Open incidents, newest first."""
     result = await session.exec(
         select(Incident)
-        .where(col(Incident.status).in_(ACTIVE_STATUSES))
+        .where(col(Incident.status).in_(ACTIVE))
         .order_by(col(Incident.declared_at).desc(), col(Incident.id).desc())
     )
     return list(result.all())

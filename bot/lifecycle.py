@@ -10,10 +10,9 @@ from bot import outbox, timeline
 from bot.db import lock_row, utcnow
 from bot.models import Incident
 from bot.playbooks import Playbook
-from bot.severity import SEVERITIES
+from bot.vocabulary import Severity, Status
 
-SETTABLE = ("investigating", "identified", "monitoring", "resolved")
-LEVELS = tuple(SEVERITIES)  # sev1 (highest) … sev4
+LEVELS = tuple(Severity)  # sev1 (highest) … sev4
 
 
 async def _after_change(session: AsyncSession, incident: Incident) -> None:
@@ -38,12 +37,12 @@ async def change_status(
         data={"from": incident.status, "to": status, "note": note}, at=now,
     )
     incident.status = status
-    if status == "resolved":
+    if status == Status.RESOLVED:
         incident.resolved_at = now
         incident.resolution = note
         outbox.enqueue(session, incident.id, "cancel_reminders", wave=1)
         outbox.enqueue(session, incident.id, "post_review", wave=2)
-    elif status == "closed":
+    elif status == Status.CLOSED:
         incident.closed_at = now
         if incident.drill:
             outbox.enqueue(session, incident.id, "post_scorecard", wave=2)
@@ -94,7 +93,7 @@ async def change_severity(
         # Clocks another raise started while this one waited for the lock are not started twice.
         running = await timeline.events(session, incident.id, kinds=["clock_started"])
         start_clocks(session, incident, playbook, tags, already=started_clocks | {str(e.data["clock"]) for e in running})
-    if raised and severity in ("sev1", "sev2"):
+    if raised and severity in (Severity.SEV1, Severity.SEV2):
         outbox.enqueue(session, incident.id, "notify_leadership", wave=1, severity=severity, by=by)
     await _after_change(session, incident)
     return "raised" if raised else "lowered"

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-from bot.severity import SEVERITIES
-from bot.vocabulary import OpResult
+from bot.vocabulary import OpResult, Severity
 
 if TYPE_CHECKING:
     from bot.figures import Figures
@@ -72,7 +71,7 @@ def _prime() -> None:
         HTTP_DURATION.labels(path)
         for code in CODES:
             HTTP_REQUESTS.labels(path, code)
-    for severity in SEVERITIES:
+    for severity in Severity:
         INCIDENTS_DECLARED.labels(severity)
 
 
@@ -127,7 +126,7 @@ def observed(path: str, handler: Callable[[Req], Awaitable[Ans]]) -> Callable[[R
 def publish(figures: Figures, playbooks: Iterable[str]) -> None:
     """Expose the report's figures for every severity and known playbook; a median with no data is left out."""
     INCIDENTS_BY_PLAYBOOK.clear()
-    for severity in SEVERITIES:
+    for severity in Severity:
         INCIDENTS.labels(WINDOW, severity).set(figures.by_severity.get(severity, 0))
     for playbook in sorted({*playbooks, *figures.by_playbook}):
         INCIDENTS_BY_PLAYBOOK.labels(WINDOW, playbook).set(figures.by_playbook.get(playbook, 0))

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 
 from bot.i18n import t
 from bot.models import Incident, TimelineEvent
+from bot.vocabulary import Role, Status
 
 
 def acknowledged_at(events: list[TimelineEvent]) -> datetime | None:
     """When the incident first had a commander: the first commander assignment after declaration."""
     for event in events:
-        if event.kind == "role_assigned" and event.data.get("role") == "commander":
+        if event.kind == "role_assigned" and event.data.get("role") == Role.COMMANDER:
             return event.at
     return None
 
@@ -69,8 +70,8 @@ def milestones(incident: Incident, events: list[TimelineEvent]) -> Milestones:
         impact_started=incident.impact_started_at,
         declared=incident.declared_at,
         acknowledged=acknowledged_at(events),
-        mitigated=_first_status(events, ("monitoring", "resolved")),
-        resolved=_last_status(events, "resolved"),
+        mitigated=_first_status(events, (Status.MONITORING, Status.RESOLVED)),
+        resolved=_last_status(events, Status.RESOLVED),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import text as sql
 from sqlmodel import Field, SQLModel
 
 from bot.db import UTCDateTime, utcnow
-from bot.vocabulary import OpStatus
+from bot.vocabulary import Language, OpStatus, Status
 
 
 def _when(nullable: bool = False) -> Any:
@@ -29,10 +29,10 @@ class Incident(SQLModel, table=True):
     summary: str = Field(default="", sa_type=Text)
     playbook: str = Field(max_length=64)
     severity: str = Field(max_length=8)
-    status: str = Field(default="investigating", max_length=16, index=True)
+    status: str = Field(default=Status.INVESTIGATING, max_length=16, index=True)
     private: bool = False
     drill: bool = False
-    language: str = Field(default="zh", max_length=8)
+    language: str = Field(default=Language.ZH, max_length=8)
     declared_by: str = Field(max_length=32)
     declared_at: datetime = _when()
     impact_started_at: datetime | None = _when(nullable=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -19,17 +19,14 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-ROLES = ("commander", "tech", "comms", "legal", "support")
-PHASES = ("detect", "report", "respond", "handle", "recover", "review")
-SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+from bot.vocabulary import Phase, Role, Severity
+
 # The top-level `playbooks` package: its YAML files are package data, so an installed wheel reads its own copy.
 # The `playbooks` package, found beside `bot` (in a checkout, and in site-packages once installed) rather than
 # imported: a `playbooks/` folder in the working directory would shadow it as a namespace package.
 SHIPPED_DIR: Path = Path(__file__).resolve().parent.parent / "playbooks"
 SUFFIXES = (".yaml", ".yml")
 
-Severity = Literal["sev1", "sev2", "sev3", "sev4"]
-Phase = Literal["detect", "report", "respond", "handle", "recover", "review"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -45,7 +42,7 @@ class PlaybookError(ValueError):
 def _known_roles(info: ValidationInfo) -> tuple[str, ...]:
     """Roles a deployment allows: the five built-in ones unless the loader passed its own list."""
     context = info.context or {}
-    return tuple(context.get("known_roles", ROLES))
+    return tuple(context.get("known_roles", tuple(Role)))
 
 
 def _check_role(value: str, info: ValidationInfo) -> str:
@@ -56,7 +53,7 @@ def _check_role(value: str, info: ValidationInfo) -> str:
     return value
 
 
-Role = Annotated[str, AfterValidator(_check_role)]
+RoleName = Annotated[str, AfterValidator(_check_role)]
 
 
 class _Model(BaseModel):
@@ -104,7 +101,7 @@ class Clock(_Model):
             return False
         if self.min_severity is None:
             return True
-        return SEVERITIES.index(severity) <= SEVERITIES.index(self.min_severity)
+        return list(Severity).index(Severity(severity)) <= list(Severity).index(self.min_severity)
 
 
 class StatementHints(_Model):
@@ -125,7 +122,7 @@ class Playbook(_Model):
     default_severity: Severity
     private: bool = False
     legal_review: bool = False
-    roles: list[Role] = Field(min_length=1)
+    roles: list[RoleName] = Field(min_length=1)
     duties: dict[str, Text]
     steps: list[Step] = Field(min_length=1)
     statement: StatementHints
@@ -224,7 +221,7 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_playbook(path: Path, known_roles: Sequence[str] = ROLES) -> Playbook:
+def load_playbook(path: Path, known_roles: Sequence[str] = tuple(Role)) -> Playbook:
     """Load and validate one playbook file, raising PlaybookError with every problem found."""
     path = Path(path)
     data = _read(path)
@@ -265,7 +262,7 @@ def _load_dir(directory: Path, known_roles: Sequence[str]) -> tuple[dict[str, Pl
     return found, problems
 
 
-def load_playbooks(dirs: Sequence[Path], known_roles: Sequence[str] = ROLES) -> dict[str, Playbook]:
+def load_playbooks(dirs: Sequence[Path], known_roles: Sequence[str] = tuple(Role)) -> dict[str, Playbook]:
     """Load playbooks from several dirs; later dirs add or override by slug, so deployments can customise."""
     merged: dict[str, Playbook] = {}
     problems: list[str] = []
@@ -278,6 +275,6 @@ def load_playbooks(dirs: Sequence[Path], known_roles: Sequence[str] = ROLES) -> 
     return dict(sorted(merged.items()))
 
 
-def check_dir(path: Path, known_roles: Sequence[str] = ROLES) -> list[str]:
+def check_dir(path: Path, known_roles: Sequence[str] = tuple(Role)) -> list[str]:
     """List every problem in a playbook directory without raising, for linting and startup checks."""
     return _load_dir(Path(path), known_roles)[1]

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import membership, roles
 from bot.i18n import t
 from bot.models import Incident
+from bot.vocabulary import Role
 
 
 class Action(StrEnum):
@@ -94,7 +95,7 @@ class Standing:
 
     @property
     def manages(self) -> bool:
-        return self.user == self.holders.get("commander") or self.user in self.rules.managers
+        return self.user == self.holders.get(Role.COMMANDER) or self.user in self.rules.managers
 
     def qualifies(self, role: str) -> bool:
         """Whether the person may approve as `role`: its holder, or a configured approver for it."""
@@ -132,13 +133,13 @@ def decide(action: Action, who: Standing, language: str, *, role: str | None = N
     if need is Need.HANDOVER:
         return _handover(who, role or "", language)
     if need is Need.REVIEWER:
-        return None if who.inside or who.qualifies("comms") or who.qualifies("legal") else _not_member(action, language)
+        return None if who.inside or who.qualifies(Role.COMMS) or who.qualifies(Role.LEGAL) else _not_member(action, language)
     if need is Need.APPROVER:
         if any(who.qualifies(r) for r in approver_roles):
             return None
         names = "/".join(approver_roles)
         return Refusal(t("policy.approvers_only", language, roles=names))
-    if who.qualifies("comms"):
+    if who.qualifies(Role.COMMS):
         return None
     return Refusal(t("policy.publishers_only", language))
 
@@ -157,7 +158,7 @@ def _handover(who: Standing, role: str, language: str) -> Refusal | None:
     current = who.holders.get(role)
     if current is None:
         return None if who.inside else _not_member(Action.ASSIGN_ROLE, language)
-    if who.user in (current, who.holders.get("commander")):
+    if who.user in (current, who.holders.get(Role.COMMANDER)):
         return None
     name = roles.role_name(role, language)
     return Refusal(t("policy.held_by", language, role=name, user=current))

@@ -11,8 +11,8 @@ from bot import outbox, timeline, timers
 from bot.db import utcnow
 from bot.milestones import acknowledged_at
 from bot.models import Incident, Statement, Step
-from bot.severity import ACTIVE_STATUSES
 from bot.statements import service as statements
+from bot.vocabulary import ACTIVE, Status
 
 
 async def step_due(session: AsyncSession, step_id: int) -> int | None:
@@ -43,7 +43,7 @@ async def statement_update_due(session: AsyncSession, statement_id: int) -> int 
         return None
     incident = await session.get(Incident, statement.incident_id)
     latest = await statements.latest_approved(session, statement.incident_id)
-    if incident is None or incident.status not in ACTIVE_STATUSES or latest is None or latest.id != statement.id:
+    if incident is None or incident.status not in ACTIVE or latest is None or latest.id != statement.id:
         return None
     timeline.record(session, incident.id or 0, "update_due", text=f"v{statement.version}",
                     data={"statement": statement.id, "version": statement.version})
@@ -58,7 +58,7 @@ async def cadence_due(
     """No update within the cadence: record it, remind commander and comms, plan the next check."""
     incident = await session.get(Incident, incident_id)
     cadence_minutes = cadence_of(incident.severity) if incident else None
-    if incident is None or incident.status not in ACTIVE_STATUSES or not cadence_minutes:
+    if incident is None or incident.status not in ACTIVE or not cadence_minutes:
         return None
     events = await timeline.events(session, incident_id)
     due = timers.last_update(incident, events) + timedelta(minutes=cadence_minutes)
@@ -78,7 +78,7 @@ async def escalate(
 ) -> int | None:
     """Still no commander after the configured time: tell the escalation people and leadership, once."""
     incident = await session.get(Incident, incident_id)
-    if incident is None or incident.status not in ACTIVE_STATUSES:
+    if incident is None or incident.status not in ACTIVE:
         return None
     minutes = escalate_of(incident.severity)
     events = await timeline.events(session, incident_id)
@@ -111,7 +111,7 @@ async def clock_due(session: AsyncSession, incident_id: int, index: int, percent
 async def archive_due(session: AsyncSession, incident_id: int) -> int | None:
     """The closed incident's channel has waited its configured time: archive it."""
     incident = await session.get(Incident, incident_id)
-    if incident is None or incident.status != "closed":
+    if incident is None or incident.status != Status.CLOSED:
         return None
     outbox.enqueue(session, incident_id, "archive_channel")
     await session.commit()

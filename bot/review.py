@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import summary, timeline
-from bot.config import ROLES
 from bot.i18n import t
 from bot.milestones import duration
 from bot.models import Incident, TimelineEvent
@@ -22,6 +21,7 @@ from bot.severity import severity_label, status_label
 from bot.summary import Facts
 from bot.timeline import repeats, times_suffix
 from bot.times import when
+from bot.vocabulary import Role
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -85,7 +85,7 @@ def markdown(facts: Facts, tz: ZoneInfo, *, playbook_name: str, names: dict[str,
     ]
     if incident.resolution:
         out.append(f"- {t('review.resolution', lang, text=_plain(incident.resolution, names))}")
-    out += [f"- {role_name(r, lang)}: {person(facts.holders.get(r), names)}" for r in ROLES]
+    out += [f"- {role_name(r, lang)}: {person(facts.holders.get(r), names)}" for r in Role]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
     out += ["", f"## {t('review.section.impact', lang)}", impact or t("review.impact_missing", lang), ""]
     detect = duration(ms.time_to_detect, lang) if ms.time_to_detect is not None else t("review.detect_unknown", lang)

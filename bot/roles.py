@@ -6,10 +6,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
-from bot.config import ROLES
 from bot.db import lock_row, utcnow
 from bot.i18n import has, t
 from bot.models import Incident, RoleAssignment
+from bot.vocabulary import Role
 
 
 def role_name(role: str, language: str) -> str:
@@ -44,7 +44,7 @@ async def assign(
     session: AsyncSession, incident_id: int, role: str, user_id: str, *, by: str
 ) -> str | None:
     """Give `role` to `user_id`, ending the previous holder's turn; returns that previous holder."""
-    if role not in ROLES:
+    if not Role.known(role):
         raise ValueError(f"unknown role {role!r}")
     # Two handovers of one role at once (two replicas, two people) take turns: the later one ends the
     # earlier one's turn instead of both ending the same holder and leaving two open rows.

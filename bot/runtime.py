@@ -32,7 +32,6 @@ from bot.models import Incident, TimelineEvent
 from bot.outbox import LEASE
 from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
 from bot.scheduler import Scheduler
-from bot.severity import ACTIVE_STATUSES, SEVERITIES
 from bot.slack import response_url
 from bot.slack.channels import find_by_name
 from bot.slack.notify import tell_declarer, tell_person
@@ -40,6 +39,7 @@ from bot.slack.ops import SlackEnv
 from bot.slack.runner import OutboxRunner
 from bot.tasks import AckFirst, TaskSet
 from bot.timeline import BOT_ACTOR
+from bot.vocabulary import ACTIVE, CADENCE_MINUTES, Severity, Status
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -260,10 +260,10 @@ class Runtime:
         check the database before acting, so nothing already done happens twice.
         """
         async with self.sessions() as session:
-            live = (await session.exec(select(Incident.id).where(col(Incident.status).in_(ACTIVE_STATUSES)))).all()
+            live = (await session.exec(select(Incident.id).where(col(Incident.status).in_(ACTIVE)))).all()
             archived = select(TimelineEvent.incident_id).where(TimelineEvent.kind == "channel_archived")
             closing = (await session.exec(select(Incident.id).where(
-                Incident.status == "closed", col(Incident.id).not_in(archived)))).all()
+                Incident.status == Status.CLOSED, col(Incident.id).not_in(archived)))).all()
             for incident_id in live:
                 await outbox.enqueue_once(session, incident_id, "schedule_reminders")
             for incident_id in [*live, *closing]:
@@ -289,7 +289,7 @@ class Runtime:
 
     def cadence(self, severity: str) -> float | None:
         """Minutes between public updates at this severity (yingji.yaml overrides DESIGN.md's defaults)."""
-        return self.settings.file.cadence_minutes.get(severity, SEVERITIES[severity].cadence_minutes)
+        return self.settings.file.cadence_minutes.get(severity, CADENCE_MINUTES[Severity(severity)])
 
     async def channel_taken(self, channel_id: str, incident_id: int) -> bool:
         """Whether another incident already owns this Slack channel."""

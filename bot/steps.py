@@ -12,7 +12,8 @@ from bot import timeline
 from bot.db import lock_row, utcnow
 from bot.i18n import t
 from bot.models import Incident, Step
-from bot.playbooks import PHASES, Playbook
+from bot.playbooks import Playbook
+from bot.vocabulary import Phase
 
 
 def phase_name(phase: str, language: str) -> str:
@@ -24,7 +25,7 @@ def phase_name(phase: str, language: str) -> str:
 def copy_from_playbook(session: AsyncSession, incident: Incident, playbook: Playbook) -> list[Step]:
     """Create the incident's steps, numbered from 1 in phase order, due relative to declaration."""
     assert incident.id is not None
-    ordered = sorted(playbook.steps, key=lambda s: (PHASES.index(s.phase), playbook.steps.index(s)))
+    ordered = sorted(playbook.steps, key=lambda s: (list(Phase).index(s.phase), playbook.steps.index(s)))
     steps = [
         Step(
             incident_id=incident.id,

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import roles, steps, timeline
 from bot.milestones import Milestones, milestones
 from bot.models import Incident, Statement, Step, TimelineEvent
-from bot.severity import SEVERITIES
+from bot.vocabulary import CADENCE_MINUTES, Severity, Status
 
 # The events that move an incident along: milestones, clocks, role changes, statements. Notes, imported
 # messages and alerts (the bulk of a long timeline) are not among them.
@@ -77,8 +77,8 @@ async def gather(session: AsyncSession, incident: Incident, *, full: bool = Fals
 
 def next_update_due(facts: Facts, cadence: float | None = None) -> datetime | None:
     """When the public should next hear from us: the cadence (default: the severity's) after the last update."""
-    cadence = cadence if cadence is not None else SEVERITIES[facts.incident.severity].cadence_minutes
-    if cadence is None or facts.incident.status in ("resolved", "closed"):
+    cadence = cadence if cadence is not None else CADENCE_MINUTES[Severity(facts.incident.severity)]
+    if cadence is None or facts.incident.status in (Status.RESOLVED, Status.CLOSED):
         return None
     moments = [facts.incident.declared_at] + [
         e.at for e in facts.events if e.kind in ("status_changed", "statement_approved", "statement_published")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.milestones import acknowledged_at
 from bot.models import Incident, TimelineEvent
-from bot.severity import ACTIVE_STATUSES
+from bot.vocabulary import ACTIVE, Status
 
 CLOCK_POINTS = (50, 90, 100)
 UPDATE_KINDS = ("status_changed", "severity_changed", "statement_approved", "statement_published", "update_overdue")
@@ -71,7 +71,7 @@ def wanted(
     """The timers this incident should have right now."""
     assert incident.id is not None
     timers: list[Timer] = []
-    active = incident.status in ACTIVE_STATUSES
+    active = incident.status in ACTIVE
     if active and cadence_minutes:
         due = last_update(incident, events) + timedelta(minutes=cadence_minutes)
         timers.append(Timer(f"cadence:{incident.id}", due, "cadence_due", (incident.id,)))
@@ -88,7 +88,7 @@ def wanted(
                 timers.append(Timer(f"clock:{incident.id}:{clock.index}:{percent}", clock.at_point(percent),
                                     "clock_due", (incident.id, clock.index, percent)))
     archived = any(e.kind == "channel_archived" for e in events)
-    if incident.status == "closed" and incident.closed_at and archive_after_days > 0 and not archived:
+    if incident.status == Status.CLOSED and incident.closed_at and archive_after_days > 0 and not archived:
         timers.append(Timer(f"archive:{incident.id}", incident.closed_at + timedelta(days=archive_after_days),
                             "archive", (incident.id,)))
     return timers

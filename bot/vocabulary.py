@@ -6,14 +6,23 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class Language(StrEnum):
+class Word(StrEnum):
+    """A word of the vocabulary; `known` checks a plain string (on Python 3.11 `in` needs a member)."""
+
+    @classmethod
+    def known(cls, value: object) -> bool:
+        """Whether `value` is one of these words."""
+        return value in cls._value2member_map_
+
+
+class Language(Word):
     """The languages the bot speaks (bot/i18n/<language>.yaml)."""
 
     ZH = "zh"
     EN = "en"
 
 
-class Role(StrEnum):
+class Role(Word):
     """The roles of an incident, in the order people read them."""
 
     COMMANDER = "commander"
@@ -23,8 +32,8 @@ class Role(StrEnum):
     SUPPORT = "support"
 
 
-class Severity(StrEnum):
-    """Our internal levels, most severe first (not the legal grades of a regulator)."""
+class Severity(Word):
+    """Our internal response levels, most severe first (not the legal grades of a regulator)."""
 
     SEV1 = "sev1"
     SEV2 = "sev2"
@@ -32,7 +41,12 @@ class Severity(StrEnum):
     SEV4 = "sev4"
 
 
-class Status(StrEnum):
+CADENCE_MINUTES: dict[Severity, int | None] = {  # how often the public hears from us, unless yingji.yaml says
+    Severity.SEV1: 15, Severity.SEV2: 30, Severity.SEV3: 60, Severity.SEV4: None,
+}
+
+
+class Status(Word):
     """Where an incident is in its life."""
 
     INVESTIGATING = "investigating"
@@ -43,10 +57,10 @@ class Status(StrEnum):
 
 
 ACTIVE = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
-SETTABLE = (*ACTIVE, Status.RESOLVED)  # what `/incident status` may set; closing is its own action
+SETTABLE = (*ACTIVE, Status.RESOLVED)  # what `/incident status <status>` sets; closing is `/incident close`
 
 
-class Stage(StrEnum):
+class Stage(Word):
     """Which public statement a version is: the stages customers hear about, in order."""
 
     INVESTIGATING = "investigating"
@@ -55,7 +69,15 @@ class Stage(StrEnum):
     RESOLVED = "resolved"
 
 
-class Outlet(StrEnum):
+class DataLost(Word):
+    """What a statement says about personal data."""
+
+    NO = "no"
+    YES = "yes"
+    UNKNOWN = "unknown"
+
+
+class Outlet(Word):
     """Where an approved statement goes out to customers."""
 
     BANNER = "banner"
@@ -65,7 +87,7 @@ class Outlet(StrEnum):
     SCRIPT = "script"
 
 
-class Phase(StrEnum):
+class Phase(Word):
     """The phases of an emergency plan (应急预案) a playbook step belongs to."""
 
     DETECT = "detect"
@@ -76,7 +98,7 @@ class Phase(StrEnum):
     REVIEW = "review"
 
 
-class OpStatus(StrEnum):
+class OpStatus(Word):
     """Where a queued Slack operation is (bot/outbox.py)."""
 
     PENDING = "pending"
@@ -85,7 +107,7 @@ class OpStatus(StrEnum):
     FAILED = "failed"
 
 
-class OpResult(StrEnum):
+class OpResult(Word):
     """What one attempt at a Slack operation came to (bot/slack/runner.py)."""
 
     DONE = "done"

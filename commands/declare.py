@@ -20,9 +20,10 @@ from bot.flows import declare as declare_flow
 from bot.i18n import t
 from bot.incidents import Declared, DeclareRequest
 from bot.runtime import Runtime
-from bot.severity import SEVERITIES, parse_severity, severity_label
+from bot.severity import parse_severity, severity_label
 from bot.slack.notify import tell_person
 from bot.slack.text import channel_link, clip, escape
+from bot.vocabulary import Severity
 from commands import payload
 from commands.context import Invocation, Reply, start_work
 from commands.usage import form_of
@@ -92,7 +93,7 @@ def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
 def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
     """The declare form: title, playbook, severity, summary, and the private / commander options."""
     playbook_options = [Option(value=slug, text=clip(pb.name.get(lang), 75)) for slug, pb in rt.playbooks.items()]
-    severity_options = [Option(value=code, text=severity_label(code, lang)) for code in SEVERITIES]
+    severity_options = [Option(value=code, text=severity_label(code, lang)) for code in Severity]
     choices = [
         Option(value="private", text=t("declare.form.option_private", lang)),
         Option(value="commander", text=t("declare.form.option_commander", lang)),

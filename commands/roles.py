@@ -12,7 +12,6 @@ from slack_sdk.models.blocks import InputBlock, UserSelectElement
 from slack_sdk.models.views import View
 
 from bot import roles
-from bot.config import ROLES
 from bot.flows import reads
 from bot.flows import roles as role_flows
 from bot.flows.base import Actor, Outcome, Ref
@@ -24,6 +23,7 @@ from bot.runtime import Runtime
 from bot.slack.notify import tell_person
 from bot.slack.text import clip, escape, mention, when
 from bot.timeline import events
+from bot.vocabulary import Role
 from commands import payload, target
 from commands.context import Invocation, Reply, run, start_work
 
@@ -35,7 +35,7 @@ MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 def _roles_list(lang: str) -> str:
-    return ", ".join(f"`{role}` ({role_name(role, lang)})" for role in ROLES)
+    return ", ".join(f"`{role}` ({role_name(role, lang)})" for role in Role)
 
 
 async def role(inv: Invocation, args: str) -> Reply:
@@ -46,7 +46,7 @@ async def role(inv: Invocation, args: str) -> Reply:
     if not words:
         return Reply(text=t("command.role.missing", lang, form=FORM, roles=_roles_list(lang)))
     name = words[0].lower()
-    if name not in ROLES:
+    if not Role.known(name):
         return Reply(text=t("command.role.unknown", lang, given=escape(clip(words[0], 30)), roles=_roles_list(lang)))
     match = MENTION.match(words[1]) if len(words) > 1 else None
     if match is None:
@@ -71,7 +71,7 @@ async def roles_(inv: Invocation, args: str) -> Reply:
         history = await events(session, incident.id)
     since = {e.data.get("role"): e.at for e in history if e.kind == "role_assigned"}
     lines = [t("command.roles.heading", lang, key=incident.key)]
-    for name in ROLES:
+    for name in Role:
         who = holders.get(name)
         held = (t("command.roles.held", lang, who=mention(who), since=when(since[name], inv.rt.settings.tz)) if who
                 else t("command.roles.unassigned", lang))
@@ -86,7 +86,7 @@ def assign_form(incident: Incident, holders: dict[str, str]) -> View:
     """One user picker per role, prefilled with the current holders."""
     lang = incident.language
     blocks = []
-    for name in ROLES:
+    for name in Role:
         element = UserSelectElement(action_id="user", initial_user=holders.get(name))
         blocks.append(InputBlock(block_id=name, label=role_name(name, lang), element=element, optional=True))
     return View(
@@ -122,7 +122,7 @@ async def submit_assign_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
     view = body.get("view") or {}
     values = payload.values(view)
     ref = Ref(id=payload.row_id(payload.metadata(view).get("incident")))
-    wanted = {name: payload.chosen(values, name, "user") for name in ROLES}
+    wanted = {name: payload.chosen(values, name, "user") for name in Role}
     async with rt.reads() as session:
         seen = await reads.see(session, rt.context, Actor(payload.user_of(body)), ref)
         holders = await roles.holders(session, seen.incident_id) if seen.done and seen.incident_id else {}
@@ -133,5 +133,5 @@ async def submit_assign_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
     result = await run(rt, role_flows.assign, actor, ref, changes) if seen.done else seen
     if result.outcome in (Outcome.DONE, Outcome.UNCHANGED, Outcome.REPEAT):
         return {}, Reply(text="", after=start_work(rt, result.incident_id) if result.done else [])
-    field = next(iter(changes), ROLES[0])
+    field = next(iter(changes), Role.COMMANDER)
     return {"response_action": "errors", "errors": {field: clip(result.text, 150)}}, None

@@ -17,15 +17,11 @@ from bot.models import Incident, Statement
 from bot.policy import Action
 from bot.runtime import Runtime
 from bot.slack.notify import tell_person
-from bot.slack.statement_view import (
-    STAGES,
-    changes_form,
-    publish_form,
-    statement_form,
-)
+from bot.slack.statement_view import changes_form, publish_form, statement_form
 from bot.slack.text import clip, escape
 from bot.statements import facts as facts_module
 from bot.statements import service
+from bot.vocabulary import Language, Stage
 from commands import payload, target
 from commands.context import Invocation, Reply, answer, run
 
@@ -74,9 +70,9 @@ async def statement(inv: Invocation, args: str) -> Reply:
     words = rest.lower().split()
     if words == ["show"]:
         return await show(inv, ref)
-    stage = next((w for w in words if w in STAGES), None)
-    language = next((w for w in words if w in ("zh", "en")), None)
-    unknown = [w for w in words if w not in STAGES and w not in ("zh", "en")]
+    stage = next((w for w in words if Stage.known(w)), None)
+    language = next((w for w in words if Language.known(w)), None)
+    unknown = [w for w in words if not Stage.known(w) and not Language.known(w)]
     if unknown or len(words) > 2:
         shown = escape(clip(" ".join(unknown or words), 40))
         return Reply(text=t("command.statement.not_understood", lang, given=shown, form=FORM))

@@ -9,7 +9,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import InputBlock, Option, PlainTextInputElement, StaticSelectElement
 from slack_sdk.models.views import View
 
-from bot import lifecycle
 from bot.flows import lifecycle as lifecycle_flows
 from bot.flows.base import Actor, Outcome, Ref, may
 from bot.i18n import t
@@ -19,6 +18,7 @@ from bot.runtime import Runtime
 from bot.severity import parse_severity, status_label
 from bot.slack.notify import tell_person
 from bot.slack.text import clip, escape
+from bot.vocabulary import SETTABLE, Status
 from commands import payload, target
 from commands.context import Invocation, Reply, answer, run
 
@@ -33,7 +33,7 @@ async def status(inv: Invocation, args: str) -> Reply:
     ref, rest = target.ref_of(inv, args)
     words = rest.split(maxsplit=1)
     wanted = words[0].lower() if words else ""
-    if wanted not in lifecycle.SETTABLE:
+    if wanted not in SETTABLE:
         if not words:
             return Reply(text=t("command.status.missing", lang, form=STATUS_FORM))
         return Reply(text=t("command.status.not_settable", lang, given=escape(clip(words[0], 30)), form=STATUS_FORM))
@@ -76,7 +76,7 @@ async def severity(inv: Invocation, args: str) -> Reply:
 def status_form(incident: Incident) -> View:
     """The header's Update status form: the new status and a note for the timeline."""
     lang = incident.language
-    options = [Option(value=s, text=status_label(s, lang)) for s in (*lifecycle.SETTABLE, "closed")]
+    options = [Option(value=s, text=status_label(s, lang)) for s in (*SETTABLE, Status.CLOSED)]
     current = next((o for o in options if o.value == incident.status), None)
     return View(
         type="modal", callback_id=STATUS_FORM_ID, title=t("command.status.form_title", lang),
@@ -118,7 +118,7 @@ async def submit_status_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
     view = body.get("view") or {}
     values = payload.values(view)
     chosen = payload.chosen(values, "status")
-    if chosen not in lifecycle_flows.STATUSES:
+    if not Status.known(chosen):
         return {"response_action": "errors", "errors": {"status": t("command.status.pick", rt.language)}}, None
     actor = payload.form_actor(body)
     ref = Ref(id=payload.row_id(payload.metadata(view).get("incident")))

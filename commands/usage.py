@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.i18n import t
-from bot.severity import SEVERITIES
+from bot.vocabulary import Severity
 
 # Each subcommand's form; its one-line description is the catalog's `usage.sub.<subcommand>`.
 SUBCOMMANDS: dict[str, str] = {
@@ -33,7 +33,7 @@ def usage(language: str) -> str:
     for name, form in SUBCOMMANDS.items():
         description = t(f"usage.sub.{name}", language)
         lines.append(f"`{form}` — {description}")
-    levels = ", ".join(f"`{code}`" for code in SEVERITIES)
+    levels = ", ".join(f"`{code}`" for code in Severity)
     lines.append(t("usage.severities", language, levels=levels))
     lines.append(t("usage.example", language))
     lines.append(t("usage.outside", language))

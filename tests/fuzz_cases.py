@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bot.models import Incident, Statement, Step
 from bot.playbooks import SHIPPED_DIR
+from bot.vocabulary import SETTABLE, Role, Stage
 from tests.fuzz_harness import Case, Harness
 
 # -- the rules the bot is held to, written out here rather than taken from the bot ----------------------
@@ -24,9 +25,7 @@ INCIDENT_SCOPED = ("role", "roles", "severity", "status", "note", "steps", "done
                    "timeline", "resolve", "close")
 READ_ONLY = ("roles", "steps", "statement", "timeline", "list", "help")  # they answer or open a form, nothing more
 SEVERITY_WORDS = ("sev1", "sev2", "sev3", "sev4", "1", "2", "3", "4")
-SETTABLE = ("investigating", "identified", "monitoring", "resolved")
-ROLES = ("commander", "tech", "comms", "legal", "support")
-STAGES = ("investigating", "identified", "monitoring", "resolved")
+ROLES, STAGES = tuple(Role), tuple(Stage)
 KEY = re.compile(r"^INC-\d{1,9}$", re.IGNORECASE)
 MENTION = re.compile(r"^<@[UW][A-Z0-9]+(?:\|[^>]*)?>$")
 SLACK_TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,9}$")

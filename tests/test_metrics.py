@@ -18,9 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import metrics
 from bot.figures import Figures
 from bot.metrics import REGISTRY
-from bot.severity import SEVERITIES
 from bot.slack.ops import OPERATIONS
-from bot.vocabulary import OpResult
+from bot.vocabulary import OpResult, Severity
 from tests.helpers import post
 from yingji.local import LocalStack
 
@@ -63,7 +62,7 @@ def _at(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str
 
 
 def test_every_label_set_is_at_zero_from_the_start(first_scrape: dict[Any, float]) -> None:
-    for severity in SEVERITIES:
+    for severity in Severity:
         assert _at(first_scrape, "yingji_incidents_declared_total", severity=severity) == 0, severity
         assert _at(first_scrape, "yingji_incidents", severity=severity, window="30d") == 0, severity
     for path in PATHS:

@@ -25,7 +25,7 @@ from sqlmodel import col, select
 
 from bot.metrics import REGISTRY
 from bot.models import Incident, TimelineEvent
-from bot.severity import SEVERITIES
+from bot.vocabulary import Severity
 from tests.helpers import declare
 from tests.monitoring import Daemon, alertmanager, check_tool, need, prometheus, query, until
 from yingji.local import LocalStack
@@ -196,7 +196,7 @@ async def test_prometheus_sees_every_declaration(stack: LocalStack, tmp_path: Pa
     async with prometheus(tmp_path / "prometheus", f"127.0.0.1:{stack.server.port}") as prom:
         # Every severity's series is scraped before anything is declared: the first declaration is an increase.
         await until(lambda: query(prom, 'count(yingji_incidents_declared_total{job="yingji"})'),
-                    lambda n: n == len(SEVERITIES), 15, "every severity's series in Prometheus")
+                    lambda n: n == len(Severity), 15, "every severity's series in Prometheus")
         before = time.time()
         for n in range(DECLARATIONS):
             await declare(stack, f"declare sev3 payment-failure 监控 {n}")

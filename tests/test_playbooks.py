@@ -11,8 +11,6 @@ import pytest
 import yaml
 
 from bot.playbooks import (
-    PHASES,
-    ROLES,
     SHIPPED_DIR,
     Playbook,
     PlaybookError,
@@ -21,6 +19,7 @@ from bot.playbooks import (
     load_playbook,
     load_playbooks,
 )
+from bot.vocabulary import Phase, Role
 
 SLUGS = (
     "site-outage",
@@ -120,7 +119,7 @@ def test_every_text_is_bilingual(shipped: dict[str, Playbook], slug: str) -> Non
 def test_steps_cover_the_closed_loop(shipped: dict[str, Playbook], slug: str) -> None:
     pb = shipped[slug]
     assert 7 <= len(pb.steps) <= 14
-    assert {s.phase for s in pb.steps} == set(PHASES)
+    assert {s.phase for s in pb.steps} == set(Phase)
     assert "commander" in pb.roles
     assert {s.owner for s in pb.steps} == set(pb.roles), "every role owns at least one step"
     assert set(pb.duties) == set(pb.roles)
@@ -229,8 +228,8 @@ def test_unknown_role_is_refused_unless_configured(tmp_path: Path) -> None:
     data["duties"]["warehouse"] = {"zh": "盘点", "en": "Count stock"}
     data["steps"][0]["owner"] = "warehouse"
     path = write(tmp_path, data)
-    assert f"{path}: roles.2: expected one of the known roles: {', '.join(ROLES)} (got 'warehouse')" in refused(path)
-    pb = load_playbook(path, known_roles=(*ROLES, "warehouse"))
+    assert f"{path}: roles.2: expected one of the known roles: {', '.join(Role)} (got 'warehouse')" in refused(path)
+    pb = load_playbook(path, known_roles=(*Role, "warehouse"))
     assert pb.step("look").owner == "warehouse"
 
 

@@ -19,10 +19,11 @@ import pytest
 from sqlmodel import col, select
 
 from bot import roles
-from bot.config import ROLES, load_settings
+from bot.config import load_settings
 from bot.models import Incident, RoleAssignment, Statement, StatementReview, Step, TimelineEvent
 from bot.sandbox.actor import sign
 from bot.statements import service as statements
+from bot.vocabulary import Role
 from tests.helpers import (
     Database,
     StackFactory,
@@ -105,8 +106,8 @@ async def test_one_role_claimed_on_both_replicas_at_once_has_one_holder(replicas
     first, second = replicas
     u = first.users
     incident = await declare(first, "declare sev2 order-anomaly 订单状态不同步")
-    claims = [(first, "zhang.wei", role, "chen.jie") for role in ROLES] + \
-             [(second, "li.na", role, "liu.yang") for role in ROLES]
+    claims = [(first, "zhang.wei", role, "chen.jie") for role in Role] + \
+             [(second, "li.na", role, "liu.yang") for role in Role]
     await in_channel(first, incident, f"role support <@{u['li.na']}>")  # li.na is inside the channel too
     await asyncio.gather(*(stack.actor.slash("/incident", f"role {role} <@{u[whom]}>", user_id=u[by],
                                              channel_id=incident.channel_id) for stack, by, role, whom in claims))
@@ -116,8 +117,8 @@ async def test_one_role_claimed_on_both_replicas_at_once_has_one_holder(replicas
             RoleAssignment.incident_id == incident.id, col(RoleAssignment.ended_at).is_(None)))).all()
         events = (await session.exec(select(TimelineEvent).where(
             TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "role_assigned").order_by(col(TimelineEvent.id)))).all()
-    assert sorted(row.role for row in open_rows) == sorted(ROLES)  # one holder per role
-    for role in ROLES:
+    assert sorted(row.role for row in open_rows) == sorted(Role)  # one holder per role
+    for role in Role:
         chain = [e.data for e in events if e.data["role"] == role]
         # Each handover ended the turn of the holder before it: the chain never forks.
         assert all(later["previous"] == earlier["user"] for earlier, later in itertools.pairwise(chain))

@@ -11,10 +11,7 @@ from bot.statements import render as render_module
 from bot.statements.check import check_templates
 from bot.statements.render import (
     DEFAULT_LIMITS,
-    LANGS,
-    OUTLETS,
     SHIPPED_DIR,
-    STAGES,
     Facts,
     Rendered,
     TemplateProblem,
@@ -22,6 +19,7 @@ from bot.statements.render import (
     render,
     template_dirs,
 )
+from bot.vocabulary import Language, Outlet, Stage
 
 KEY = "INC-42"
 BRAND = {"zh": "某某商城", "en": "Example Mall"}
@@ -110,7 +108,7 @@ def _assert_clean(text: str, where: str) -> None:
         assert match is None, f"{where}: /{pattern}/ matched {match.group(0)!r} in:\n{text}"
 
 
-ALL = [(stage, lang) for stage in STAGES for lang in LANGS]
+ALL = [(stage, lang) for stage in Stage for lang in Language]
 
 
 @pytest.mark.parametrize("variant", ["full", "minimal"])
@@ -119,7 +117,7 @@ ALL = [(stage, lang) for stage in STAGES for lang in LANGS]
 def test_every_template_renders_cleanly(stage: str, lang: str, variant: str, brand: bool) -> None:
     facts = _facts(lang, stage, FULL if variant == "full" else MINIMAL)
     rendered = render(stage, lang, facts, brand=BRAND[lang] if brand else "", key=KEY)
-    assert set(rendered.outlets) == set(OUTLETS)
+    assert set(rendered.outlets) == set(Outlet)
     paragraphs = rendered.statement.split("\n\n")
     assert 2 <= len(paragraphs) <= 7
     for name, text in _texts(rendered).items():
@@ -148,8 +146,8 @@ def test_every_outlet_comes_from_the_same_facts(stage: str, lang: str) -> None:
 
 
 @pytest.mark.parametrize("variant", ["full", "minimal"])
-@pytest.mark.parametrize("stage", [s for s in STAGES if s != "resolved"])
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("stage", [s for s in Stage if s != "resolved"])
+@pytest.mark.parametrize("lang", Language)
 def test_every_outlet_says_when_the_next_update_comes(stage: str, lang: str, variant: str) -> None:
     facts = _facts(lang, stage, FULL if variant == "full" else MINIMAL)
     rendered = render(stage, lang, facts, key=KEY)
@@ -157,7 +155,7 @@ def test_every_outlet_says_when_the_next_update_comes(stage: str, lang: str, var
         assert facts.next_update in text, f"{stage}.{lang} {name} does not give the next update"
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", Language)
 def test_resolved_says_final_update_or_when_the_review_follows(lang: str) -> None:
     final = render("resolved", lang, _facts(lang, "resolved", FULL), key=KEY)
     word = "最后一次更新" if lang == "zh" else "final update"
@@ -260,7 +258,7 @@ def test_over_long_facts_are_flagged_never_cut(stage: str, lang: str) -> None:
         assert outlet.over and name in rendered.flagged
         assert long_fact in outlet.text, f"{name} was truncated"
         assert outlet.problems
-    assert rendered.flagged == [n for n in OUTLETS if n in rendered.flagged], "draft order"
+    assert rendered.flagged == [n for n in Outlet if n in rendered.flagged], "draft order"
     assert "email" not in rendered.flagged and "script" not in rendered.flagged
 
 
@@ -364,7 +362,7 @@ def test_a_missing_template_is_a_template_problem(tmp_path: Path, monkeypatch: p
 
 
 def test_check_templates_on_the_shipped_set_finds_nothing() -> None:
-    assert sorted(p.name for p in SHIPPED_DIR.glob("*.j2")) == sorted(f"{s}.{lang}.j2" for s in STAGES for lang in LANGS)
+    assert sorted(p.name for p in SHIPPED_DIR.glob("*.j2")) == sorted(f"{s}.{lang}.j2" for s in Stage for lang in Language)
     assert check_templates() == []
 
 

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from bot.db import utcnow
 from bot.models import Statement
+from bot.vocabulary import Stage
 from commands import statement as statement_commands
 from tests.helpers import (
     StackFactory,
@@ -27,8 +28,6 @@ from tests.helpers import (
     wait_for,
 )
 from yingji.local import LocalStack
-
-STAGES = ("investigating", "identified", "monitoring", "resolved")
 
 
 @pytest.fixture
@@ -50,7 +49,7 @@ def _thread(stack: LocalStack, channel: str, statement: Statement) -> str:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_drafts_for_every_stage(shop: LocalStack, lang: str) -> None:
     incident = await declare(shop)
-    for stage in STAGES:
+    for stage in Stage:
         draft = await draft_statement(shop, incident, stage=stage, lang=lang, text=f"statement {stage} {lang}")
         assert (draft.stage, draft.language, draft.status) == (stage, lang, "draft")
         assert draft.text and set(draft.outlets) == {"banner", "push", "social", "email", "script"}

@@ -14,6 +14,7 @@ from bot.figures import figures
 from bot.milestones import duration
 from bot.runtime import load_deployment_playbooks
 from bot.times import when
+from bot.vocabulary import Language
 
 PERIOD = re.compile(r"^(\d{1,5})([hdw])$")
 
@@ -62,7 +63,7 @@ async def report(settings: Settings, period: timedelta) -> str:
     lines += [f"  {playbook:<28} {count}" for playbook, count in result.by_playbook.items()] or ["  (none)"]
 
     def median(seconds: float | None) -> str:
-        return duration(timedelta(seconds=seconds), "en") if seconds is not None else "—"
+        return duration(timedelta(seconds=seconds), Language.EN) if seconds is not None else "—"
 
     lines += ["", f"Median time to acknowledge: {median(result.median_time_to_acknowledge)}",
               f"Median time to resolve:     {median(result.median_time_to_resolve)}"]

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 
 from bot.config import AlertConfig
 from bot.severity import parse_severity
+from bot.vocabulary import Severity
 
 MAX_KEY = 180             # Delivery.key holds 200 characters, "alert-open:" included
 MAX_TITLE = 200
@@ -28,8 +29,8 @@ MAX_ERRORS = 3
 ZERO_TIME_YEAR = 1        # Alertmanager sends 0001-01-01T00:00:00Z for "not ended"
 
 SEVERITY_WORDS = {
-    "critical": "sev1", "major": "sev2", "high": "sev2",
-    "warning": "sev3", "medium": "sev3", "info": "sev4", "low": "sev4",
+    "critical": Severity.SEV1, "major": Severity.SEV2, "high": Severity.SEV2,
+    "warning": Severity.SEV3, "medium": Severity.SEV3, "info": Severity.SEV4, "low": Severity.SEV4,
 }
 
 

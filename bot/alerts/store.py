@@ -23,7 +23,7 @@ from bot.db import utcnow
 from bot.incidents import Declared, DeclareRequest, DuplicateRequest, Workspace
 from bot.models import Incident, SlackOp, TimelineEvent
 from bot.playbooks import Playbook
-from bot.severity import ACTIVE_STATUSES
+from bot.vocabulary import ACTIVE
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ async def open_incident(session: AsyncSession, key: str) -> Incident | None:
     claimed = await deliveries.seen(session, claim_key(key))
     if claimed is not None:
         incident = await incidents.by_key(session, claimed.result) if claimed.result else None
-        if incident is not None and incident.status in ACTIVE_STATUSES:
+        if incident is not None and incident.status in ACTIVE:
             return incident
         await session.delete(claimed)
         await session.flush()
@@ -96,7 +96,7 @@ async def open_incident(session: AsyncSession, key: str) -> Incident | None:
     # No claim but an active incident with this key (a claim row lost by hand): adopt it again.
     result = await session.exec(
         select(Incident)
-        .where(Incident.alert_key == key, col(Incident.status).in_(ACTIVE_STATUSES))
+        .where(Incident.alert_key == key, col(Incident.status).in_(ACTIVE))
         .order_by(col(Incident.id).desc())
     )
     incident = result.first()

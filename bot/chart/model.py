@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.times import utc_offset
+from bot.vocabulary import Status
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,12 @@ MAX_LABELS_PER_LANE = 40
 MIN_SPAN = timedelta(seconds=30)
 SECONDS_TICKS_BELOW = timedelta(minutes=15)
 
-STATUS_COLOURS = {
-    "investigating": "#d9534f",
-    "identified": "#f0a04b",
-    "monitoring": "#3f7fc1",
-    "resolved": "#4cae4c",
-    "closed": "#9e9e9e",
+STATUS_COLOURS: dict[str, str] = {
+    Status.INVESTIGATING: "#d9534f",
+    Status.IDENTIFIED: "#f0a04b",
+    Status.MONITORING: "#3f7fc1",
+    Status.RESOLVED: "#4cae4c",
+    Status.CLOSED: "#9e9e9e",
 }
 UNKNOWN_STATUS_COLOUR = "#b39ddb"
 SEVERITY_COLOURS = {1: "#8b0000", 2: "#d9480f", 3: "#d4a106", 4: "#6c757d"}

@@ -20,6 +20,7 @@ from bot.i18n import t
 from bot.models import Incident
 from bot.playbooks import Playbook
 from bot.policy import Action, Refusal, Rules, Standing, decide, standing
+from bot.vocabulary import Role
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class Context:
     def rules(self) -> Rules:
         """Standing the deployment gives beyond the incident (configured managers and approvers)."""
         return Rules(frozenset(self.file.incident_managers),
-                     {"comms": frozenset(self.file.comms_approvers), "legal": frozenset(self.file.legal_approvers)})
+                     {Role.COMMS: frozenset(self.file.comms_approvers), Role.LEGAL: frozenset(self.file.legal_approvers)})
 
 
 def not_found(ref: Ref, language: str) -> Result:

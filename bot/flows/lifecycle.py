@@ -13,26 +13,27 @@ from bot.i18n import t
 from bot.policy import Action
 from bot.severity import severity_label, status_label
 from bot.slack.text import when
+from bot.vocabulary import SETTABLE, Status
 
-STATUSES = (*lifecycle.SETTABLE, "closed")
 SNOOZE_MINUTES = 15
 SAME_SNOOZE = timedelta(minutes=1)  # two presses within a minute are one snooze (a double click, two people at once)
 
 
 def _action(status: str) -> Action:
-    return {"resolved": Action.RESOLVE, "closed": Action.CLOSE}.get(status, Action.SET_STATUS)
+    actions: dict[str, Action] = {Status.RESOLVED: Action.RESOLVE, Status.CLOSED: Action.CLOSE}
+    return actions.get(status, Action.SET_STATUS)
 
 
 async def set_status(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, status: str, note: str = "") -> Result:
     """Move the incident to `status`: resolving and closing are the commander's (or a manager's), the rest
     anyone inside may do; closing needs a resolved incident."""
-    if status not in STATUSES:
+    if status not in (*SETTABLE, Status.CLOSED):
         raise ValueError(f"not a status: {status!r}")
     entry = await enter(session, ctx, actor, ref, _action(status))
     if isinstance(entry, Result):
         return entry
     incident, lang = entry.incident, entry.language
-    if status == "closed" and incident.status != "resolved":
+    if status == Status.CLOSED and incident.status != Status.RESOLVED:
         return Result(Outcome.INVALID, t("flow.lifecycle.close_unresolved", lang), entry.id)
     label = status_label(status, lang)
     if not await lifecycle.change_status(session, incident, status, by=actor.user, note=note):

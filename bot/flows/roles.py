@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox, roles, timeline
-from bot.config import ROLES
 from bot.flows.base import Actor, Context, Entry, Outcome, Ref, Result, enter, may, settle
 from bot.i18n import t
 from bot.policy import Action
 from bot.roles import role_name
 from bot.slack.text import mention
+from bot.vocabulary import Role
 
 
 async def open_assign(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref) -> Result:
@@ -29,7 +29,7 @@ async def assign(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, ch
     Concurrent claims of one empty role take turns on the incident's lock: the first wins, the others are
     refused with who holds it now. The Slack side (checking the person, inviting, briefing) follows.
     """
-    unknown = [r for r in changes if r not in ROLES]
+    unknown = [r for r in changes if not Role.known(r)]
     if unknown or not changes:
         raise ValueError(f"unknown roles {unknown}")
     entry: Entry | Result = Result(Outcome.UNCHANGED)

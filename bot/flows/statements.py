@@ -16,11 +16,12 @@ from bot.i18n import t
 from bot.models import Statement
 from bot.policy import Action
 from bot.roles import role_name
-from bot.slack.statement_view import STAGES, outlet_name
+from bot.slack.statement_view import outlet_name
 from bot.slack.text import escape, mention, when
 from bot.statements import facts as facts_module
 from bot.statements import service
 from bot.statements.render import Facts, TemplateProblem, render
+from bot.vocabulary import Language, Role, Stage
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,9 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
     if isinstance(entry, Result):
         return entry
     incident, lang, now = entry.incident, entry.language, utcnow()
-    stage = stage if stage in STAGES else "investigating"
-    language = language if language in ("zh", "en") else incident.language
-    if next_update_at is None and stage != "resolved":
+    stage = stage if Stage.known(stage) else Stage.INVESTIGATING
+    language = language if Language.known(language) else incident.language
+    if next_update_at is None and stage != Stage.RESOLVED:
         return Result(Outcome.INVALID, t("flow.statements.next_update_missing", lang), entry.id, "next_update")
     if next_update_at is not None and (problem := _next_update_problem(ctx, incident.severity, next_update_at, now, lang)):
         return Result(Outcome.INVALID, problem, entry.id, "next_update")
@@ -84,7 +85,7 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
     version = await service.create_draft(session, incident, stage=stage, language=language, facts=stored,
                                          text=rendered.statement, outlets=outlets, by=actor.user, edit_of=previous)
     holders = entry.who.holders
-    reviewers = " ".join(filter(None, (mention(holders.get("comms")), mention(holders.get("legal")))))
+    reviewers = " ".join(filter(None, (mention(holders.get(Role.COMMS)), mention(holders.get(Role.LEGAL)))))
     intro = t("flow.statements.drafted", lang, version=version.version, user=mention(actor.user), reviewers=reviewers)
     if rendered.flagged:
         flagged = ", ".join(outlet_name(name, lang) for name in rendered.flagged)

@@ -10,9 +10,10 @@ from typing import Any
 
 import yaml
 
+from bot.vocabulary import Language
+
 HERE = Path(__file__).parent
-LANGUAGES = ("zh", "en")
-FALLBACK = "en"
+FALLBACK = Language.EN
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -40,7 +41,7 @@ def has(key: str) -> bool:
 
 def t(key: str, language: str, /, **values: Any) -> str:
     """The message `key` in `language` (English for a language we do not speak), with values filled in."""
-    messages = catalog(language if language in LANGUAGES else FALLBACK)
+    messages = catalog(language if Language.known(language) else FALLBACK)
     return messages[key].format(**values)
 
 

@@ -14,17 +14,20 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.config import ROLES
 from bot.i18n import t
 from bot.models import Incident
 from bot.roles import role_name
 from bot.severity import severity_label, status_label
 from bot.slack.text import Said, channel_link, clip, escape, mention, when
+from bot.vocabulary import Role, Severity
 
 ASSIGN_ROLES_ACTION = "open_assign_roles"
 DRAFT_STATEMENT_ACTION = "open_statement_form"
 UPDATE_STATUS_ACTION = "open_status_form"
-SEVERITY_ICON = {"sev1": ":red_circle:", "sev2": ":large_orange_circle:", "sev3": ":large_yellow_circle:", "sev4": ":white_circle:"}
+SEVERITY_ICON: dict[str, str] = {
+    Severity.SEV1: ":red_circle:", Severity.SEV2: ":large_orange_circle:", Severity.SEV3: ":large_yellow_circle:",
+    Severity.SEV4: ":white_circle:",
+}
 
 
 def header_title(incident: Incident) -> str:
@@ -69,7 +72,7 @@ def _roles(holders: dict[str, str], lang: str) -> SectionBlock:
     """Every role and its holder, or that nobody holds it: at 3 a.m. people read the header, not `/incident roles`."""
     return SectionBlock(block_id="header-roles", fields=[
         MarkdownTextObject(text=f"*{role_name(role, lang)}*\n{mention(holders.get(role)) or t('header.unassigned', lang)}")
-        for role in ROLES
+        for role in Role
     ])
 
 

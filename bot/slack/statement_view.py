@@ -31,15 +31,14 @@ from bot.roles import role_name
 from bot.severity import status_label
 from bot.slack.blocks import DRAFT_STATEMENT_ACTION
 from bot.slack.text import Said, clip, mention, when
-from bot.statements.render import DATA_LOST, LANGS, OUTLETS
 from bot.times import utc_offset
+from bot.vocabulary import DataLost, Language, Outlet, Stage
 
 FORM_ID = "statement_form"
 CHANGES_FORM_ID = "statement_changes_form"
 PUBLISH_FORM_ID = "statement_publish_form"
 APPROVE, CHANGES, EDIT, PUBLISH = "statement_approve", "statement_changes", "statement_edit", "statement_publish"
 DRAFT_ACTION = DRAFT_STATEMENT_ACTION  # the header's Draft statement button
-STAGES = ("investigating", "identified", "monitoring", "resolved")
 
 
 def outlet_name(name: str, lang: str) -> str:
@@ -70,9 +69,9 @@ def statement_form(incident: Incident, *, stage: str, language: str, facts: dict
                    compensation_hint: list[str], edit_of: int | None) -> View:
     """The drafting form: people edit the facts, the template writes the prose."""
     lang = incident.language
-    stage_options = [Option(value=s, text=status_label(s, lang)) for s in STAGES]
-    lang_options = [Option(value=code, text=t(f"statement_form.language_name.{code}", lang)) for code in LANGS]
-    data_options = [Option(value=k, text=t(f"statement_form.data_lost_answer.{k}", lang)) for k in DATA_LOST]
+    stage_options = [Option(value=s, text=status_label(s, lang)) for s in Stage]
+    lang_options = [Option(value=code, text=t(f"statement_form.language_name.{code}", lang)) for code in Language]
+    data_options = [Option(value=k, text=t(f"statement_form.data_lost_answer.{k}", lang)) for k in DataLost]
     separator = t("statement_form.separator", lang)
     hint = t("statement_form.compensation_options", lang, options=separator.join(compensation_hint)) if compensation_hint else None
     blocks = [
@@ -89,7 +88,7 @@ def statement_form(incident: Incident, *, stage: str, language: str, facts: dict
         _input("compensation", t("statement_form.compensation", lang), facts.get("compensation", ""), optional=True, hint=hint),
         InputBlock(block_id="data_lost", label=t("statement_form.data_lost", lang),
                    element=StaticSelectElement(action_id="value", options=data_options,
-                                               initial_option=next(o for o in data_options if o.value == facts.get("data_lost", "unknown")))),
+                                               initial_option=next(o for o in data_options if o.value == facts.get("data_lost", DataLost.UNKNOWN)))),
         _input("data_detail", t("statement_form.data_detail", lang), facts.get("data_detail", ""), optional=True),
         _next_update_input(facts, tz, lang),
     ]
@@ -178,7 +177,7 @@ def changes_form(statement: Statement, lang: str) -> View:
 
 def publish_form(statement: Statement, lang: str) -> View:
     """Mark published: which outlets the approved text went to."""
-    options = [Option(value=name, text=outlet_name(name, lang)) for name in OUTLETS]
+    options = [Option(value=name, text=outlet_name(name, lang)) for name in Outlet]
     return View(
         type="modal", callback_id=PUBLISH_FORM_ID, title=t("statement_form.mark_published", lang),
         submit=t("statement_form.record", lang), close=t("statement_form.cancel", lang),

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.config import ROLES
 from bot.i18n import t
 from bot.milestones import duration
 from bot.roles import role_name
-from bot.severity import SEVERITIES, severity_label, status_label
+from bot.severity import severity_label, status_label
 from bot.slack.text import Said, escape, mention, when
 from bot.slack.timeline_view import actor_text, kind_label
 from bot.summary import Facts, next_update_due
 from bot.timers import ClockState, clocks
+from bot.vocabulary import CADENCE_MINUTES, Role, Severity, Status
 
 
 def _clip(text: str, limit: int) -> str:
@@ -54,12 +54,12 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = No
         t("summary.durations", lang, acknowledge=duration(ms.time_to_acknowledge, lang),
           resolve=duration(ms.time_to_resolve, lang)),
         t("summary.roles", lang, roles=" · ".join(
-            f"{role_name(r, lang)} {mention(facts.holders.get(r)) or t('summary.role_unassigned', lang)}" for r in ROLES)),
+            f"{role_name(r, lang)} {mention(facts.holders.get(r)) or t('summary.role_unassigned', lang)}" for r in Role)),
     ]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
     lines.append(t("summary.impact", lang,
                    impact=str(Said(_clip(impact, 400))) if impact else t("summary.impact_missing", lang)))
-    if incident.resolution and incident.status in ("resolved", "closed"):
+    if incident.resolution and incident.status in (Status.RESOLVED, Status.CLOSED):
         lines.append(t("summary.resolution", lang, resolution=Said(_clip(incident.resolution, 300))))
     latest = facts.latest
     if latest:
@@ -75,7 +75,7 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = No
     lines.append(_statement_line(facts, tz, lang))
     lines += [_clock_line(clock, tz, now, lang) for clock in clocks(facts.events)]
     due = next_update_due(facts, cadence)
-    cadence = cadence if cadence is not None else SEVERITIES[incident.severity].cadence_minutes
+    cadence = cadence if cadence is not None else CADENCE_MINUTES[Severity(incident.severity)]
     if due is not None:
         late = t("summary.next_update_late", lang) if due < now else ""
         lines.append(t("summary.next_update", lang, time=when(due, tz), late=late, cadence=cadence))

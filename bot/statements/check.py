@@ -8,17 +8,18 @@ import re
 from pathlib import Path
 
 from bot.i18n import t
-from bot.statements.render import LANGS, STAGES, Facts, Rendered, TemplateProblem, render, template_name
+from bot.statements.render import Facts, Rendered, TemplateProblem, render, template_name
+from bot.vocabulary import DataLost, Language, Stage
 
 # Phrases the tone rules forbid in anything public: guessed causes and promised fix times.
 FORBIDDEN: dict[str, tuple[re.Pattern[str], ...]] = {
-    "zh": (
+    Language.ZH: (
         re.compile(r"预计.{0,20}(恢复|修复|解决|完成)"),
         re.compile(r"(由于|因为).{0,30}导致"),
         re.compile(r"\d+\s*(分钟|小时|天)内(恢复|修复|解决)"),
         re.compile(r"马上(恢复|修复|解决)"),
     ),
-    "en": (
+    Language.EN: (
         re.compile(r"\bETA\b", re.IGNORECASE),
         re.compile(r"will be (fixed|resolved|restored|back)\b", re.IGNORECASE),
         re.compile(r"\b(due to|caused by|because of)\b", re.IGNORECASE),
@@ -36,7 +37,7 @@ def sample_facts(lang: str) -> Facts:
         doing=t("statement.sample.doing", lang),
         customer_action=t("statement.sample.customer_action", lang),
         compensation=t("statement.sample.compensation", lang),
-        data_lost="no",
+        data_lost=DataLost.NO,
         next_update="09:30",
     )
 
@@ -51,7 +52,7 @@ def _tone_problems(name: str, lang: str, stage: str, rendered: Rendered, next_up
         for pattern in FORBIDDEN[lang]:
             if pattern.search(text):
                 problems.append(f"{name}: {outlet} matches forbidden phrase /{pattern.pattern}/")
-        if stage != "resolved" and next_update not in text:
+        if stage != Stage.RESOLVED and next_update not in text:
             problems.append(f"{name}: {outlet} does not say when the next update comes")
     return problems
 
@@ -62,14 +63,14 @@ def check_templates(override_dir: Path | None = None) -> list[str]:
     if override_dir is not None and not Path(override_dir).is_dir():
         problems.append(f"{override_dir}: template override directory does not exist")
     key = "INC-0000"
-    for lang in LANGS:
+    for lang in Language:
         sample = sample_facts(lang)
         variants = [sample, Facts(what_happened=sample.what_happened, next_update=sample.next_update)]
-        variants += [Facts.from_dict(sample.as_dict() | {"data_lost": v, "data_detail": "x"}) for v in ("yes", "unknown")]
-        for stage in STAGES:
+        variants += [Facts.from_dict(sample.as_dict() | {"data_lost": v, "data_detail": "x"}) for v in (DataLost.YES, DataLost.UNKNOWN)]
+        for stage in Stage:
             name = template_name(stage, lang)
             for facts in variants:
-                if stage == "resolved":
+                if stage == Stage.RESOLVED:
                     facts = Facts.from_dict(facts.as_dict() | {"next_update": ""})
                 try:
                     rendered = render(stage, lang, facts, brand="Example", key=key, override_dir=override_dir)

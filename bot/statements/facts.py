@@ -9,16 +9,19 @@ from zoneinfo import ZoneInfo
 from bot.i18n import t
 from bot.models import Incident, Statement
 from bot.playbooks import Playbook
+from bot.vocabulary import DataLost, Stage, Status
 
 FIELDS = ("what_happened", "affected", "doing", "customer_action", "compensation", "data_lost", "data_detail")
-STAGE_OF_STATUS = {"investigating": "investigating", "identified": "identified", "monitoring": "monitoring",
-                   "resolved": "resolved", "closed": "resolved"}
+STAGE_OF_STATUS: dict[str, Stage] = {
+    Status.INVESTIGATING: Stage.INVESTIGATING, Status.IDENTIFIED: Stage.IDENTIFIED, Status.MONITORING: Stage.MONITORING,
+    Status.RESOLVED: Stage.RESOLVED, Status.CLOSED: Stage.RESOLVED,
+}
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
 def default_stage(incident: Incident) -> str:
     """The stage that matches the incident's status."""
-    return STAGE_OF_STATUS.get(incident.status, "investigating")
+    return STAGE_OF_STATUS.get(incident.status, Stage.INVESTIGATING)
 
 
 def prefill(
@@ -36,7 +39,7 @@ def prefill(
             "doing": "",
             "customer_action": hints.customer_action.get(language) if hints else "",
             "compensation": "",
-            "data_lost": "unknown" if incident.playbook in ("data-breach", "cyber-attack") else "no",
+            "data_lost": DataLost.UNKNOWN if incident.playbook in ("data-breach", "cyber-attack") else DataLost.NO,
             "data_detail": "",
         }
     facts["next_update_at"] = (now + timedelta(minutes=cadence_minutes)).isoformat() if cadence_minutes else ""

@@ -14,45 +14,42 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.i18n import t
 from bot.playbooks import SHIPPED_DIR as PLAYBOOKS_DIR
+from bot.vocabulary import DataLost, Language, Outlet, Stage
 
-OUTLETS = ("banner", "push", "social", "email", "script")
-STAGES = ("investigating", "identified", "monitoring", "resolved")
-LANGS = ("zh", "en")
-DATA_LOST = ("no", "yes", "unknown")
 BLOCKS = ("statement", "banner", "push_title", "push_body", "social", "email_subject", "email_body", "script")
 SHIPPED_DIR: Path = PLAYBOOKS_DIR / "templates"  # package data of the `playbooks` package
 
 # Limits in characters a reader counts (see `measure`); `push` is the push body, `email` the email body.
 DEFAULT_LIMITS: dict[str, int] = {
-    "banner": 60,
+    Outlet.BANNER: 60,
     "push_title": 20,
-    "push": 100,
-    "social": 140,
+    Outlet.PUSH: 100,
+    Outlet.SOCIAL: 140,
     "email_subject": 50,
-    "email": 5000,
-    "script": 3000,
+    Outlet.EMAIL: 5000,
+    Outlet.SCRIPT: 3000,
 }
 # English needs about twice the characters of Chinese to say the same thing, so it gets its own defaults.
 LANG_LIMITS: dict[str, dict[str, int]] = {
-    "zh": DEFAULT_LIMITS,
-    "en": {
-        "banner": 120,
+    Language.ZH: DEFAULT_LIMITS,
+    Language.EN: {
+        Outlet.BANNER: 120,
         "push_title": 40,
-        "push": 180,
-        "social": 280,
+        Outlet.PUSH: 180,
+        Outlet.SOCIAL: 280,
         "email_subject": 80,
-        "email": 5000,
-        "script": 5000,
+        Outlet.EMAIL: 5000,
+        Outlet.SCRIPT: 5000,
     },
 }
 
 # Each outlet's parts: (part name, template block, limit key); the first part listed is the outlet's main one.
 _PARTS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "banner": (("text", "banner", "banner"),),
-    "push": (("body", "push_body", "push"), ("title", "push_title", "push_title")),
-    "social": (("text", "social", "social"),),
-    "email": (("body", "email_body", "email"), ("subject", "email_subject", "email_subject")),
-    "script": (("text", "script", "script"),),
+    Outlet.BANNER: (("text", "banner", "banner"),),
+    Outlet.PUSH: (("body", "push_body", "push"), ("title", "push_title", "push_title")),
+    Outlet.SOCIAL: (("text", "social", "social"),),
+    Outlet.EMAIL: (("body", "email_body", "email"), ("subject", "email_subject", "email_subject")),
+    Outlet.SCRIPT: (("text", "script", "script"),),
 }
 _ONE_LINE = {"banner", "push_title", "push_body", "social", "email_subject"}
 _TRAILING_PUNCTUATION = re.compile(r"[\s。．.！!；;，,、：:]+$")
@@ -72,7 +69,7 @@ class Facts:
     doing: str = ""
     customer_action: str = ""
     compensation: str = ""
-    data_lost: str = "unknown"
+    data_lost: str = DataLost.UNKNOWN
     data_detail: str = ""
     next_update: str = ""
 
@@ -86,12 +83,12 @@ class Facts:
         known = {f.name for f in fields(cls)}
         values = {k: "" if v is None else str(v) for k, v in data.items() if k in known}
         if not values.get("data_lost", "").strip():
-            values["data_lost"] = "unknown"
+            values["data_lost"] = DataLost.UNKNOWN
         return cls(**values)
 
 
 @dataclass(frozen=True)
-class Outlet:
+class OutletText:
     """One outlet's text, with its parts measured against their limits so the draft can flag what does not fit."""
 
     name: str
@@ -115,12 +112,12 @@ class Rendered:
     """The canonical statement and every outlet rendered from the same template and facts."""
 
     statement: str
-    outlets: dict[str, Outlet]
+    outlets: dict[str, OutletText]
 
     @property
     def flagged(self) -> list[str]:
         """Outlets that do not fit their limits, in draft order."""
-        return [name for name in OUTLETS if name in self.outlets and self.outlets[name].over]
+        return [name for name in Outlet if name in self.outlets and self.outlets[name].over]
 
 
 def measure(text: str) -> int:
@@ -203,7 +200,7 @@ def _normalise(text: str, block: str, lang: str) -> str:
     lines = [" ".join(line.split()) for line in text.splitlines()]
     lines = [line for line in lines if line]
     if block in _ONE_LINE:
-        return ("" if lang == "zh" else " ").join(lines)
+        return ("" if lang == Language.ZH else " ").join(lines)
     if block == "script":
         question = t("statement.script_question", lang)
         return "\n".join(("\n" + line) if line.startswith(question) and i else line for i, line in enumerate(lines))
@@ -245,7 +242,7 @@ def _problem(lang: str, limit_key: str, length: int, limit: int) -> str:
     return t("statement.over_limit", lang, label=label, length=length, limit=limit, over=length - limit)
 
 
-def _outlet(name: str, blocks: dict[str, str], limits: dict[str, int], lang: str) -> Outlet:
+def _outlet(name: str, blocks: dict[str, str], limits: dict[str, int], lang: str) -> OutletText:
     """Assemble one outlet from its rendered blocks and measure every part."""
     spec = _PARTS[name]
     parts = {part: blocks[block] for part, block, _ in spec}
@@ -255,14 +252,14 @@ def _outlet(name: str, blocks: dict[str, str], limits: dict[str, int], lang: str
         length = measure(parts[part])
         if length > part_limits[part]:
             problems.append(_problem(lang, key, length, part_limits[part]))
-    if name == "push":
+    if name == Outlet.PUSH:
         text = f"{parts['title']}\n{parts['body']}"
-    elif name == "email":
+    elif name == Outlet.EMAIL:
         text = f"{parts['subject']}\n\n{parts['body']}"
     else:
         text = parts["text"]
     main_part, _, main_key = spec[0]
-    return Outlet(
+    return OutletText(
         name=name,
         text=text,
         length=measure(parts[main_part]),
@@ -284,16 +281,16 @@ def render(
     limits: Mapping[str, int] | None = None,
 ) -> Rendered:
     """Render the statement and every outlet from one template, flagging (never cutting) what does not fit."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
-    if lang not in LANGS:
-        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+    if not Stage.known(stage):
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(Stage)}")
+    if not Language.known(lang):
+        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(Language)}")
     data_lost = facts.data_lost.strip().lower() or "unknown"
-    if data_lost not in DATA_LOST:
-        raise ValueError(f"data_lost must be one of {', '.join(DATA_LOST)}, got {facts.data_lost!r}")
+    if not DataLost.known(data_lost):
+        raise ValueError(f"data_lost must be one of {', '.join(DataLost)}, got {facts.data_lost!r}")
     merged = _limits(lang, limits)
     template = _load(stage, lang, Path(override_dir) if override_dir is not None else None)
     variables = _variables(stage, facts, brand, key)
     blocks = {block: _normalise(_render_block(template, block, variables), block, lang) for block in BLOCKS}
-    outlets = {name: _outlet(name, blocks, merged, lang) for name in OUTLETS}
+    outlets = {name.value: _outlet(name, blocks, merged, lang) for name in Outlet}
     return Rendered(statement=blocks["statement"], outlets=outlets)

@@ -14,13 +14,14 @@ from bot import timeline
 from bot.db import lock_row, utcnow
 from bot.i18n import t
 from bot.models import Incident, Statement, StatementReview
+from bot.vocabulary import Role
 
 DRAFT, APPROVED, SUPERSEDED = "draft", "approved", "superseded"
 
 
 def required_roles(legal_review: bool) -> tuple[str, ...]:
     """Whose approval a statement needs: comms always, legal when the playbook asks for legal review."""
-    return ("comms", "legal") if legal_review else ("comms",)
+    return (Role.COMMS, Role.LEGAL) if legal_review else (Role.COMMS,)
 
 
 @dataclass(frozen=True)

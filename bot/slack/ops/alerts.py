@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.i18n import t
 from bot.models import Incident, SlackOp
-from bot.severity import ACTIVE_STATUSES
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
 from bot.slack.text import clip, escape
+from bot.vocabulary import ACTIVE
 
 
 def suggestion(title: str, language: str) -> str:
@@ -17,7 +17,7 @@ def suggestion(title: str, language: str) -> str:
 async def _post_once(env: SlackEnv, incident: Incident, op: SlackOp, text: str) -> Outcome:
     """Post in the channel once (a retried attempt finds its own message); nothing once people resolved."""
     channel = need_channel(incident)
-    if incident.status in ACTIVE_STATUSES and not await already_posted(env, channel, op):
+    if incident.status in ACTIVE and not await already_posted(env, channel, op):
         await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))
     return Outcome()
 

@@ -14,6 +14,7 @@ from bot.severity import severity_label
 from bot.slack.errors import slack_error
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, dm, need_channel, op_metadata
 from bot.slack.text import Said, channel_link, clip, escape, mention, when
+from bot.vocabulary import Role
 
 SNOOZE_ACTION = "cadence_snooze"
 
@@ -52,7 +53,7 @@ async def post_cadence_reminder(env: SlackEnv, incident: Incident, op: SlackOp) 
     """No update within the cadence: remind the commander and comms, with a Snooze 15 min button."""
     channel = need_channel(incident)
     holders, lang = await _holders(env, incident), incident.language
-    who = " ".join(filter(None, (mention(holders.get("commander")), mention(holders.get("comms"))))) or t(
+    who = " ".join(filter(None, (mention(holders.get(Role.COMMANDER)), mention(holders.get(Role.COMMS))))) or t(
         "ops.lifecycle.no_commander_or_comms", lang)
     minutes = float(op.args.get("cadence", 0))
     text = t("ops.lifecycle.cadence_reminder", lang, who=who, minutes=minutes)
@@ -105,7 +106,7 @@ async def post_clock_reminder(env: SlackEnv, incident: Incident, op: SlackOp) ->
         return Outcome()
     clock, lang, tz = clocks[index], incident.language, env.tz
     holders = await _holders(env, incident)
-    who = mention(holders.get("legal")) or " ".join(mention(u) for u in env.legal_approvers) or mention(holders.get("commander"))
+    who = mention(holders.get(Role.LEGAL)) or " ".join(mention(u) for u in env.legal_approvers) or mention(holders.get(Role.COMMANDER))
     left = clock.deadline - utcnow()
     clock_words = {"who": who, "name": escape(clock.name), "basis": escape(clock.basis), "due": when(clock.deadline, tz)}
     if percent >= 100:

@@ -18,12 +18,13 @@ from bot.models import Incident, SlackOp
 from bot.severity import severity_label, status_label
 from bot.slack.ops.base import Operation, Outcome, SlackEnv, already_posted, need_channel, op_metadata
 from bot.slack.text import Said, channel_link, clip, escape, when
+from bot.vocabulary import Language, Status
 
 
 def chart_data(facts: summary.Facts, env: SlackEnv, names: dict[str, str], now: datetime) -> ChartData:
     """What the chart shows, read off the timeline."""
     incident, events = facts.incident, facts.events
-    statuses = [Mark(incident.declared_at, "investigating")] + [
+    statuses = [Mark(incident.declared_at, Status.INVESTIGATING)] + [
         Mark(e.at, str(e.data.get("to"))) for e in events if e.kind == "status_changed"]
     severities = [Mark(incident.declared_at, str(events[0].data.get("severity", incident.severity)) if events else incident.severity)]
     severities += [Mark(e.at, str(e.data.get("to"))) for e in events if e.kind == "severity_changed"]
@@ -165,7 +166,7 @@ async def post_digest(env: SlackEnv, incident: Incident | None, op: SlackOp) -> 
         return Outcome()
     async with env.sessions() as session:
         current = await active(session)
-    lang = "zh" if not current else current[0].language
+    lang = Language.ZH if not current else current[0].language
     lines = [t("reports.digest_heading", lang, time=when(utcnow(), env.tz))]
     for item in current:
         label = severity_label(item.severity, item.language)

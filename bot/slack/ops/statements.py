@@ -14,6 +14,7 @@ from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv, already_po
 from bot.slack.statement_view import draft_blocks, outlet_name
 from bot.slack.text import Said, mention
 from bot.statements import service, webhooks
+from bot.vocabulary import Role, Stage
 
 
 async def _load(env: SlackEnv, statement_id: int) -> tuple[Statement, dict[str, str], str | None]:
@@ -122,7 +123,7 @@ async def schedule_update_reminder(env: SlackEnv, incident: Incident, op: SlackO
     """The approved statement promised a next update: remind comms then (a newer approval replaces it)."""
     statement, _, _ = await _load(env, op.args["statement_id"])
     when = statement.facts.get("next_update_at")
-    if when and statement.stage != "resolved":
+    if when and statement.stage != Stage.RESOLVED:
         await env.schedule(f"statement-update:{incident.id}", datetime.fromisoformat(when), "statement_update_due", statement.id or 0)
     else:
         await env.unschedule(f"statement-update:{incident.id}")
@@ -137,7 +138,7 @@ async def post_update_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -
     async with env.sessions() as session:
         holders = await roles.holders(session, incident.id or 0)
     lang = incident.language
-    who = " ".join(filter(None, (mention(holders.get("comms")), mention(holders.get("commander"))))) or t(
+    who = " ".join(filter(None, (mention(holders.get(Role.COMMS)), mention(holders.get(Role.COMMANDER))))) or t(
         "ops.statements.no_comms_or_commander", lang)
     text = t("ops.statements.update_due", lang, version=op.args["version"], who=who)
     await env.client.chat_postMessage(channel=channel, text=text, metadata=op_metadata(op))

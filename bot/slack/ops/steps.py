@@ -21,6 +21,7 @@ from bot.slack.ops.base import (
     op_metadata,
 )
 from bot.slack.text import clip, escape, mention
+from bot.vocabulary import Role
 
 
 async def _parts(env: SlackEnv, incident_id: int) -> list[list[Step]]:
@@ -121,7 +122,7 @@ async def post_step_reminder(env: SlackEnv, incident: Incident, op: SlackOp) -> 
     if await already_posted(env, channel, op):
         return Outcome()
     holders = await current_holders(env, incident.id)
-    who = holders.get(step.owner_role) or holders.get("commander")
+    who = holders.get(step.owner_role) or holders.get(Role.COMMANDER)
     lang = incident.language
     text = t("ops.steps.overdue", lang, number=step.number, title=clip(escape(step.title), 2000),
              owner=role_name(step.owner_role, lang), who=mention(who) or t("ops.steps.unassigned", lang))
