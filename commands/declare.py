@@ -108,7 +108,7 @@ def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
         f":rotating_light: 已记录 *{incident.key}*：{title}\n正在创建频道 `#{incident.channel_name}`，完成后通知你。",
         f":rotating_light: Recorded *{incident.key}*: {title}\nCreating `#{incident.channel_name}`; I will tell you when it is ready.",
     )
-    return Reply(text=text, after=start_work(rt, incident.id))
+    return Reply(text=text, after=start_work(rt, incident.id), settled=True)
 
 
 def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
