@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,6 +32,15 @@ class Executor(Protocol):
 
     async def insert(self, table: Table, rows: Rows) -> None:
         """INSERT the rows (all with the same columns) in one executemany; a taken key raises IntegrityError."""
+
+    async def update(self, table: Table, keys: Sequence[str], values: Mapping[str, Any]) -> None:
+        """UPDATE the rows whose `key` column is one of `keys`, setting `values`."""
+
+
+def _bound(table: Table, column: str, value: Any, dialect: Dialect) -> Any:
+    """A value as the column's type binds it on this dialect (a datetime as SQLite stores it)."""
+    process = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return value if process is None else process(value)
 
 
 def _following(highest: int, n: int) -> list[int]:
@@ -63,6 +72,12 @@ class OnConnection:
         except sqlite3.Error as exc:  # raised as a session would (IntegrityError for a taken key)
             raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
 
+    async def update(self, table: Table, keys: Sequence[str], values: Mapping[str, Any]) -> None:
+        sets = ", ".join(f"{name} = ?" for name in values)
+        bound = [_bound(table, name, value, self.dialect) for name, value in values.items()]
+        self.db.execute(f"UPDATE {table.name} SET {sets} WHERE key IN ({', '.join('?' * len(keys))})",
+                        [*bound, *keys])
+
 
 class OnSession:
     """A session's transaction; on PostgreSQL writers take turns on an advisory lock until it ends (on SQLite
@@ -93,3 +108,7 @@ class OnSession:
 
     async def insert(self, table: Table, rows: Rows) -> None:
         await insert_rows(await self.session.connection(), table, rows)
+
+    async def update(self, table: Table, keys: Sequence[str], values: Mapping[str, Any]) -> None:
+        connection = await self.session.connection()
+        await connection.execute(update(table).where(table.c.key.in_(list(keys))).values(**values))

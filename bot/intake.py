@@ -64,6 +64,13 @@ async def store_many(executor: Executor, commands: Sequence[Command]) -> list[bo
     return new
 
 
+async def settle(executor: Executor, keys: Sequence[str]) -> None:
+    """Mark commands answered in the transaction of the change they asked for (a declaration: the incident row is
+    the durable answer, and the declarer is told again when the channel is ready), saving one transaction."""
+    if keys:
+        await executor.update(TABLE, keys, {"answered_at": utcnow()})
+
+
 async def unanswered(session: AsyncSession) -> list[Command]:
     """Commands stored but never answered (the process stopped between the ack and the answer), oldest first."""
     rows = await session.exec(select(Intake).where(col(Intake.answered_at).is_(None)).order_by(col(Intake.received_at)))

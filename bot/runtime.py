@@ -180,7 +180,7 @@ class Runtime:
 
     async def _declare_batch(self, requests: Sequence[DeclareRequest]) -> list[Declared]:
         """One transaction for every declaration that arrived together (see GroupCommit)."""
-        answers = await self._write(incidents.declare_many, requests, self.workspace())
+        answers = await self._write(_declare_and_settle, requests, self.workspace())
         incidents.count_declared(requests, answers)
         return answers
 
@@ -357,3 +357,11 @@ class Runtime:
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
         await self.engine.dispose()
+
+
+async def _declare_and_settle(executor: Executor, requests: Sequence[DeclareRequest], where: Workspace
+                              ) -> list[Declared]:
+    """Record the declarations and, in the same transaction, mark their slash commands answered (bot/intake.py)."""
+    answers = await incidents.declare_many(executor, requests, where)
+    await intake.settle(executor, [r.dedup_key for r in requests if r.dedup_key and r.dedup_key.startswith("slash:")])
+    return answers

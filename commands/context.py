@@ -45,6 +45,7 @@ class Reply:
     text: str
     blocks: list[Block] | None = None
     after: list[Job] = field(default_factory=list)
+    settled: bool = False  # the change marked its stored command answered itself (see intake.settle)
 
     def ack_kwargs(self) -> dict[str, Any]:
         """Arguments for bolt's ack(): always private to the person who typed the command."""

@@ -87,7 +87,7 @@ def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
         return Reply(text=t("declare.already_declared", lang, key=incident.key, channel=channel))
     title = clip(escape(incident.title), 500)
     text = t("declare.declaring", lang, key=incident.key, title=title, channel=incident.channel_name)
-    return Reply(text=text, after=start_work(rt, incident.id))
+    return Reply(text=text, after=start_work(rt, incident.id), settled=True)
 
 
 def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:

@@ -64,7 +64,7 @@ async def answer(inv: Invocation, stored: str | None = None) -> None:
     await deliver(inv, reply)
     for job in reply.after:
         rt.tasks.spawn(job(), name="after:/incident")
-    if stored is not None:
+    if stored is not None and not reply.settled:
         await rt.answered.submit(stored)
 
 

@@ -239,7 +239,7 @@ async def test_a_default_holder_slack_refuses_keeps_only_themselves_out(make_sta
     assert sorted(singles) == sorted([u["zhang.wei"], u["wang.fang"], u["guest"]])  # each once, after the batch
     [event] = await _events(stack, incident, "members_invited")
     assert event.data == {"invited": [u["zhang.wei"], u["wang.fang"]], "refused": {u["guest"]: code}}
-    [ready] = [r["text"] for r in sb.responses if "is ready" in str(r.get("text"))]
+    [ready] = [r["text"] for r in sb.responses if ":white_check_mark:" in str(r.get("text"))]
     assert f"<@{u['guest']}>" in ready and reason in ready and f"<@{u['wang.fang']}>" not in ready
     assert (await _op(stack, "invite")).attempts == 1
 
