@@ -36,6 +36,8 @@ class Incident(SQLModel, table=True):
     declared_by: str = Field(max_length=32)
     declared_at: datetime = _when()
     impact_started_at: datetime | None = _when(nullable=True)
+    discovered_at: datetime | None = _when(nullable=True)  # 发现或获知: the law's clocks run from it (declared_at if unset)
+    legal_grade: str | None = Field(default=None, max_length=16)  # the CAC grade legal set, not our response level
     resolved_at: datetime | None = _when(nullable=True)
     closed_at: datetime | None = _when(nullable=True)
     channel_name: str | None = Field(default=None, max_length=80, unique=True)
