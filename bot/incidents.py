@@ -48,6 +48,7 @@ class DeclareRequest:
     impact_started_at: datetime | None = None
     alert_key: str | None = None
     drill: bool = False
+    discovered_at: datetime | None = None  # when the problem was discovered, if the declarer said (not after now)
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,14 @@ def _rows(fresh: list[DeclareRequest], created: list[Declared], first_of: Mappin
             "status": Status.INVESTIGATING, "private": r.private, "drill": r.drill, "language": r.language,
             "declared_by": r.declared_by, "declared_at": now, "resolution": "", "origin_channel_id": r.origin_channel_id,
             "response_url": r.response_url, "impact_started_at": r.impact_started_at, "alert_key": r.alert_key,
+            "discovered_at": min(r.discovered_at, now) if r.discovered_at else None,
         } for r, i in pairs]),
         (TimelineEvent.__table__, [  # type: ignore[attr-defined]
             *({"incident_id": i.id, "kind": "declared", "actor": r.declared_by, "text": i.title, "at": now,
                "data": {"severity": r.severity, "playbook": r.playbook, "private": r.private,
-                        "summary": r.summary[:MAX_SUMMARY]}} for r, i in pairs),
+                        "summary": r.summary[:MAX_SUMMARY],
+                        **({"discovered": min(r.discovered_at, now).isoformat()} if r.discovered_at else {})}}
+              for r, i in pairs),
             *({"incident_id": i.id, "kind": "role_assigned", "actor": r.declared_by, "at": now,
                "text": roles.handover_text(Role.COMMANDER, None, r.declared_by),
                "data": {"role": Role.COMMANDER, "user": r.declared_by, "previous": None}} for r, i in commanders),

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import outbox, timeline
+from bot import discovery, outbox, timeline
 from bot.db import lock_row, utcnow
 from bot.models import Incident
 from bot.playbooks import Playbook
@@ -55,18 +55,20 @@ async def change_status(
 
 def start_clocks(session: AsyncSession, incident: Incident, playbook: Playbook, tags: list[str],
                  already: set[str] | None = None) -> list[str]:
-    """Start the playbook's regulatory clocks that apply (by severity and the deployment's tags), from declaration."""
+    """Start the playbook's regulatory clocks that apply (by severity and the deployment's tags), from discovery (发现或
+    获知: the law counts from it), or from declaration when nobody said when the problem was discovered."""
     assert incident.id is not None
     started = []
+    start = discovery.start(incident)
     for clock in playbook.clocks_for(incident.severity, tags):
         if already and clock.id in already:
             continue
-        deadline = incident.declared_at + timedelta(minutes=clock.minutes)
+        deadline = start + timedelta(minutes=clock.minutes)
         step = next((s.id for s in playbook.steps if s.clock == clock.id), None)
         timeline.record(
             session, incident.id, "clock_started", text=clock.name.get(incident.language),
             data={"clock": clock.id, "basis": clock.basis, "minutes": clock.minutes, "immediate": clock.immediate,
-                  "started": incident.declared_at.isoformat(), "deadline": deadline.isoformat(), "step": step},
+                  "started": start.isoformat(), "deadline": deadline.isoformat(), "step": step},
         )
         started.append(clock.id)
     return started

@@ -42,26 +42,32 @@ class Milestones:
     acknowledged: datetime | None
     mitigated: datetime | None
     resolved: datetime | None
+    discovered: datetime | None = None  # when the problem was discovered, when someone said so
 
-    def _since_declared(self, moment: datetime | None) -> timedelta | None:
-        return None if moment is None else max(moment - self.declared, timedelta(0))
+    @property
+    def start(self) -> datetime:
+        """Where the time-to figures count from: discovery when known, else the declaration."""
+        return self.discovered or self.declared
+
+    def _since_start(self, moment: datetime | None) -> timedelta | None:
+        return None if moment is None else max(moment - self.start, timedelta(0))
 
     @property
     def time_to_detect(self) -> timedelta | None:
-        """From impact start (when known, e.g. an alert's startsAt) to declaration."""
-        return None if self.impact_started is None else max(self.declared - self.impact_started, timedelta(0))
+        """From impact start (when known, e.g. an alert's startsAt) to discovery (or declaration)."""
+        return None if self.impact_started is None else max(self.start - self.impact_started, timedelta(0))
 
     @property
     def time_to_acknowledge(self) -> timedelta | None:
-        return self._since_declared(self.acknowledged)
+        return self._since_start(self.acknowledged)
 
     @property
     def time_to_mitigate(self) -> timedelta | None:
-        return self._since_declared(self.mitigated)
+        return self._since_start(self.mitigated)
 
     @property
     def time_to_resolve(self) -> timedelta | None:
-        return self._since_declared(self.resolved)
+        return self._since_start(self.resolved)
 
 
 def milestones(incident: Incident, events: list[TimelineEvent]) -> Milestones:
@@ -72,13 +78,14 @@ def milestones(incident: Incident, events: list[TimelineEvent]) -> Milestones:
         acknowledged=acknowledged_at(events),
         mitigated=_first_status(events, (Status.MONITORING, Status.RESOLVED)),
         resolved=_last_status(events, Status.RESOLVED),
+        discovered=incident.discovered_at,
     )
 
 
-def time_to_acknowledge(declared_at: datetime, events: list[TimelineEvent]) -> timedelta | None:
-    """From declaration to the first commander; None while nobody has taken command."""
+def time_to_acknowledge(start: datetime, events: list[TimelineEvent]) -> timedelta | None:
+    """From `start` (discovery, else declaration) to the first commander; None while nobody has taken command."""
     at = acknowledged_at(events)
-    return None if at is None else max(at - declared_at, timedelta(0))
+    return None if at is None else max(at - start, timedelta(0))
 
 
 def duration(delta: timedelta | None, language: str) -> str:

@@ -33,6 +33,7 @@ class Action(StrEnum):
     PUBLISH_STATEMENT = "publish_statement"
     SNOOZE = "snooze"
     REPAIR = "repair"
+    SET_DISCOVERY = "set_discovery"
 
 
 class Need(StrEnum):
@@ -64,6 +65,7 @@ POLICY: dict[Action, Need] = {
     Action.PUBLISH_STATEMENT: Need.PUBLISHER,
     Action.SNOOZE: Need.MEMBER,
     Action.REPAIR: Need.MEMBER,
+    Action.SET_DISCOVERY: Need.MEMBER,
 }
 
 

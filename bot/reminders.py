@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox, timeline, timers
 from bot.db import utcnow
+from bot.discovery import latest as latest_discovery
 from bot.milestones import acknowledged_at
 from bot.models import Incident, Statement, Step
 from bot.statements import service as statements
@@ -101,6 +102,11 @@ async def clock_due(session: AsyncSession, incident_id: int, index: int, percent
     if clock.stopped is not None or any(e.kind == "clock_reminder" and e.data.get("clock") == clock.clock
                                         and e.data.get("percent") == percent for e in events):
         return None
+    if latest_discovery(events) is not None and clock.at_point(percent) > utcnow() + timedelta(seconds=1):
+        # the discovery was corrected to a later moment after this reminder was planned: plan it again
+        outbox.enqueue(session, incident_id, "sync_timers")
+        await session.commit()
+        return incident_id
     timeline.record(session, incident_id, "clock_reminder", text=f"{clock.name}: {percent}%",
                     data={"clock": clock.clock, "percent": percent, "deadline": clock.deadline.isoformat()})
     outbox.enqueue(session, incident_id, "post_clock_reminder", index=index, percent=percent)

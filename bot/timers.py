@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.discovery import latest as latest_discovery
 from bot.milestones import acknowledged_at
 from bot.models import Incident, TimelineEvent
 from bot.vocabulary import ACTIVE, Status
@@ -43,17 +44,23 @@ class ClockState:
 
 
 def clocks(events: list[TimelineEvent]) -> list[ClockState]:
-    """The incident's clocks, in the order they were started, with when their notification step was done."""
+    """The incident's clocks, in the order they were started, with when their notification step was done.
+
+    A clock runs from discovery: when the timeline records a discovery time (set or corrected after the clock
+    started, a `discovered_set` event), the clock starts there and its deadline moves with it, keeping its length.
+    """
     done = {e.data.get("clock"): e.at for e in events if e.kind == "step_done" and e.data.get("clock")}
-    started = [e for e in events if e.kind == "clock_started"]
-    return [
-        ClockState(
+    discovered = latest_discovery(events)
+    states = []
+    for index, e in enumerate(e for e in events if e.kind == "clock_started"):
+        started, deadline = datetime.fromisoformat(e.data["started"]), datetime.fromisoformat(e.data["deadline"])
+        if discovered is not None:
+            started, deadline = discovered, discovered + (deadline - started)
+        states.append(ClockState(
             index=index, clock=str(e.data["clock"]), name=e.text, basis=str(e.data.get("basis", "")),
-            started=datetime.fromisoformat(e.data["started"]), deadline=datetime.fromisoformat(e.data["deadline"]),
-            stopped=done.get(e.data["clock"]), immediate=bool(e.data.get("immediate")),
-        )
-        for index, e in enumerate(started)
-    ]
+            started=started, deadline=deadline, stopped=done.get(e.data["clock"]), immediate=bool(e.data.get("immediate")),
+        ))
+    return states
 
 
 def last_update(incident: Incident, events: list[TimelineEvent]) -> datetime:

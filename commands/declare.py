@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     CheckboxesElement,
+    DateTimePickerElement,
     InputBlock,
     Option,
     PlainTextInputElement,
@@ -16,6 +18,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot import discovery
+from bot.db import utcnow
 from bot.flows import declare as declare_flow
 from bot.i18n import t
 from bot.incidents import Declared, DeclareRequest
@@ -91,7 +95,9 @@ def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
 
 
 def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
-    """The declare form: title, playbook, severity, summary, and the private / commander options."""
+    """The declare form: title, playbook, severity, when the problem was discovered (now, unless changed), summary,
+    and the private / commander options. `origin["opened"]` is the picker's first value: left as it is, it means
+    "discovered now", the moment of the declaration."""
     playbook_options = [Option(value=slug, text=clip(pb.name.get(lang), 75)) for slug, pb in rt.playbooks.items()]
     severity_options = [Option(value=code, text=severity_label(code, lang)) for code in Severity]
     choices = [
@@ -112,6 +118,9 @@ def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
                        element=StaticSelectElement(action_id="value", options=playbook_options)),
             InputBlock(block_id="severity", label=t("declare.form.field_severity", lang),
                        element=StaticSelectElement(action_id="value", options=severity_options)),
+            InputBlock(block_id="discovered", label=t("discovery.form.field", lang), optional=True,
+                       hint=t("discovery.form.hint", lang),
+                       element=DateTimePickerElement(action_id="value", initial_date_time=origin.get("opened"))),
             InputBlock(block_id="summary", label=t("declare.form.field_summary", lang), optional=True,
                        element=PlainTextInputElement(action_id="value", multiline=True, max_length=3000)),
             InputBlock(block_id="options", label=t("declare.form.field_options", lang), optional=True,
@@ -122,7 +131,7 @@ def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
 
 async def open_form(inv: Invocation) -> None:
     """Open the form after the ack; if Slack refuses, say so and show the one-line form."""
-    origin = {"channel": inv.channel_id}
+    origin = {"channel": inv.channel_id, "opened": int(utcnow().timestamp())}
     view = declare_form(inv.rt, inv.language, origin)
     try:
         await inv.rt.client.views_open(trigger_id=inv.trigger_id or "", view=view.to_dict())
@@ -135,6 +144,25 @@ async def open_form(inv: Invocation) -> None:
 
 def _value(values: dict[str, Any], block: str) -> str:
     return payload.chosen(values, block)
+
+
+def _discovered(values: dict[str, Any], opened: Any, lang: str) -> tuple[datetime | None, str | None]:
+    """The form's discovery time (None: discovered at the declaration) and, when it cannot be, why."""
+    picked = values.get("discovered", {}).get("value", {}).get("selected_date_time")
+    if picked is None or picked == opened:
+        return None, None  # left as the form opened: now
+    if isinstance(picked, bool) or not isinstance(picked, int):
+        return None, t("discovery.form.unreadable", lang)
+    try:
+        moment = datetime.fromtimestamp(picked, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None, t("discovery.form.unreadable", lang)
+    problem = discovery.problem(moment, utcnow())
+    if problem is discovery.Problem.LATER:
+        return None, t("discovery.form.later", lang)
+    if problem is discovery.Problem.TOO_EARLY:
+        return None, t("discovery.form.too_early", lang, days=discovery.LOOKBACK.days)
+    return moment, None
 
 
 async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
@@ -152,11 +180,14 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
         errors["playbook"] = t("declare.form.playbook_needed", lang)
     if severity is None:
         errors["severity"] = t("declare.form.severity_needed", lang)
+    origin = payload.metadata(view)
+    discovered_at, wrong = _discovered(values, origin.get("opened"), lang)
+    if wrong:
+        errors["discovered"] = wrong
     if errors:
         return {"response_action": "errors", "errors": errors}, None
     assert severity is not None
     options = payload.chosen_many(values, "options")
-    origin = payload.metadata(view)
     user_id = payload.user_of(body)
     request = DeclareRequest(
         title=title,
@@ -170,6 +201,7 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
         default_holders=rt.default_holders(slug),
         origin_channel_id=payload.text(origin.get("channel")) or None,
         dedup_key=f"view:{view.get('id')}" if view.get("id") else None,
+        discovered_at=discovered_at,
     )
     declared = await record(rt, request)
     return {}, declared_reply(rt, declared, lang)

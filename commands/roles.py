@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import InputBlock, UserSelectElement
 from slack_sdk.models.views import View
 
-from bot import roles
+from bot import discovery, roles
 from bot.flows import reads
 from bot.flows import roles as role_flows
 from bot.flows.base import Actor, Outcome, Ref
@@ -76,7 +76,7 @@ async def roles_(inv: Invocation, args: str) -> Reply:
         held = (t("command.roles.held", lang, who=mention(who), since=when(since[name], inv.rt.settings.tz)) if who
                 else t("command.roles.unassigned", lang))
         lines.append(f"• {role_name(name, lang)}: {held}")
-    tta = time_to_acknowledge(incident.declared_at, history)
+    tta = time_to_acknowledge(discovery.start(incident), history)
     took = duration(tta, lang) if tta is not None else t("command.roles.no_commander", lang)
     lines.append(t("command.roles.time_to_acknowledge", lang, duration=took))
     return Reply(text="\n".join(lines))

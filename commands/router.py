@@ -9,6 +9,7 @@ from bot.slack.text import clip, escape
 from commands.capture import note
 from commands.context import Invocation, Reply
 from commands.declare import declare
+from commands.discovered import discovered
 from commands.drill import drill
 from commands.help import help_
 from commands.list import list_
@@ -40,6 +41,7 @@ HANDLERS: dict[str, Handler] = {
     "resolve": resolve,
     "close": close,
     "severity": severity,
+    "discovered": discovered,
     "drill": drill,
     "timeline": timeline_,
     "statement": statement,

@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "status": "/incident status <status> [note]",
     "severity": "/incident severity <sev> [reason]",
     "close": "/incident close",
+    "discovered": "/incident discovered <HH:MM | YYYY-MM-DD HH:MM | -90m | -3h>",
     "drill": "/incident drill <playbook>",
     "resolve": "/incident resolve [resolution]",
     "note": "/incident note <text>",

@@ -220,6 +220,7 @@ ENTRIES: list[Entry] = [
     Entry("close", "manager", slash("close"), incident_is(status="closed"), scene={"resolved": True}),
     Entry("severity", "member", slash("severity", "sev1 影响扩大"), incident_is(severity="sev1")),
     Entry("severity-lower", "manager", slash("severity", "sev4 影响很小"), incident_is(severity="sev4")),
+    Entry("discovered", "member", slash("discovered", "-30m"), event_added("discovered_set")),
     Entry("timeline", "see", slash("timeline"), told("时间线"), changes=False),
     Entry("statement", "member", slash("statement"), view_opened("statement_form"), changes=False),
     Entry("statement-show", "see", slash("statement", "show"), told("口径"), changes=False),
@@ -268,7 +269,7 @@ ENTRIES: list[Entry] = [
 ]
 
 SUBCOMMANDS = {"declare", "drill", "list", "help", "role", "roles", "steps", "done", "note", "status", "resolve",
-               "close", "severity", "timeline", "statement", "summary", "repair"}
+               "close", "severity", "timeline", "statement", "summary", "repair", "discovered"}
 
 
 async def fill(w: World, entry: Entry, scene: Scene) -> None:

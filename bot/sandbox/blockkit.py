@@ -40,6 +40,7 @@ ELEMENT_RULES: dict[str, list[Rule]] = {
     "channels_select": [("placeholder.text", "len", 150)],
     "datepicker": [("placeholder.text", "len", 150)],
     "timepicker": [("placeholder.text", "len", 150)],
+    "datetimepicker": [],
     "number_input": [],
     "email_text_input": [],
     "url_text_input": [],

@@ -80,6 +80,8 @@ def element_state(etype: str, element: dict[str, Any] | None, value: Any) -> dic
         out["selected_date"] = value
     elif etype == "timepicker":
         out["selected_time"] = value
+    elif etype == "datetimepicker":
+        out["selected_date_time"] = value
     else:  # plain_text_input, number_input, email_text_input, url_text_input, ...
         out["value"] = value
     return out

@@ -49,6 +49,8 @@ def header_blocks(
         MarkdownTextObject(text=f"*{t('header.started', lang)}*\n{when(incident.declared_at, tz)}"),
         MarkdownTextObject(text=f"*{t('header.declared_by', lang)}*\n{mention(incident.declared_by)}"),
     ]
+    if incident.discovered_at is not None:
+        fields.insert(4, MarkdownTextObject(text=f"*{t('discovery.header', lang)}*\n{when(incident.discovered_at, tz)}"))
     blocks: list[Block] = [
         HeaderBlock(text=header_title(incident)),
         SectionBlock(fields=fields),

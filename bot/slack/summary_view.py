@@ -35,7 +35,7 @@ def _clock_line(clock: ClockState, tz: ZoneInfo, now: datetime, lang: str) -> st
     if clock.stopped is not None:
         state = t("summary.clock_done", lang, time=when(clock.stopped, tz))
     elif clock.deadline < now:
-        state = t("summary.clock_overdue", lang, late=duration(now - clock.deadline, lang))
+        state = t("summary.clock_overdue", lang, late=duration(now - clock.deadline, lang), time=when(clock.deadline, tz))
     else:
         state = t("summary.clock_left", lang, left=duration(clock.deadline - now, lang), time=when(clock.deadline, tz))
     return t("summary.clock", lang, name=escape(clock.name), state=state)
@@ -51,8 +51,13 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = No
         f"{severity_label(incident.severity, lang)} · {status_label(incident.status, lang)} · `{incident.playbook}`"
         + (f" · {t('summary.drill', lang)}" if incident.drill else ""),
         t("summary.started", lang, time=when(incident.declared_at, tz), ago=ago),
-        t("summary.durations", lang, acknowledge=duration(ms.time_to_acknowledge, lang),
-          resolve=duration(ms.time_to_resolve, lang)),
+    ]
+    if ms.discovered is not None:
+        lines.append(t("discovery.summary", lang, time=when(ms.discovered, tz),
+                       before=duration(incident.declared_at - ms.discovered, lang)))
+    lines += [
+        t("discovery.durations" if ms.discovered is not None else "summary.durations", lang,
+          acknowledge=duration(ms.time_to_acknowledge, lang), resolve=duration(ms.time_to_resolve, lang)),
         t("summary.roles", lang, roles=" · ".join(
             f"{role_name(r, lang)} {mention(facts.holders.get(r)) or t('summary.role_unassigned', lang)}" for r in Role)),
     ]
