@@ -3,7 +3,7 @@ clocks and archiving. One function says what should be scheduled; one operation 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.milestones import acknowledged_at
@@ -36,6 +36,7 @@ class ClockState:
     deadline: datetime
     stopped: datetime | None
     immediate: bool
+    withdrawn: bool = False  # stopped because legal graded the incident below the clock's threshold
 
     def at_point(self, percent: int) -> datetime:
         """The moment `percent` of the clock's time has passed."""
@@ -43,17 +44,21 @@ class ClockState:
 
 
 def clocks(events: list[TimelineEvent]) -> list[ClockState]:
-    """The incident's clocks, in the order they were started, with when their notification step was done."""
+    """The incident's clocks, in the order they were started, with when their notification step was done (or
+    when the legal grade stopped them)."""
     done = {e.data.get("clock"): e.at for e in events if e.kind == "step_done" and e.data.get("clock")}
-    started = [e for e in events if e.kind == "clock_started"]
-    return [
-        ClockState(
-            index=index, clock=str(e.data["clock"]), name=e.text, basis=str(e.data.get("basis", "")),
-            started=datetime.fromisoformat(e.data["started"]), deadline=datetime.fromisoformat(e.data["deadline"]),
-            stopped=done.get(e.data["clock"]), immediate=bool(e.data.get("immediate")),
-        )
-        for index, e in enumerate(started)
-    ]
+    states: list[ClockState] = []
+    for e in events:
+        if e.kind == "clock_started":
+            states.append(ClockState(
+                index=len(states), clock=str(e.data["clock"]), name=e.text, basis=str(e.data.get("basis", "")),
+                started=datetime.fromisoformat(e.data["started"]), deadline=datetime.fromisoformat(e.data["deadline"]),
+                stopped=done.get(e.data["clock"]), immediate=bool(e.data.get("immediate")),
+            ))
+        elif e.kind == "clock_stopped":
+            states = [replace(s, stopped=e.at, withdrawn=True) if s.clock == e.data.get("clock") and s.stopped is None
+                      else s for s in states]
+    return states
 
 
 def last_update(incident: Incident, events: list[TimelineEvent]) -> datetime:

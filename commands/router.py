@@ -10,6 +10,7 @@ from commands.capture import note
 from commands.context import Invocation, Reply
 from commands.declare import declare
 from commands.drill import drill
+from commands.grade import grade
 from commands.help import help_
 from commands.list import list_
 from commands.repair import repair
@@ -40,6 +41,7 @@ HANDLERS: dict[str, Handler] = {
     "resolve": resolve,
     "close": close,
     "severity": severity,
+    "grade": grade,
     "drill": drill,
     "timeline": timeline_,
     "statement": statement,
