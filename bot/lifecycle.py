@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import discovery, outbox, timeline
 from bot.db import lock_row, utcnow
 from bot.models import Incident
-from bot.playbooks import Playbook
+from bot.playbooks import Clock, Playbook
 from bot.vocabulary import Severity, Status
 
 LEVELS = tuple(Severity)  # sev1 (highest) … sev4
@@ -53,6 +53,18 @@ async def change_status(
     return True
 
 
+def start_clock(session: AsyncSession, incident: Incident, playbook: Playbook, clock: Clock, start: datetime) -> None:
+    """Record that `clock` runs from `start`: its deadline and the step that stops it."""
+    assert incident.id is not None
+    deadline = start + timedelta(minutes=clock.minutes)
+    step = next((s.id for s in playbook.steps if s.clock == clock.id), None)
+    timeline.record(
+        session, incident.id, "clock_started", text=clock.name.get(incident.language),
+        data={"clock": clock.id, "basis": clock.basis, "minutes": clock.minutes, "immediate": clock.immediate,
+              "started": start.isoformat(), "deadline": deadline.isoformat(), "step": step},
+    )
+
+
 def start_clocks(session: AsyncSession, incident: Incident, playbook: Playbook, tags: list[str],
                  already: set[str] | None = None) -> list[str]:
     """Start the playbook's regulatory clocks that apply (by severity and the deployment's tags), from discovery (发现或
@@ -63,13 +75,7 @@ def start_clocks(session: AsyncSession, incident: Incident, playbook: Playbook, 
     for clock in playbook.clocks_for(incident.severity, tags):
         if already and clock.id in already:
             continue
-        deadline = start + timedelta(minutes=clock.minutes)
-        step = next((s.id for s in playbook.steps if s.clock == clock.id), None)
-        timeline.record(
-            session, incident.id, "clock_started", text=clock.name.get(incident.language),
-            data={"clock": clock.id, "basis": clock.basis, "minutes": clock.minutes, "immediate": clock.immediate,
-                  "started": start.isoformat(), "deadline": deadline.isoformat(), "step": step},
-        )
+        start_clock(session, incident, playbook, clock, start)
         started.append(clock.id)
     return started
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from bot.vocabulary import Phase, Role, Severity
+from bot.vocabulary import LegalGrade, Phase, Role, Severity
 
 # The top-level `playbooks` package: its YAML files are package data, so an installed wheel reads its own copy.
 # The `playbooks` package, found beside `bot` (in a checkout, and in site-packages once installed) rather than
@@ -82,10 +82,13 @@ class Step(_Model):
     owner: str
     due_minutes: float = Field(gt=0)  # fractions allowed, for demos and drills with short limits
     clock: str | None = None
+    asks: Literal["legal_grade"] | None = None  # the step is done by answering: its checklist line offers the choice
 
 
 class Clock(_Model):
-    """A regulatory deadline that starts at declaration and is stopped by completing its step."""
+    """A regulatory deadline, stopped by completing its step. It starts at declaration (for an incident at
+    `min_severity` or above), or, with `min_legal_grade`, when legal grades the incident at that grade or above
+    (running from discovery), and is stopped again if legal grades it below."""
 
     id: Slug
     name: Text
@@ -93,15 +96,40 @@ class Clock(_Model):
     minutes: int = Field(gt=0)
     immediate: bool = False
     min_severity: Severity | None = None
+    min_legal_grade: LegalGrade | None = None
     applies_to: str | None = None
 
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Clock:
+        """A clock starts on our severity or on the legal grade, never both; "not reportable" starts nothing."""
+        if self.min_severity is not None and self.min_legal_grade is not None:
+            raise PydanticCustomError("clock_trigger", "expected either min_severity or min_legal_grade, not both")
+        if self.min_legal_grade is LegalGrade.NOT_REPORTABLE:
+            raise PydanticCustomError("clock_trigger", "expected a reportable grade as min_legal_grade")
+        return self
+
+    @property
+    def graded(self) -> bool:
+        """Whether legal's grade, not our severity, starts this clock."""
+        return self.min_legal_grade is not None
+
+    def _tagged(self, tags: Iterable[str]) -> bool:
+        return self.applies_to is None or self.applies_to in set(tags)
+
     def applies(self, severity: str, tags: Iterable[str] = ()) -> bool:
-        """Whether this clock runs for an incident of this severity in a deployment with these tags."""
-        if self.applies_to is not None and self.applies_to not in set(tags):
+        """Whether this clock runs for an incident of this severity in a deployment with these tags (a clock the
+        legal grade starts never runs on severity)."""
+        if self.graded or not self._tagged(tags):
             return False
         if self.min_severity is None:
             return True
         return list(Severity).index(Severity(severity)) <= list(Severity).index(self.min_severity)
+
+    def applies_at_grade(self, grade: str | None, tags: Iterable[str] = ()) -> bool:
+        """Whether this clock runs for an incident legal graded `grade` (None: not graded yet)."""
+        if self.min_legal_grade is None or grade is None or not LegalGrade.known(grade) or not self._tagged(tags):
+            return False
+        return LegalGrade(grade).reaches(self.min_legal_grade)
 
 
 class StatementHints(_Model):
@@ -162,6 +190,9 @@ class Playbook(_Model):
                 problems.append((("clocks", i, "id"), "expected a clock id unique in this playbook", clock.id))
             if not any(step.clock == clock.id for step in self.steps):
                 problems.append((("clocks", i, "id"), "expected a step whose `clock` stops this clock", clock.id))
+        if any(clock.graded for clock in self.clocks) and not any(step.asks == "legal_grade" for step in self.steps):
+            problems.append((("steps",), "expected a step with `asks: legal_grade`: a clock here waits for the "
+                             "legal grade", None))
         seen: set[str] = set()
         for i, step in enumerate(self.steps):
             if step.id in seen:
@@ -180,6 +211,15 @@ class Playbook(_Model):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+    @property
+    def graded(self) -> bool:
+        """Whether legal grades incidents of this playbook (a clock waits for the grade, or a step asks for it)."""
+        return any(clock.graded for clock in self.clocks) or any(step.asks == "legal_grade" for step in self.steps)
+
+    def grading_steps(self) -> frozenset[str]:
+        """The ids of the steps done by setting the legal grade."""
+        return frozenset(step.id for step in self.steps if step.asks == "legal_grade")
 
     def clocks_for(self, severity: str, tags: Iterable[str] = ()) -> list[Clock]:
         """The regulatory clocks to start for an incident of this severity in a deployment with these tags."""

@@ -34,6 +34,7 @@ class Action(StrEnum):
     SNOOZE = "snooze"
     REPAIR = "repair"
     SET_DISCOVERY = "set_discovery"
+    SET_LEGAL_GRADE = "set_legal_grade"
 
 
 class Need(StrEnum):
@@ -46,6 +47,7 @@ class Need(StrEnum):
     REVIEWER = "reviewer"  # a member, or anyone who may approve statements (holder or configured approver)
     APPROVER = "approver"  # the comms (or legal) holder, or a configured comms (or legal) approver
     PUBLISHER = "publisher"  # the comms holder, or a configured comms approver
+    LEGAL = "legal"  # the legal holder, a configured legal approver, or the commander
 
 
 POLICY: dict[Action, Need] = {
@@ -66,6 +68,7 @@ POLICY: dict[Action, Need] = {
     Action.SNOOZE: Need.MEMBER,
     Action.REPAIR: Need.MEMBER,
     Action.SET_DISCOVERY: Need.MEMBER,
+    Action.SET_LEGAL_GRADE: Need.LEGAL,
 }
 
 
@@ -141,6 +144,9 @@ def decide(action: Action, who: Standing, language: str, *, role: str | None = N
             return None
         names = "/".join(approver_roles)
         return Refusal(t("policy.approvers_only", language, roles=names))
+    if need is Need.LEGAL:
+        commands = who.user == who.holders.get(Role.COMMANDER)
+        return None if commands or who.qualifies(Role.LEGAL) else Refusal(t("legal_grade.refused", language))
     if who.qualifies(Role.COMMS):
         return None
     return Refusal(t("policy.publishers_only", language))

@@ -18,7 +18,7 @@ from bot.vocabulary import CADENCE_MINUTES, Severity, Status
 MILESTONE_KINDS = (
     "declared", "role_assigned", "status_changed", "severity_changed", "step_done", "clock_started",
     "clock_reminder", "statement_approved", "statement_published", "update_overdue", "cadence_snoozed",
-    "escalated", "drill_scored", "discovered_set",
+    "escalated", "drill_scored", "discovered_set", "legal_grade_set", "clock_stopped",
 )
 KEY_KINDS = (
     "declared", "role_assigned", "status_changed", "severity_changed", "step_done", "step_overdue", "note",

@@ -3,7 +3,7 @@ clocks and archiving. One function says what should be scheduled; one operation 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.discovery import latest as latest_discovery
@@ -37,6 +37,7 @@ class ClockState:
     deadline: datetime
     stopped: datetime | None
     immediate: bool
+    withdrawn: bool = False  # stopped because legal graded the incident below the clock's threshold
 
     def at_point(self, percent: int) -> datetime:
         """The moment `percent` of the clock's time has passed."""
@@ -44,22 +45,28 @@ class ClockState:
 
 
 def clocks(events: list[TimelineEvent]) -> list[ClockState]:
-    """The incident's clocks, in the order they were started, with when their notification step was done.
+    """The incident's clocks, in the order they were started, with when their notification step was done (or
+    when the legal grade stopped them).
 
     A clock runs from discovery: when the timeline records a discovery time (set or corrected after the clock
     started, a `discovered_set` event), the clock starts there and its deadline moves with it, keeping its length.
     """
     done = {e.data.get("clock"): e.at for e in events if e.kind == "step_done" and e.data.get("clock")}
     discovered = latest_discovery(events)
-    states = []
-    for index, e in enumerate(e for e in events if e.kind == "clock_started"):
-        started, deadline = datetime.fromisoformat(e.data["started"]), datetime.fromisoformat(e.data["deadline"])
-        if discovered is not None:
-            started, deadline = discovered, discovered + (deadline - started)
-        states.append(ClockState(
-            index=index, clock=str(e.data["clock"]), name=e.text, basis=str(e.data.get("basis", "")),
-            started=started, deadline=deadline, stopped=done.get(e.data["clock"]), immediate=bool(e.data.get("immediate")),
-        ))
+    states: list[ClockState] = []
+    for e in events:
+        if e.kind == "clock_started":
+            started, deadline = datetime.fromisoformat(e.data["started"]), datetime.fromisoformat(e.data["deadline"])
+            if discovered is not None:
+                started, deadline = discovered, discovered + (deadline - started)
+            states.append(ClockState(
+                index=len(states), clock=str(e.data["clock"]), name=e.text, basis=str(e.data.get("basis", "")),
+                started=started, deadline=deadline, stopped=done.get(e.data["clock"]),
+                immediate=bool(e.data.get("immediate")),
+            ))
+        elif e.kind == "clock_stopped":
+            states = [replace(s, stopped=e.at, withdrawn=True) if s.clock == e.data.get("clock") and s.stopped is None
+                      else s for s in states]
     return states
 
 

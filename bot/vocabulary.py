@@ -41,6 +41,22 @@ class Severity(Word):
     SEV4 = "sev4"
 
 
+class LegalGrade(Word):
+    """The grade of a cybersecurity incident under the CAC 网络安全事件分级指南, most severe first, as legal sets it
+    (《网络安全事件报告管理办法》): 特别重大, 重大, 较大, 一般, or not reportable. Not our response level."""
+
+    ESPECIALLY_MAJOR = "especially-major"  # 特别重大
+    MAJOR = "major"  # 重大
+    RELATIVELY_MAJOR = "relatively-major"  # 较大
+    GENERAL = "general"  # 一般
+    NOT_REPORTABLE = "not-reportable"  # 不需报告
+
+    def reaches(self, threshold: LegalGrade) -> bool:
+        """Whether this grade is `threshold` or more severe (not reportable reaches nothing)."""
+        order = list(LegalGrade)
+        return self is not LegalGrade.NOT_REPORTABLE and order.index(self) <= order.index(threshold)
+
+
 CADENCE_MINUTES: dict[Severity, int | None] = {  # how often the public hears from us, unless yingji.yaml says
     Severity.SEV1: 15, Severity.SEV2: 30, Severity.SEV3: 60, Severity.SEV4: None,
 }

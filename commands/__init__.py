@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.runtime import Runtime
 from bot.slack import statement_view as sv
 from bot.slack.blocks import ASSIGN_ROLES_ACTION, UPDATE_STATUS_ACTION
-from bot.slack.checklist import DONE_ACTION
+from bot.slack.checklist import DONE_ACTION, GRADE_ACTION
 from bot.slack.notify import tell_person
 from bot.slack.ops.lifecycle import SNOOZE_ACTION
 from bot.slack.text import unescape
@@ -20,6 +20,7 @@ from bot.slack.timeline_view import PAGE_ACTION
 from commands import (
     capture,
     declare,
+    grade,
     payload,
     roles,
     statement,
@@ -170,6 +171,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         (sv.PUBLISH, statement.publish_button),
         (UPDATE_STATUS_ACTION, status.open_status_form),
         (SNOOZE_ACTION, status.snooze_button),
+        (GRADE_ACTION, grade.grade_picked),
     ):
         app.action(action_id)(_button(rt, handler, action_id))
 

@@ -24,7 +24,7 @@ from bot.flows import declare as declare_flow
 from bot.i18n import t
 from bot.incidents import Declared, DeclareRequest
 from bot.runtime import Runtime
-from bot.severity import parse_severity, severity_label
+from bot.severity import criteria, parse_severity, severity_label
 from bot.slack.notify import tell_person
 from bot.slack.text import channel_link, clip, escape
 from bot.vocabulary import Severity
@@ -94,6 +94,13 @@ def declared_reply(rt: Runtime, declared: Declared, lang: str) -> Reply:
     return Reply(text=text, after=start_work(rt, incident.id), settled=True)
 
 
+def severity_hint(lang: str) -> str:
+    """Under the severity field: what each level means (the default criteria)."""
+    lines = [t("levels.hint", lang)]
+    lines += [f"{severity_label(code, lang)}: {criteria(code, lang)}" for code in Severity]
+    return "\n".join(lines)
+
+
 def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
     """The declare form: title, playbook, severity, when the problem was discovered (now, unless changed), summary,
     and the private / commander options. `origin["opened"]` is the picker's first value: left as it is, it means
@@ -116,7 +123,7 @@ def declare_form(rt: Runtime, lang: str, origin: dict[str, Any]) -> View:
                        element=PlainTextInputElement(action_id="value", max_length=TITLE_LIMIT)),
             InputBlock(block_id="playbook", label=t("declare.form.field_playbook", lang),
                        element=StaticSelectElement(action_id="value", options=playbook_options)),
-            InputBlock(block_id="severity", label=t("declare.form.field_severity", lang),
+            InputBlock(block_id="severity", label=t("declare.form.field_severity", lang), hint=severity_hint(lang),
                        element=StaticSelectElement(action_id="value", options=severity_options)),
             InputBlock(block_id="discovered", label=t("discovery.form.field", lang), optional=True,
                        hint=t("discovery.form.hint", lang),

@@ -11,6 +11,7 @@ from commands.context import Invocation, Reply
 from commands.declare import declare
 from commands.discovered import discovered
 from commands.drill import drill
+from commands.grade import grade
 from commands.help import help_
 from commands.list import list_
 from commands.repair import repair
@@ -42,6 +43,7 @@ HANDLERS: dict[str, Handler] = {
     "close": close,
     "severity": severity,
     "discovered": discovered,
+    "grade": grade,
     "drill": drill,
     "timeline": timeline_,
     "statement": statement,

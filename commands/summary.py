@@ -16,5 +16,7 @@ async def summary_(inv: Invocation, args: str) -> Reply:
     if not result.done:
         return target.reply(inv, ref, result, "`/incident summary INC-n`")
     facts = result.value
-    text = render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(facts.incident.severity))
+    playbook = inv.rt.playbooks.get(facts.incident.playbook)
+    text = render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(facts.incident.severity),
+                  graded=playbook is not None and playbook.graded)
     return Reply(text=text, after=start_work(inv.rt, result.incident_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.i18n import t
+from bot.severity import criteria, level_code, severity_label
 from bot.vocabulary import Severity
 
 # Each subcommand's form; its one-line description is the catalog's `usage.sub.<subcommand>`.
@@ -13,7 +14,8 @@ SUBCOMMANDS: dict[str, str] = {
     "steps": "/incident steps",
     "done": "/incident done <n> [note]",
     "status": "/incident status <status> [note]",
-    "severity": "/incident severity <sev> [reason]",
+    "severity": "/incident severity <p1-p4> [reason]",
+    "grade": "/incident grade <grade>",
     "close": "/incident close",
     "discovered": "/incident discovered <HH:MM | YYYY-MM-DD HH:MM | -90m | -3h>",
     "drill": "/incident drill <playbook>",
@@ -24,7 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "timeline": "/incident timeline [INC-n]",
     "list": "/incident list",
     "repair": "/incident repair [INC-n]",
-    "help": "/incident help",
+    "help": "/incident help [severity]",
 }
 
 
@@ -34,7 +36,7 @@ def usage(language: str) -> str:
     for name, form in SUBCOMMANDS.items():
         description = t(f"usage.sub.{name}", language)
         lines.append(f"`{form}` — {description}")
-    levels = ", ".join(f"`{code}`" for code in Severity)
+    levels = ", ".join(f"`{level_code(code).lower()}` {severity_label(code, language)}" for code in Severity)
     lines.append(t("usage.severities", language, levels=levels))
     lines.append(t("usage.example", language))
     lines.append(t("usage.outside", language))
@@ -44,3 +46,13 @@ def usage(language: str) -> str:
 def form_of(subcommand: str) -> str:
     """The right form of one subcommand, for an error reply."""
     return f"`{SUBCOMMANDS[subcommand]}`"
+
+
+def severity_help(language: str) -> str:
+    """`/incident help severity`: what each response level means, and how to write it."""
+    lines = [t("levels.heading", language)]
+    for code in Severity:
+        codes = " ".join(f"`{word}`" for word in (level_code(code).lower(), code, code.removeprefix("sev")))
+        lines.append(t("levels.level", language, label=severity_label(code, language), codes=codes))
+        lines.append(f"> {criteria(code, language)}")
+    return "\n".join(lines)

@@ -83,6 +83,22 @@ def form(callback_id: str, values: Callable[[World, Scene], dict[str, Any]]) -> 
     return send
 
 
+def grade_pick(grade: str) -> Send:
+    """The grading step's choice on the checklist; a stale one names a step that does not exist."""
+
+    async def send(w: World, scene: Scene, name: str, stale: bool) -> Any:
+        async with w.stack.rt.sessions() as session:
+            step = (await session.exec(select(Step).where(Step.incident_id == scene.incident.id,
+                                                          Step.step_key == "legal-grade"))).one()
+        reply = await w.stack.actor.block_action(
+            w.user(name), "legal_grade_pick", block_id=f"step-{STALE if stale else step.id}", channel_id=scene.channel,
+            message_ts=step.message_ts, action_type="static_select", selected=grade)
+        await w.stack.settle()
+        return reply
+
+    return send
+
+
 def event(kind: str) -> Send:
     """A person's act in the channel that Slack reports as an event (a pin, a reaction)."""
 
@@ -221,6 +237,7 @@ ENTRIES: list[Entry] = [
     Entry("severity", "member", slash("severity", "sev1 影响扩大"), incident_is(severity="sev1")),
     Entry("severity-lower", "manager", slash("severity", "sev4 影响很小"), incident_is(severity="sev4")),
     Entry("discovered", "member", slash("discovered", "-30m"), event_added("discovered_set")),
+    Entry("grade", "legal", slash("grade", "较大"), incident_is(legal_grade="relatively-major")),
     Entry("timeline", "see", slash("timeline"), told("时间线"), changes=False),
     Entry("statement", "member", slash("statement"), view_opened("statement_form"), changes=False),
     Entry("statement-show", "see", slash("statement", "show"), told("口径"), changes=False),
@@ -243,6 +260,7 @@ ENTRIES: list[Entry] = [
           view_opened("statement_form"), changes=False),
     Entry("statement_publish", "publisher", button("statement_publish", lambda s: str(s.statement_id)),
           view_opened("statement_publish_form"), changes=False),
+    Entry("legal_grade_pick", "legal", grade_pick("general"), incident_is(legal_grade="general")),
     Entry("cadence_snooze", "member", button("cadence_snooze", lambda s: str(s.incident.id)),
           event_added("cadence_snoozed")),
     # forms
@@ -269,7 +287,7 @@ ENTRIES: list[Entry] = [
 ]
 
 SUBCOMMANDS = {"declare", "drill", "list", "help", "role", "roles", "steps", "done", "note", "status", "resolve",
-               "close", "severity", "timeline", "statement", "summary", "repair", "discovered"}
+               "close", "severity", "grade", "timeline", "statement", "summary", "repair", "discovered"}
 
 
 async def fill(w: World, entry: Entry, scene: Scene) -> None:

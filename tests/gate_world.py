@@ -29,7 +29,8 @@ from bot.sandbox import people
 from yingji.local import LocalStack
 
 SECRET = "ZQXGATE"  # every private incident's title carries it; an outsider must never read it
-RIGHT = {"manager": "zhang.wei", "handover": "zhang.wei", "approver": "wang.fang", "publisher": "wang.fang"}
+RIGHT = {"manager": "zhang.wei", "handover": "zhang.wei", "approver": "wang.fang", "publisher": "wang.fang",
+         "legal": "zhang.wei"}  # the commander may set the legal grade (as may legal and a legal approver)
 TIMED = re.compile(r"remind|overdue|escalat|clock|digest|archive")  # timers may fire while the matrix runs
 
 
@@ -184,7 +185,8 @@ async def snapshot(stack: LocalStack) -> dict[str, list[Any]]:
     async with stack.rt.sessions() as session:
         def rows(model: Any) -> Any:
             return session.exec(select(model))
-        incidents = [(i.id, i.status, i.severity, i.resolution, i.private) for i in (await rows(Incident)).all()]
+        incidents = [(i.id, i.status, i.severity, i.resolution, i.private, i.legal_grade)
+                     for i in (await rows(Incident)).all()]
         holders = sorted((r.incident_id, r.role, r.user_id, r.ended_at is None) for r in (await rows(RoleAssignment)).all())
         steps = sorted((s.incident_id, s.number, s.done_by) for s in (await rows(Step)).all())
         statements = sorted((s.id, s.status, s.published_to, s.superseded_by) for s in (await rows(Statement)).all())

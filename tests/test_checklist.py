@@ -32,7 +32,9 @@ async def test_checklist_is_posted_grouped_by_phase_with_done_buttons(stack: Loc
     [checklist] = _checklists(stack, incident.channel_id)
     blocks = checklist["blocks"]
     buttons = [b for b in blocks if b.get("accessory", {}).get("action_id") == "step_done"]
-    assert len(buttons) == len(playbook.steps)
+    choices = [b for b in blocks if b.get("accessory", {}).get("action_id") == "legal_grade_pick"]
+    assert len(buttons) == len([s for s in playbook.steps if s.asks is None])  # a Done button on every other step
+    assert len(choices) == len(playbook.grading_steps()) == 1  # the grading step is done by picking the grade
     phase_titles = [b["elements"][0]["text"] for b in blocks if b["type"] == "context"]
     assert phase_titles[0] == "*发现*" and phase_titles[-1] == "*复盘*"
     first = buttons[0]["text"]["text"]
@@ -57,7 +59,7 @@ async def test_long_checklists_are_split_under_the_block_limit(make_stack: Stack
     parts = _checklists(stack, incident.channel_id)
     assert len(parts) == 2 and all(len(m["blocks"]) <= 50 for m in parts)
     steps = await _steps(stack, incident.id)
-    assert len(steps) == 82 and {s.message_ts for s in steps} == {m["ts"] for m in parts}
+    assert len(steps) == 85 and {s.message_ts for s in steps} == {m["ts"] for m in parts}
     await in_channel(stack, incident, "done 80")
     assert ":white_check_mark: ~80." in str(_checklists(stack, incident.channel_id)[1]["blocks"])
 
@@ -77,7 +79,7 @@ async def test_done_updates_the_checklist_in_place_and_records_it(stack: LocalSt
     again = await in_channel(stack, incident, "done 2", user="li.na")
     assert "已由" in again.text and f"<@{u['zhang.wei']}>" in again.text
     missing = await in_channel(stack, incident, "done 99")
-    assert "没有第 99 项" in missing.text and "1–12" in missing.text
+    assert "没有第 99 项" in missing.text and "1–15" in missing.text
     wrong = await in_channel(stack, incident, "done two")
     assert "不是步骤编号" in wrong.text
     assert (await timeline_kinds(stack, incident.id)).count("step_done") == 1

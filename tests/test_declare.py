@@ -113,7 +113,7 @@ async def test_private_incident_never_shows_its_title(stack: LocalStack) -> None
     assert incident.private and channel.is_private
     assert "customer" not in channel.name and "pii" not in channel.name
     announce = _texts(sb, stack.channels["incidents"])
-    assert "INC-1" in announce and "SEV1" in announce
+    assert "INC-1" in announce and "P1 一级响应" in announce
     assert "PII" not in announce and "contractor" not in announce
     outsider = await stack.actor.slash("/incident", "list", user_id=stack.users["guest"],
                                        channel_id=stack.channels["general"])

@@ -42,6 +42,7 @@ manager    yes    no      no          hidden
 handover   yes    no      no          hidden
 approver   yes    no      no          hidden
 publisher  yes    no      no          hidden
+legal      yes    no      no          hidden
 anyone     yes    yes     yes         yes
 slack      yes    -       -           -
 """

@@ -33,10 +33,10 @@ async def test_severity_rules_and_leadership_notice(stack: LocalStack) -> None:
     incident = await declare(stack, "declare sev3 logistics-disruption 顺丰华东分拨中心延误")
     await in_channel(stack, incident, f"role commander <@{u['zhang.wei']}>")
     raised = await in_channel(stack, incident, "severity sev1 大促期间影响扩大", user="chen.jie")  # anyone may raise
-    assert "SEV1" in raised.text
+    assert "P1 一级响应" in raised.text
     assert "INC-1" in _leadership(stack) and "顺丰华东分拨中心延误" in _leadership(stack)
     header = next(m for m in stack.sandbox.messages(incident.channel_id) if m["ts"] == incident.header_ts)
-    assert "SEV1" in str(header["blocks"])
+    assert "P1 一级响应" in str(header["blocks"])
     refused = await in_channel(stack, incident, "severity sev3 已缓解", user="chen.jie")
     assert "只有应急指挥" in refused.text
     no_reason = await in_channel(stack, incident, "severity sev3")
@@ -55,7 +55,7 @@ async def test_private_incident_raise_shows_key_and_severity_only(stack: LocalSt
     incident = await declare(stack, "declare sev3 data-breach 合作方接口越权访问会员地址")
     await in_channel(stack, incident, "severity sev2 涉及人数超过一万")
     text = _leadership(stack)
-    assert "INC-1" in text and "SEV2" in text and "合作方" not in text and "会员地址" not in text
+    assert "INC-1" in text and "P2 二级响应" in text and "合作方" not in text and "会员地址" not in text
 
 
 async def test_resolve_and_close_are_the_commanders_and_close_archives_later(make_stack: StackFactory) -> None:
@@ -196,7 +196,7 @@ async def test_a_drill_end_to_end(stack: LocalStack, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("DATABASE_URL", stack.rt.settings.database_url)
     assert await asyncio.to_thread(main, ["drills"]) == 0
     out = capsys.readouterr().out
-    assert "INC-1" in out and "payment-failure" in out and "2/12" in out
+    assert "INC-1" in out and "payment-failure" in out and "2/15" in out
     assert await asyncio.to_thread(main, ["report", "--since", "1d"]) == 0
     assert "(drills excluded): 0" in capsys.readouterr().out
 

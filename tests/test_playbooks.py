@@ -118,7 +118,7 @@ def test_every_text_is_bilingual(shipped: dict[str, Playbook], slug: str) -> Non
 @pytest.mark.parametrize("slug", SLUGS)
 def test_steps_cover_the_closed_loop(shipped: dict[str, Playbook], slug: str) -> None:
     pb = shipped[slug]
-    assert 7 <= len(pb.steps) <= 14
+    assert 7 <= len(pb.steps) <= 15
     assert {s.phase for s in pb.steps} == set(Phase)
     assert "commander" in pb.roles
     assert {s.owner for s in pb.steps} == set(pb.roles), "every role owns at least one step"
@@ -155,7 +155,9 @@ def test_data_breach_has_the_four_clocks_each_stopped_by_legal(shipped: dict[str
     assert clocks["pipl-57"].immediate and clocks["pipl-57"].applies_to is None
     assert (clocks["cn-report-cii"].minutes, clocks["cn-report-cii"].applies_to) == (60, "cii-operator")
     assert (clocks["cn-report-other"].minutes, clocks["cn-report-other"].applies_to) == (240, "other-operator")
-    assert clocks["cn-report-cii"].min_severity == clocks["cn-report-other"].min_severity == "sev3"
+    # The CN clocks wait for legal's grade (较大 or above), never our severity.
+    assert clocks["cn-report-cii"].min_severity is None and clocks["cn-report-other"].min_severity is None
+    assert clocks["cn-report-cii"].min_legal_grade == clocks["cn-report-other"].min_legal_grade == "relatively-major"
     assert (clocks["gdpr-33"].minutes, clocks["gdpr-33"].applies_to) == (72 * 60, "gdpr")
     for clock in pb.clocks:
         stoppers = [s for s in pb.steps if s.clock == clock.id]
@@ -170,15 +172,19 @@ def test_cyber_attack_has_the_cn_reporting_clocks(shipped: dict[str, Playbook]) 
     assert {c.id for c in pb.clocks} == {"cn-report-cii", "cn-report-other"}
     for clock in pb.clocks:
         assert [s.owner for s in pb.steps if s.clock == clock.id] == ["legal"]
-    assert [c.id for c in pb.clocks_for("sev2", {"cii-operator"})] == ["cn-report-cii"]
-    assert pb.clocks_for("sev4", {"cii-operator", "other-operator"}) == []
+    assert pb.clocks_for("sev1", {"cii-operator", "other-operator"}) == []  # our severity starts none of them
+    assert [c.id for c in pb.clocks if c.applies_at_grade("relatively-major", {"cii-operator"})] == ["cn-report-cii"]
+    assert [c.id for c in pb.clocks if c.applies_at_grade("general", {"cii-operator", "other-operator"})] == []
 
 
 def test_clock_selection_by_severity_and_deployment_tags(shipped: dict[str, Playbook]) -> None:
     pb = shipped["data-breach"]
     assert [c.id for c in pb.clocks_for("sev1")] == ["pipl-57"]
-    assert [c.id for c in pb.clocks_for("sev3", ["other-operator", "gdpr"])] == ["pipl-57", "cn-report-other", "gdpr-33"]
+    assert [c.id for c in pb.clocks_for("sev1", ["other-operator", "gdpr"])] == ["pipl-57", "gdpr-33"]
     assert [c.id for c in pb.clocks_for("sev4", ["other-operator"])] == ["pipl-57"]
+    graded = [c.id for c in pb.clocks if c.applies_at_grade("major", ["other-operator", "gdpr"])]
+    assert graded == ["cn-report-other"]
+    assert [c.id for c in pb.clocks if c.applies_at_grade("not-reportable", ["other-operator", "cii-operator"])] == []
 
 
 def test_coupon_campaign_keeps_issued_coupons_valid(shipped: dict[str, Playbook]) -> None:

@@ -35,8 +35,8 @@ async def test_summary_from_any_channel_with_chart_by_dm(stack: LocalStack) -> N
     reply = await stack.actor.slash("/incident", f"summary {incident.key}", user_id=u["zhang.wei"],
                                     channel_id=stack.channels["general"])
     text = reply.text
-    for fragment in ("INC-1", "SEV2 重大", "观察中", "响应用时", f"<@{u['chen.jie']}>", "*最近进展*",
-                     "11/12 项未完成", "尚无已批准的口径", "下次更新"):
+    for fragment in ("INC-1", "P2 二级响应", "观察中", "响应用时", f"<@{u['chen.jie']}>", "*最近进展*",
+                     "14/15 项未完成", "尚无已批准的口径", "下次更新"):
         assert fragment in text, fragment
     assert len(text) < 3000
     await stack.settle()
@@ -91,7 +91,7 @@ async def test_export_formats_parse_back(stack: LocalStack, fmt: str, monkeypatc
     if fmt == "json":
         data = json.loads(text)
         assert data["key"] == "INC-1" and data["status"] == "resolved"
-        assert data["metrics_seconds"]["time_to_resolve"] is not None and len(data["steps"]) == 12
+        assert data["metrics_seconds"]["time_to_resolve"] is not None and len(data["steps"]) == 15
         assert data["action_items"] == ["回调延迟告警阈值改为 30 秒"]
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(text)))

@@ -41,7 +41,7 @@ def test_channel_names() -> None:
     assert len(suffixed) == 80 and suffixed.endswith("-12")
 
 
-@pytest.mark.parametrize(("text", "expected"), [("sev1", "sev1"), ("SEV2", "sev2"), ("3", "sev3"), ("sev5", None), ("", None)])
+@pytest.mark.parametrize(("text", "expected"), [("sev1", "sev1"), ("SEV2", "sev2"), ("3", "sev3"), ("p2", "sev2"), ("P4", "sev4"), ("sev5", None), ("p5", None), ("p", None), ("", None)])
 def test_parse_severity(text: str, expected: str | None) -> None:
     assert parse_severity(text) == expected
 

@@ -25,6 +25,11 @@ async def complete(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, 
     if isinstance(entry, Result):
         return entry
     lang, tz = entry.language, ctx.tz
+    playbook = ctx.playbooks.get(entry.incident.playbook)
+    asking = await step_service.by_number(session, entry.id, number)
+    if (asking is not None and asking.done_at is None and entry.incident.legal_grade is None and playbook is not None
+            and asking.step_key in playbook.grading_steps()):
+        return Result(Outcome.INVALID, t("legal_grade.done_needs_grade", lang, number=number), entry.id)
     done = await step_service.complete(session, entry.id, number, by=actor.user, note=note)
     step = done.step
     if step is None:

@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.i18n import t
+from bot.legal_grade import grade_name
 from bot.models import Incident
 from bot.roles import role_name
 from bot.severity import severity_label, status_label
@@ -38,9 +39,10 @@ def header_title(incident: Incident) -> str:
 
 
 def header_blocks(
-    incident: Incident, holders: dict[str, str], playbook_name: str, tz: ZoneInfo
+    incident: Incident, holders: dict[str, str], playbook_name: str, tz: ZoneInfo, *, graded: bool = False
 ) -> list[Block]:
-    """The pinned header: the one message people look at, updated in place as things change."""
+    """The pinned header: the one message people look at, updated in place as things change; with `graded`
+    (legal grades this kind of incident) it shows the legal grade, or that legal has not set it yet."""
     lang = incident.language
     fields = [
         MarkdownTextObject(text=f"*{t('header.severity', lang)}*\n{SEVERITY_ICON[incident.severity]} {severity_label(incident.severity, lang)}"),
@@ -51,6 +53,8 @@ def header_blocks(
     ]
     if incident.discovered_at is not None:
         fields.insert(4, MarkdownTextObject(text=f"*{t('discovery.header', lang)}*\n{when(incident.discovered_at, tz)}"))
+    if graded or incident.legal_grade:
+        fields.append(MarkdownTextObject(text=f"*{t('legal_grade.label', lang)}*\n{legal_grade_text(incident, lang)}"))
     blocks: list[Block] = [
         HeaderBlock(text=header_title(incident)),
         SectionBlock(fields=fields),
@@ -68,6 +72,11 @@ def header_blocks(
         ButtonElement(text=t("header.draft_statement", lang), action_id=DRAFT_STATEMENT_ACTION, value=str(incident.id)),
     ]))
     return blocks
+
+
+def legal_grade_text(incident: Incident, lang: str) -> str:
+    """The legal grade as the header and the summary show it: 较大, or pending until legal sets it."""
+    return grade_name(incident.legal_grade, lang) if incident.legal_grade else t("legal_grade.pending", lang)
 
 
 def _roles(holders: dict[str, str], lang: str) -> SectionBlock:

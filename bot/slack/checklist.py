@@ -10,17 +10,23 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
+    Option,
     SectionBlock,
+    StaticSelectElement,
 )
 
 from bot.i18n import t
+from bot.legal_grade import grade_name
 from bot.models import Incident, Step
 from bot.roles import role_name
 from bot.slack.text import Said, clip, escape, mention, when
 from bot.steps import is_overdue, phase_name
+from bot.vocabulary import LegalGrade
 
 MAX_BLOCKS = 50
 DONE_ACTION = "step_done"
+GRADE_ACTION = "legal_grade_pick"  # the choice on a step that asks for the legal grade
+STEP_BLOCK = "step-"
 
 
 def parts(steps: list[Step], per_message: int = MAX_BLOCKS - 2) -> list[list[Step]]:
@@ -40,31 +46,45 @@ def parts(steps: list[Step], per_message: int = MAX_BLOCKS - 2) -> list[list[Ste
     return [chunk for chunk in chunks if chunk]
 
 
-def _step_block(step: Step, holders: dict[str, str], lang: str, tz: ZoneInfo) -> SectionBlock:
+def _grade_choice(incident: Incident, lang: str) -> StaticSelectElement:
+    """The legal grades to pick from, the current one shown."""
+    options = [Option(value=grade, text=grade_name(grade, lang)) for grade in LegalGrade]
+    current = next((o for o in options if o.value == incident.legal_grade), None)
+    return StaticSelectElement(action_id=GRADE_ACTION, placeholder=t("legal_grade.pick", lang), options=options,
+                               initial_option=current)
+
+
+def _step_block(step: Step, holders: dict[str, str], lang: str, tz: ZoneInfo, incident: Incident,
+                grading: bool) -> SectionBlock:
     owner = role_name(step.owner_role, lang)
     holder = mention(holders.get(step.owner_role)) or t("checklist.unassigned", lang)
     title = clip(escape(step.title), 2500)
+    block_id = f"{STEP_BLOCK}{step.id}"
+    choice = _grade_choice(incident, lang) if grading else None
     if step.done_at is not None:
         done = t("checklist.done_by", lang, person=mention(step.done_by), time=when(step.done_at, tz))
         text = f":white_check_mark: ~{step.number}. {title}~\n_{owner}_ · {done}"
         if step.note:
             text += f"\n> {Said(step.note):300}"
-        return SectionBlock(block_id=f"step-{step.id}", text=MarkdownTextObject(text=text))
+        return SectionBlock(block_id=block_id, text=MarkdownTextObject(text=text), accessory=choice)
     late = f" :warning: {t('checklist.overdue', lang)}" if is_overdue(step) else ""
     due = t("checklist.due", lang, time=when(step.due_at, tz)) if step.due_at else ""
     text = f":white_large_square: *{step.number}.* {title}\n_{owner}_ {holder} · {due}{late}"
+    if grading and incident.legal_grade is None:
+        text += "\n" + t("legal_grade.pending", lang)
     return SectionBlock(
-        block_id=f"step-{step.id}",
+        block_id=block_id,
         text=MarkdownTextObject(text=text),
-        accessory=ButtonElement(text=t("checklist.done_button", lang), action_id=DONE_ACTION,
-                                value=str(step.id), style="primary"),
+        accessory=choice or ButtonElement(text=t("checklist.done_button", lang), action_id=DONE_ACTION,
+                                          value=str(step.id), style="primary"),
     )
 
 
 def checklist_blocks(
-    incident: Incident, steps: list[Step], holders: dict[str, str], tz: ZoneInfo, *, part: int, total: int
+    incident: Incident, steps: list[Step], holders: dict[str, str], tz: ZoneInfo, *, part: int, total: int,
+    grading: frozenset[str] = frozenset(),
 ) -> list[Block]:
-    """One checklist message: a title, then each phase's steps."""
+    """One checklist message: a title, then each phase's steps (those in `grading` offer the legal grades)."""
     lang = incident.language
     heading = t("checklist.heading", lang, key=incident.key)
     if total > 1:
@@ -75,7 +95,7 @@ def checklist_blocks(
         if step.phase != phase:
             phase = step.phase
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"*{phase_name(phase, lang)}*")]))
-        blocks.append(_step_block(step, holders, lang, tz))
+        blocks.append(_step_block(step, holders, lang, tz, incident, step.step_key in grading))
     return blocks
 
 

@@ -9,6 +9,7 @@ from bot.i18n import t
 from bot.milestones import duration
 from bot.roles import role_name
 from bot.severity import severity_label, status_label
+from bot.slack.blocks import legal_grade_text
 from bot.slack.text import Said, escape, mention, when
 from bot.slack.timeline_view import actor_text, kind_label
 from bot.summary import Facts, next_update_due
@@ -31,8 +32,10 @@ def _statement_line(facts: Facts, tz: ZoneInfo, lang: str) -> str:
 
 
 def _clock_line(clock: ClockState, tz: ZoneInfo, now: datetime, lang: str) -> str:
-    """One regulatory clock: done, overdue, or how long is left."""
-    if clock.stopped is not None:
+    """One regulatory clock: done, stopped by the legal grade, overdue, or how long is left."""
+    if clock.withdrawn and clock.stopped is not None:
+        state = t("legal_grade.clock_withdrawn", lang, time=when(clock.stopped, tz))
+    elif clock.stopped is not None:
         state = t("summary.clock_done", lang, time=when(clock.stopped, tz))
     elif clock.deadline < now:
         state = t("summary.clock_overdue", lang, late=duration(now - clock.deadline, lang), time=when(clock.deadline, tz))
@@ -41,8 +44,9 @@ def _clock_line(clock: ClockState, tz: ZoneInfo, now: datetime, lang: str) -> st
     return t("summary.clock", lang, name=escape(clock.name), state=state)
 
 
-def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = None) -> str:
-    """The summary as one message, short lines for a phone; the same facts and `now` give the same text."""
+def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = None, *, graded: bool = False) -> str:
+    """The summary as one message, short lines for a phone; the same facts and `now` give the same text. With
+    `graded` (legal grades this kind of incident) it says the legal grade, or that it is pending."""
     incident, lang = facts.incident, facts.incident.language
     ms = facts.milestones
     ago = duration(now - incident.declared_at, lang)
@@ -78,6 +82,8 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = No
     for step in overdue[:3]:
         lines.append(f"  :warning: #{step.number} {escape(_clip(step.title, 80))}")
     lines.append(_statement_line(facts, tz, lang))
+    if graded or incident.legal_grade:
+        lines.append(t("legal_grade.summary", lang, grade=legal_grade_text(incident, lang)))
     lines += [_clock_line(clock, tz, now, lang) for clock in clocks(facts.events)]
     due = next_update_due(facts, cadence)
     cadence = cadence if cadence is not None else CADENCE_MINUTES[Severity(incident.severity)]

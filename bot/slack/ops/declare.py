@@ -205,7 +205,9 @@ async def _header(env: SlackEnv, incident: Incident) -> list[dict]:
     assert incident.id is not None
     holders = await current_holders(env, incident.id)
     name = env.playbook_name(incident.playbook, incident.language)
-    return [b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz)]
+    playbook = env.playbooks.get(incident.playbook)
+    graded = playbook is not None and playbook.graded
+    return [b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz, graded=graded)]
 
 
 async def update_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:

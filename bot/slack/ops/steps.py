@@ -24,6 +24,12 @@ from bot.slack.text import clip, escape, mention
 from bot.vocabulary import Role
 
 
+def _grading(env: SlackEnv, incident: Incident) -> frozenset[str]:
+    """The steps of the incident's playbook that ask for the legal grade."""
+    playbook = env.playbooks.get(incident.playbook)
+    return playbook.grading_steps() if playbook is not None else frozenset()
+
+
 async def _parts(env: SlackEnv, incident_id: int) -> list[list[Step]]:
     async with env.sessions() as session:
         return parts(await step_service.all_steps(session, incident_id))
@@ -44,7 +50,8 @@ async def post_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> Outc
             response = await env.client.chat_postMessage(
                 channel=channel,
                 text=checklist_text(incident, chunk),
-                blocks=[b.to_dict() for b in checklist_blocks(incident, chunk, holders, env.tz, part=part, total=len(chunks))],
+                blocks=[b.to_dict() for b in checklist_blocks(incident, chunk, holders, env.tz, part=part, total=len(chunks),
+                                                          grading=_grading(env, incident))],
                 metadata=op_metadata(op, part),
             )
             ts = str(response["ts"])
@@ -87,7 +94,8 @@ async def refresh_checklist(env: SlackEnv, incident: Incident, op: SlackOp) -> O
             continue
         await env.client.chat_update(
             channel=incident.channel_id, ts=ts, text=checklist_text(incident, chunk),
-            blocks=[b.to_dict() for b in checklist_blocks(incident, chunk, holders, env.tz, part=part, total=len(chunks))],
+            blocks=[b.to_dict() for b in checklist_blocks(incident, chunk, holders, env.tz, part=part, total=len(chunks),
+                                                          grading=_grading(env, incident))],
         )
     return Outcome()
 
