@@ -18,7 +18,12 @@ from bot.times import when
 from tests.helpers import StackFactory, declare, events, in_channel, incidents_in_db, timeline_kinds
 from yingji.local import LocalStack
 
-BREACH = {"regulatory": ["other-operator"]}  # data-breach's 4-hour CAC report clock applies (sev3 and above)
+BREACH = {"regulatory": ["other-operator"]}  # data-breach's 4-hour CAC report clock applies (graded 较大 and above)
+
+
+def _breach(users: dict[str, str]) -> dict[str, Any]:
+    """A deployment where the 4-hour clock applies, with chen.jie holding legal to grade the breach."""
+    return {**BREACH, "default_roles": {"legal": users["chen.jie"]}}
 FOUR_HOURS = "cn-report-other"
 
 
@@ -57,6 +62,7 @@ async def _declare_discovered(stack: LocalStack, before: timedelta, **kwargs: An
     reply = await _submit(stack, view_id, picked, **kwargs)
     assert reply.status == 200 and not reply.json, reply.text
     incident = (await incidents_in_db(stack))[-1]
+    await in_channel(stack, incident, "grade 较大", user="chen.jie")  # the CAC clocks wait for legal's grade, then run from discovery
     return incident, datetime.fromtimestamp(picked, incident.declared_at.tzinfo)
 
 
@@ -89,7 +95,7 @@ async def test_the_form_asks_when_it_was_discovered_defaulting_to_now(stack: Loc
 
 
 async def test_the_form_records_the_discovery_and_the_clocks_run_from_it(make_stack: StackFactory) -> None:
-    stack = await make_stack(config=lambda users: BREACH)
+    stack = await make_stack(config=_breach)
     incident, found = await _declare_discovered(stack, timedelta(hours=2, minutes=30))
     assert incident.discovered_at == found
     [declared] = await events(stack, incident.id, "declared")
@@ -207,7 +213,7 @@ async def test_a_full_width_colon_and_a_key_from_elsewhere_work(stack: LocalStac
 
 
 async def test_found_at_one_declared_at_half_past_three_leaves_an_hour_and_a_half(make_stack: StackFactory) -> None:
-    stack = await make_stack(config=lambda users: BREACH)
+    stack = await make_stack(config=_breach)
     incident, found = await _declare_discovered(stack, timedelta(hours=2, minutes=30))
     tz = stack.rt.settings.tz
     deadline = found + timedelta(hours=4)
@@ -223,8 +229,9 @@ async def test_found_at_one_declared_at_half_past_three_leaves_an_hour_and_a_hal
 
 
 async def test_correcting_the_discovery_moves_the_clocks_and_their_reminders(make_stack: StackFactory) -> None:
-    stack = await make_stack(config=lambda users: BREACH)
+    stack = await make_stack(config=_breach)
     incident = await declare(stack, "declare sev2 data-breach 订单导出接口越权")
+    await in_channel(stack, incident, "grade 较大", user="chen.jie")  # the CAC clocks wait for legal's grade
     clock = await _clock(stack, incident, FOUR_HOURS)
     assert clock.started == incident.declared_at  # nobody said when it was discovered: from the declaration
     run = await stack.rt.scheduler.next_run(f"clock:{incident.id}:{clock.index}:100")
@@ -255,8 +262,9 @@ async def test_correcting_the_discovery_moves_the_clocks_and_their_reminders(mak
 async def test_a_reminder_due_before_a_correction_moved_it_is_not_sent_early(make_stack: StackFactory) -> None:
     from bot import reminders
 
-    stack = await make_stack(config=lambda users: BREACH)
+    stack = await make_stack(config=_breach)
     incident = await declare(stack, "declare sev2 data-breach 订单导出接口越权")
+    await in_channel(stack, incident, "grade 较大", user="chen.jie")  # the CAC clocks wait for legal's grade
     await in_channel(stack, incident, "discovered -10m")
     clock = await _clock(stack, incident, FOUR_HOURS)
     async with stack.rt.sessions() as session:  # the 90 % timer fires although 90 % has not passed
@@ -266,7 +274,7 @@ async def test_a_reminder_due_before_a_correction_moved_it_is_not_sent_early(mak
 
 
 async def test_time_to_acknowledge_and_resolve_run_from_discovery(make_stack: StackFactory) -> None:
-    stack = await make_stack(config=lambda users: BREACH)
+    stack = await make_stack(config=_breach)
     incident, found = await _declare_discovered(stack, timedelta(hours=2, minutes=30), options=["commander"])
     said = (await in_channel(stack, incident, "summary")).text
     assert "响应用时 2 小时 30 分" in said and "（从发现起算）" in said
