@@ -110,6 +110,7 @@ class FileConfig(BaseModel):
     templates_dir: str | None = None
     outlet_limits: dict[str, int] = {}
     outlet_webhooks: dict[str, OutletWebhook] = {}
+    public_updates: dict[str, str] = {}  # where the public finds the next update, per language (default: this notice)
     cadence_minutes: dict[str, float] = {}
     timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+\-']{1,100}$")
     digest_time: str | None = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -143,6 +144,16 @@ class FileConfig(BaseModel):
         if any(limit <= 0 for limit in value.values()):
             raise ValueError("limits must be above 0 characters")
         return value
+
+    @field_validator("public_updates")
+    @classmethod
+    def _per_language(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(Language))
+        if unknown:
+            raise ValueError(f"unknown language {', '.join(unknown)}; known: {', '.join(Language)}")
+        if any(not text.strip() or "\n" in text for text in value.values()):
+            raise ValueError("expected one line of text per language, such as our status page")
+        return {lang: text.strip() for lang, text in value.items()}
 
     @field_validator("cadence_minutes")
     @classmethod

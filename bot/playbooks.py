@@ -15,11 +15,12 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from bot.vocabulary import LegalGrade, Phase, Role, Severity
+from bot.vocabulary import LegalGrade, Phase, Role, Severity, Tone
 
 # The top-level `playbooks` package: its YAML files are package data, so an installed wheel reads its own copy.
 # The `playbooks` package, found beside `bot` (in a checkout, and in site-packages once installed) rather than
@@ -132,13 +133,41 @@ class Clock(_Model):
         return LegalGrade(grade).reaches(self.min_legal_grade)
 
 
-class StatementHints(_Model):
-    """Customer-facing wording hints that seed the unified public statement (统一对外口径)."""
+HEADLINE_LIMITS = {"zh": 40, "en": 90}  # one line customers notice: it starts the banner and the push body
 
-    impact: Text
-    affected: Text
+
+class Question(_Model):
+    """One support question this kind of incident brings, with the answer customer service gives."""
+
+    q: Text
+    a: Text
+
+
+class StatementHints(_Model):
+    """What the public statement (统一对外口径) says by default for this kind of incident, each fact in whole
+    sentences a person edits before anything goes out; compensation is offered in the form, never prefilled."""
+
+    tone: Tone
+    headline: Text
+    what_happened: Text
+    doing: Text
     customer_action: Text
+    affected: Text | None = None
+    qa: list[Question] = Field(min_length=2, max_length=5)
     compensation: list[Text] = []
+
+    @field_validator("headline")
+    @classmethod
+    def _headline_fits(cls, headline: Text) -> Text:
+        """The headline is one line: within its length in each language, and with no line break."""
+        for lang, limit in HEADLINE_LIMITS.items():
+            text = headline.get(lang)
+            if len(text) > limit or "\n" in text:
+                raise PydanticCustomError(
+                    "headline_too_long", "expected one line of at most {limit} characters in {lang} (got {length})",
+                    {"limit": limit, "lang": lang, "length": len(text)},
+                )
+        return headline
 
 
 class Playbook(_Model):

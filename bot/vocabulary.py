@@ -85,12 +85,39 @@ class Stage(Word):
     RESOLVED = "resolved"
 
 
-class DataLost(Word):
-    """What a statement says about personal data."""
+class Tone(Word):
+    """How a kind of incident speaks to the public (playbooks/templates/tones.yaml): a fault of our service, a
+    breach of personal data (a risk, not an inconvenience), a rumour (no admission), a disaster (not our doing),
+    a fraud against customers (a warning first), an unsafe product (stop using it)."""
 
-    NO = "no"
-    YES = "yes"
-    UNKNOWN = "unknown"
+    SERVICE = "service"
+    BREACH = "breach"
+    RUMOUR = "rumour"
+    DISASTER = "disaster"
+    FRAUD = "fraud"
+    SAFETY = "safety"
+
+
+class DataStatus(Word):
+    """What a person has established about personal data; until someone checks, the statement says nothing."""
+
+    UNKNOWN = "unknown"  # nobody has checked yet: the default, silent
+    NONE = "none"  # a person checked: no personal data affected
+    SUSPECTED = "suspected"
+    CONFIRMED = "confirmed"
+    NOT_APPLICABLE = "not_applicable"  # the incident has nothing to do with personal data: silent
+
+
+DATA_SILENT = (DataStatus.UNKNOWN, DataStatus.NOT_APPLICABLE)  # the statuses a statement says nothing about
+DATA_HARMED = (DataStatus.SUSPECTED, DataStatus.CONFIRMED)  # the statuses that name harms and the detail
+
+
+class DataHarm(Word):
+    """What happened to personal data, kept apart as PIPL art. 57 keeps them (泄露 / 篡改 / 丢失)."""
+
+    LEAKED = "leaked"
+    ALTERED = "altered"
+    LOST = "lost"
 
 
 class Outlet(Word):

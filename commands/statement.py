@@ -52,9 +52,10 @@ async def _form_for(rt: Runtime, incident: Incident, *, stage: str | None, langu
         previous = edit_of or await service.latest_approved(session, incident.id)
     playbook = rt.playbooks.get(incident.playbook)
     lang = language or (edit_of.language if edit_of else incident.language)
+    stage = stage or (edit_of.stage if edit_of else facts_module.default_stage(incident))
     facts = facts_module.prefill(incident, playbook, previous, language=lang, now=utcnow(),
-                                 cadence_minutes=rt.cadence(incident.severity))
-    return statement_form(incident, stage=stage or (edit_of.stage if edit_of else facts_module.default_stage(incident)),
+                                 cadence_minutes=rt.cadence(incident.severity), stage=stage)
+    return statement_form(incident, stage=stage,
                           language=lang, facts=facts, tz=rt.settings.tz,
                           compensation_hint=facts_module.compensation_options(playbook, lang),
                           edit_of=edit_of.id if edit_of else None)
@@ -111,7 +112,8 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
     view = body.get("view") or {}
     values = payload.values(view)
     meta = payload.metadata(view)
-    given = {name: _value(values, name) for name in ("stage", "language", *facts_module.FIELDS, "next_update")}
+    given: dict[str, Any] = {name: _value(values, name) for name in ("stage", "language", *facts_module.FIELDS, "next_update")}
+    given["data_harms"] = payload.chosen_many(values, "data_harms")
     next_at = facts_module.parse_time(given["next_update"], rt.settings.tz) if given["next_update"] else None
     if given["next_update"] and next_at is None:
         return _error("next_update", t("command.statement.time_format", rt.language)), None

@@ -136,7 +136,7 @@ def _statement_values(stack: LocalStack) -> dict[str, dict[str, Any]]:
     """A statement draft whose facts carry the secret."""
     later = (utcnow() + timedelta(minutes=30)).astimezone(stack.rt.settings.tz).strftime("%Y-%m-%d %H:%M")
     facts = {"what_happened": SECRETS["statement"], "affected": "部分会员", "doing": "已下线相关接口并排查",
-             "customer_action": "请留意异常短信", "compensation": "", "data_lost": "unknown", "data_detail": ""}
+             "customer_action": "请留意异常短信", "compensation": "", "data": "unknown", "data_detail": ""}
     values = {name: {"value": value} for name, value in facts.items()}
     values.update(stage={"value": "investigating"}, language={"value": "zh"}, next_update={"value": later})
     return values

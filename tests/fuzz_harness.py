@@ -115,7 +115,7 @@ async def seed(stack: LocalStack) -> Incident:
     await stack.settle()
     [view_id] = [k for k, v in stack.sandbox.views.items() if v.get("callback_id") == "statement_form"]
     facts = {"what_happened": "部分用户付款后订单仍显示待支付", "affected": "部分支付宝用户", "doing": "已切换备用通道",
-             "customer_action": "请勿重复付款", "compensation": "", "data_lost": "no", "data_detail": "",
+             "customer_action": "请勿重复付款", "compensation": "", "data": "unknown", "data_detail": "",
              "stage": "investigating", "language": "zh", "next_update": ""}
     values = {name: {"value": value} for name, value in facts.items()}
     values["stage"] = {"value": "resolved"}  # the resolved stage needs no next update time

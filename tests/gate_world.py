@@ -175,7 +175,7 @@ class World:
 def statement_values(stack: LocalStack) -> dict[str, dict[str, Any]]:
     later = (utcnow() + timedelta(hours=1)).astimezone(stack.rt.settings.tz).strftime("%Y-%m-%d %H:%M")
     facts = {"what_happened": "部分用户付款后订单仍显示待支付", "affected": "部分用户", "doing": "已切换备用通道",
-             "customer_action": "请勿重复付款", "compensation": "", "data_lost": "unknown", "data_detail": "",
+             "customer_action": "请勿重复付款", "compensation": "", "data": "unknown", "data_detail": "",
              "stage": "investigating", "language": "zh", "next_update": later}
     return {name: {"value": value} for name, value in facts.items()}
 

@@ -218,11 +218,13 @@ def statement_form(stack: LocalStack, stage: str = "investigating", lang: str = 
         "doing": "已切换备用通道，并逐笔核对已扣款订单",
         "customer_action": "请勿重复付款；已扣款的订单核对后会自动更新",
         "compensation": "",
-        "data_lost": "no",
+        "data": "unknown",
         "data_detail": "",
         **facts,
     }
-    values = {name: {"value": value} for name, value in filled.items()}
+    harms = filled.pop("data_harms", [])
+    values: dict[str, dict[str, Any]] = {name: {"value": value} for name, value in filled.items()}
+    values["data_harms"] = {"value": list(harms)}  # ticked boxes (the sandbox makes them selected_options)
     values["stage"] = {"value": stage}
     values["language"] = {"value": lang}
     values["next_update"] = {"value": "" if stage == "resolved" else team_time_in(stack, seconds)}

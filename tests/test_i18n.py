@@ -151,12 +151,13 @@ def test_every_word_of_the_vocabulary_has_a_name_in_each_language() -> None:
     front of someone at 3 a.m."""
     from bot.policy import POLICY, Need
     from bot.slack.ops import OPERATIONS
-    from bot.vocabulary import DataLost, LegalGrade, Outlet, Phase, Role, Severity, Stage, Status
+    from bot.vocabulary import DataHarm, DataStatus, LegalGrade, Outlet, Phase, Role, Severity, Stage, Status
 
     wanted = [f"role.{w}" for w in Role] + [f"status.{w}" for w in (*Status, *Stage)]
     wanted += [f"severity.{w}" for w in Severity] + [f"outlet.{w}" for w in Outlet]
     wanted += [f"levels.criteria.{w}" for w in Severity] + [f"legal_grade.name.{w}" for w in LegalGrade]
-    wanted += [f"step.phase.{w}" for w in Phase] + [f"statement_form.data_lost_answer.{w}" for w in DataLost]
+    wanted += [f"step.phase.{w}" for w in Phase] + [f"statement_facts.form.status.{w}" for w in DataStatus]
+    wanted += [f"statement_facts.form.harm.{w}" for w in DataHarm] + [f"statement_facts.harm.{w}" for w in DataHarm]
     wanted += [f"statement_form.language_name.{w}" for w in Language] + [f"op.{kind}" for kind in OPERATIONS]
     wanted += [f"policy.not_member.{a}" for a, need in POLICY.items() if need in (Need.MEMBER, Need.HANDOVER, Need.REVIEWER)]
     wanted += [f"policy.not_manager.{a}" for a, need in POLICY.items() if need is Need.MANAGER]

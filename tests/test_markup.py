@@ -22,7 +22,7 @@ RAW = ("<!channel>", "<!here>", "<@U0HOSTILE1>", "<http://evil.example")
 ESCAPED = "&lt;!channel&gt; &lt;!here&gt; &lt;@U0HOSTILE1&gt; &lt;http://evil.example|click&gt;"
 PARSED = ("text", "topic", "purpose", "initial_comment")  # arguments Slack reads for mentions and links
 NESTED = ("blocks", "attachments", "view")  # Block Kit, walked for its mrkdwn texts
-FACTS = ("what_happened", "affected", "doing", "customer_action", "compensation", "data_detail")
+FACTS = ("headline", "what_happened", "affected", "doing", "customer_action", "compensation", "data_detail")
 
 
 def _config(users: dict[str, str]) -> dict[str, Any]:
@@ -63,7 +63,8 @@ def _statement_values(stack: LocalStack) -> dict[str, dict[str, Any]]:
     """The statement form with markup in every free-text fact."""
     later = (utcnow() + timedelta(minutes=30)).astimezone(stack.rt.settings.tz).strftime("%Y-%m-%d %H:%M")
     values = {name: {"value": f"{name} {MARKUP}"} for name in FACTS}
-    values.update(stage={"value": "investigating"}, language={"value": "zh"}, data_lost={"value": "yes"},
+    values.update(stage={"value": "investigating"}, language={"value": "zh"}, data={"value": "confirmed"},
+                  data_harms={"value": ["leaked"]},
                   next_update={"value": later})
     return values
 

@@ -99,7 +99,7 @@ class Office:
         await self.command(incident, DRAFTER, "statement")
         view_id = [k for k, v in self.stack.sandbox.views.items() if v.get("callback_id") == "statement_form"][-1]
         facts = {"what_happened": "部分用户付款后订单仍显示待支付", "affected": "部分用户", "doing": "已切换备用通道",
-                 "customer_action": "请勿重复付款", "compensation": "", "data_lost": "no", "data_detail": "",
+                 "customer_action": "请勿重复付款", "compensation": "", "data": "unknown", "data_detail": "",
                  "stage": "resolved", "language": "zh", "next_update": ""}
         submitted = await self.stack.actor.submit_view(view_id, self.people[DRAFTER],
                                                        values={k: {"value": v} for k, v in facts.items()})

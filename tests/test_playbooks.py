@@ -73,7 +73,9 @@ def minimal(slug: str = "mini") -> dict[str, Any]:
             {"id": "look", "phase": "detect", "title": dict(t), "owner": "tech", "due_minutes": 10},
             {"id": "decide", "phase": "respond", "title": dict(t), "owner": "commander", "due_minutes": 20},
         ],
-        "statement": {"impact": dict(t), "affected": dict(t), "customer_action": dict(t), "compensation": [dict(t)]},
+        "statement": {"tone": "service", "headline": dict(t), "what_happened": dict(t), "doing": dict(t),
+                      "customer_action": dict(t), "affected": dict(t), "qa": [{"q": dict(t), "a": dict(t)}] * 2,
+                      "compensation": [dict(t)]},
         "clocks": [],
     }
 
@@ -108,7 +110,9 @@ def test_all_fourteen_ship_and_are_valid(shipped: dict[str, Playbook]) -> None:
 def test_every_text_is_bilingual(shipped: dict[str, Playbook], slug: str) -> None:
     pb = shipped[slug]
     found = texts(pb)
-    expected = 2 + len(pb.duties) + len(pb.steps) + 3 + len(pb.statement.compensation) + len(pb.clocks)
+    hints = pb.statement
+    statement = 4 + (hints.affected is not None) + 2 * len(hints.qa) + len(hints.compensation)  # headline … qa
+    expected = 2 + len(pb.duties) + len(pb.steps) + statement + len(pb.clocks)
     assert len(found) == expected, "the walk reached every text field"
     for text in found:
         assert CJK.search(text.zh), f"{slug}: zh has no Chinese: {text.zh!r}"
@@ -192,7 +196,7 @@ def test_coupon_campaign_keeps_issued_coupons_valid(shipped: dict[str, Playbook]
     pause = pb.step("pause-issuance")
     assert "已领取的券保持有效" in pause.title.zh and "stay valid" in pause.title.en
     assert "继续有效" in pb.step("pause-notice").title.zh
-    assert "已领取的券不受影响" in pb.statement.impact.zh and "not affected" in pb.statement.impact.en
+    assert "继续有效" in pb.statement.headline.zh and "remain valid" in pb.statement.headline.en
     assert "作废" in pb.duties["commander"].zh and "never to void" in pb.duties["commander"].en
     assert pb.step("resume-notice").phase == "recover"
     assert pb.step("reconcile-coupons").owner == "tech"

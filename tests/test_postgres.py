@@ -150,7 +150,7 @@ async def test_comms_and_legal_approving_at_once_freeze_the_statement(replicas: 
     u = first.users
     incident = await declare(first, "declare sev1 data-breach 会员手机号外泄")
     await in_channel(first, incident, f"role comms <@{u['chen.jie']}>")
-    draft = await draft_statement(first, incident, data_lost="yes", data_detail="手机号和收货地址")
+    draft = await draft_statement(first, incident, data="confirmed", data_harms=["leaked"], data_detail="手机号和收货地址")
     await first.actor.join(incident.channel_id, u["li.na"])  # legal, inside the private incident
     presses = [(first, "chen.jie"), (second, "li.na"), (second, "chen.jie"), (first, "li.na")]  # with double clicks
     await asyncio.gather(*(stack.actor.block_action(u[who], "statement_approve", value=str(draft.id),

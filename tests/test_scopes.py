@@ -57,7 +57,7 @@ def _statement_facts(stack: LocalStack) -> dict[str, dict[str, Any]]:
     next_update = (utcnow() + timedelta(minutes=30)).astimezone(stack.rt.settings.tz).strftime("%Y-%m-%d %H:%M")
     facts = {"stage": "monitoring", "language": "zh", "what_happened": "部分用户用支付宝付款后订单仍显示待支付",
              "affected": "今天上午用支付宝下单的部分用户", "doing": "已切换备用通道，正在逐笔核对并补单",
-             "customer_action": "请勿重复付款", "compensation": "", "data_lost": "no", "data_detail": "",
+             "customer_action": "请勿重复付款", "compensation": "", "data": "unknown", "data_detail": "",
              "next_update": next_update}
     return {name: {"value": value} for name, value in facts.items()}
 

@@ -19,33 +19,41 @@ from bot.statements.render import (
     render,
     template_dirs,
 )
-from bot.vocabulary import Language, Outlet, Stage
+from bot.vocabulary import Language, Outlet, Stage, Tone
 
 KEY = "INC-42"
 BRAND = {"zh": "某某商城", "en": "Example Mall"}
 FULL = {
     "zh": Facts(
+        headline="部分用户付款后订单仍显示待支付",
         what_happened="部分用户使用支付宝付款后，订单仍显示待支付",
         affected="11月22日 08:30 以后用支付宝下单的部分用户",
         doing="已切换备用支付通道，并逐笔核对已扣款订单",
         customer_action="请勿重复付款；如已扣款，订单会在核对后自动更新",
         compensation="受影响订单赠送 10 元无门槛券",
-        data_lost="yes",
+        data="confirmed",
+        data_harms=("leaked",),
         data_detail="收货手机号",
         next_update="11月23日 09:30",
+        qa=(("我的订单还有效吗？", "有效。已付款的订单核对后会自动更新。"), ("我需要重新下单吗？", "不需要，请不要重复付款。")),
     ),
     "en": Facts(
+        headline="Some paid orders still show as unpaid",
         what_happened="Some orders paid with Alipay still show as unpaid",
         affected="customers who paid with Alipay after 08:30 on 22 November",
         doing="We have switched to a backup payment channel and are checking every charged order",
         customer_action="Please do not pay again; charged orders will update after our check",
         compensation="A 10-yuan coupon for every affected order",
-        data_lost="yes",
+        data="confirmed",
+        data_harms=("leaked",),
         data_detail="delivery phone numbers",
         next_update="23 Nov 09:30",
+        qa=(("Is my order still valid?", "Yes. Paid orders update after our check."),
+            ("Do I need to order again?", "No, please do not pay twice.")),
     ),
 }
 MINIMAL = {lang: Facts(what_happened=f.what_happened, next_update=f.next_update) for lang, f in FULL.items()}
+WHERE = {"zh": "本公告", "en": "this notice"}
 
 FORBIDDEN = {
     "zh": [
@@ -88,7 +96,7 @@ UNCLEAN = [
 ]
 
 
-def _facts(lang: str, stage: str, base: dict[str, Facts], **changes: str) -> Facts:
+def _facts(lang: str, stage: str, base: dict[str, Facts], **changes: object) -> Facts:
     """The test facts for a stage: resolved has no next update unless a test gives one."""
     values = base[lang].as_dict() | changes
     if stage == "resolved" and "next_update" not in changes:
@@ -120,10 +128,16 @@ def test_every_template_renders_cleanly(stage: str, lang: str, variant: str, bra
     assert set(rendered.outlets) == set(Outlet)
     paragraphs = rendered.statement.split("\n\n")
     assert 2 <= len(paragraphs) <= 7
+    headline = facts.headline or facts.what_happened
     for name, text in _texts(rendered).items():
         assert text.strip(), f"{stage}.{lang} {name} is empty"
         _assert_clean(text, f"{stage}.{lang} {name} ({variant})")
-        assert facts.what_happened in text or name in ("email",), f"{stage}.{lang} {name} lost the fact"
+    assert facts.what_happened in rendered.statement and rendered.statement in rendered.outlets["email"].text
+    if stage != "resolved":  # the resolved banner says it is over under the notice's title, not the old headline
+        for name in ("banner", "push", "social"):
+            assert headline in rendered.outlets[name].text, f"{stage}.{lang} {name} lost the headline"
+    for question, _ in facts.qa:
+        assert question in rendered.outlets["script"].text
     for name in ("banner",):
         assert "\n" not in rendered.outlets[name].text
     assert "\n" not in rendered.outlets["push"].parts["title"]
@@ -141,18 +155,23 @@ def test_every_outlet_comes_from_the_same_facts(stage: str, lang: str) -> None:
     assert BRAND[lang] in rendered.outlets["push"].parts["title"]
     assert BRAND[lang] in rendered.outlets["social"].text
     assert BRAND[lang] in email.parts["subject"]
-    assert facts.customer_action in rendered.outlets["script"].text
+    assert facts.customer_action in rendered.statement
     assert facts.compensation in rendered.statement and facts.compensation in rendered.outlets["script"].text
 
 
 @pytest.mark.parametrize("variant", ["full", "minimal"])
 @pytest.mark.parametrize("stage", [s for s in Stage if s != "resolved"])
 @pytest.mark.parametrize("lang", Language)
-def test_every_outlet_says_when_the_next_update_comes(stage: str, lang: str, variant: str) -> None:
+def test_every_outlet_says_when_the_next_update_comes_and_where(stage: str, lang: str, variant: str) -> None:
     facts = _facts(lang, stage, FULL if variant == "full" else MINIMAL)
     rendered = render(stage, lang, facts, key=KEY)
     for name, text in _texts(rendered).items():
         assert facts.next_update in text, f"{stage}.{lang} {name} does not give the next update"
+        if name not in ("banner", "push"):  # too short for more than the time
+            assert WHERE[lang] in text, f"{stage}.{lang} {name} does not say where"
+    page = {"zh": "官网公告页", "en": "our status page"}[lang]
+    on_page = render(stage, lang, Facts.from_dict(facts.as_dict() | {"where": page}), key=KEY)
+    assert page in on_page.statement and WHERE[lang] not in on_page.statement
 
 
 @pytest.mark.parametrize("lang", Language)
@@ -165,59 +184,114 @@ def test_resolved_says_final_update_or_when_the_review_follows(lang: str) -> Non
     assert ("复盘" if lang == "zh" else "review") in follow.statement
 
 
-PLAIN = {
+NOTHING_ABOUT_DATA = {"zh": ("个人信息", "用户数据"), "en": ("personal data", "customer data")}
+SAID = {
     "zh": {
-        "no": ("没有造成用户个人信息丢失或泄露", "答：没有。"),
-        "yes": ("造成了部分用户数据丢失或泄露，涉及收货手机号", "答：是的，"),
-        "unknown": ("仍在核查", "仍在核查是否有用户数据受到影响"),
+        "none": "经核查，本次事件未涉及用户个人信息。",
+        "suspected": "部分用户的个人信息可能被泄露或篡改，涉及收货手机号，我们正在核实。",
+        "confirmed": "本次事件中，部分用户的个人信息被泄露、篡改和丢失，涉及收货手机号。",
     },
     "en": {
-        "no": ("No customer personal data was lost or exposed.", "A: No. "),
-        "yes": ("Some customer data was lost or exposed in this incident: delivery phone numbers.", "A: Yes. "),
-        "unknown": ("still checking whether any customer data was affected", "A: We are still checking"),
+        "none": "We have checked: no customer personal data was affected.",
+        "suspected": "Some customers' personal data may have been leaked or altered (delivery phone numbers). We are confirming this.",
+        "confirmed": "Some customers' personal data was leaked, altered and lost in this incident (delivery phone numbers).",
     },
 }
+HARMS = {"none": [], "suspected": ["altered", "leaked"], "confirmed": ["lost", "leaked", "altered"]}
 
 
-@pytest.mark.parametrize("data_lost", ["no", "yes", "unknown"])
+@pytest.mark.parametrize("data", ["unknown", "not_applicable"])
 @pytest.mark.parametrize(("stage", "lang"), ALL)
-def test_data_loss_is_said_plainly(stage: str, lang: str, data_lost: str) -> None:
-    rendered = render(stage, lang, _facts(lang, stage, FULL, data_lost=data_lost), key=KEY)
-    in_statement, in_script = PLAIN[lang][data_lost]
-    assert in_statement in rendered.statement
-    assert in_script in rendered.outlets["script"].text
-    others = [v for k, v in PLAIN[lang].items() if k != data_lost]
-    assert not any(phrase in rendered.statement for phrase, _ in others), "only one answer on data"
-    if data_lost == "yes":
-        assert ("数据已丢失或泄露" if lang == "zh" else "data was lost or exposed") in rendered.outlets["social"].text
+def test_nothing_is_said_about_personal_data_until_a_person_chose(stage: str, lang: str, data: str) -> None:
+    facts = _facts(lang, stage, FULL, data=data, data_harms=[], data_detail="")
+    for name, text in _texts(render(stage, lang, facts, key=KEY)).items():
+        assert not any(word in text for word in NOTHING_ABOUT_DATA[lang]), f"{stage}.{lang} {name} speaks of data"
 
 
-@pytest.mark.parametrize("data_lost", ["no", "yes", "unknown"])
+@pytest.mark.parametrize("data", ["none", "suspected", "confirmed"])
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_personal_data_is_said_as_chosen(stage: str, lang: str, data: str) -> None:
+    facts = _facts(lang, stage, FULL, data=data, data_harms=HARMS[data])
+    rendered = render(stage, lang, facts, key=KEY)
+    assert SAID[lang][data] in rendered.statement
+    assert SAID[lang][data] in rendered.outlets["script"].text
+    others = [said for status, said in SAID[lang].items() if status != data]
+    assert not any(said in rendered.statement for said in others), "only one answer on data"
+    if data != "none":
+        harm = "泄露" if lang == "zh" else "leaked"
+        assert harm in rendered.outlets["social"].text
+        assert "丢失" not in SAID[lang]["suspected"] and "lost" not in SAID[lang]["suspected"], "only the harms chosen"
+
+
+def test_old_versions_data_lost_no_is_read_as_unknown() -> None:
+    """A version stored before data status had data_lost "no" by default: nobody checked, so nothing is said."""
+    assert Facts.from_dict({"data_lost": "no"}).data == "unknown"
+    assert Facts.from_dict({"data_lost": "unknown"}).data == "unknown"
+    assert Facts.from_dict({"data_lost": "yes"}) == Facts(data="confirmed")
+    assert Facts.from_dict({"data_lost": "yes", "data": "none"}).data == "none"
+    old = render("investigating", "zh", Facts.from_dict(MINIMAL["zh"].as_dict() | {"data_lost": "no"}))
+    assert "个人信息" not in old.statement
+
+
 @pytest.mark.parametrize("variant", ["full", "minimal"])
 @pytest.mark.parametrize(("stage", "lang"), ALL)
-def test_no_guessed_cause_no_promised_time_no_key(stage: str, lang: str, variant: str, data_lost: str) -> None:
-    facts = _facts(lang, stage, FULL if variant == "full" else MINIMAL, data_lost=data_lost)
+@pytest.mark.parametrize("tone", Tone)
+def test_no_guessed_cause_no_promised_time_no_key(stage: str, lang: str, variant: str, tone: str) -> None:
+    facts = _facts(lang, stage, FULL if variant == "full" else MINIMAL, tone=tone)
     rendered = render(stage, lang, facts, brand=BRAND[lang], key=KEY)
     for name, text in _texts(rendered).items():
         assert KEY not in text, f"{stage}.{lang} {name} shows the internal key"
         for pattern in FORBIDDEN[lang]:
             assert not re.search(pattern, text, flags=re.IGNORECASE), f"{stage}.{lang} {name}: /{pattern}/"
-    owner = "我们" if lang == "zh" else "We "
-    assert owner in rendered.statement
-    apologies = rendered.statement.count("歉") if lang == "zh" else rendered.statement.lower().count("sorry")
-    assert apologies == 1, "apologise once"
+
+
+APOLOGY = {"zh": "歉", "en": "sorry"}
 
 
 @pytest.mark.parametrize(("stage", "lang"), ALL)
-def test_script_alternates_questions_and_answers(stage: str, lang: str) -> None:
-    script = render(stage, lang, _facts(lang, stage, FULL), key=KEY).outlets["script"].text
-    lines = [line for line in script.splitlines() if line.strip()]
+def test_each_kind_of_incident_has_its_tone(stage: str, lang: str) -> None:
+    def statement(tone: str) -> str:
+        return render(stage, lang, _facts(lang, stage, MINIMAL, tone=tone), key=KEY).statement
+
+    def count(text: str) -> int:
+        return text.lower().count(APOLOGY[lang])
+
+    assert count(statement("service")) == 1, "a fault of ours: apologise once"
+    assert ("不便" if lang == "zh" else "inconvenience") in statement("service")
+    breach = statement("breach")
+    assert count(breach) == 1 and ("不便" not in breach and "inconvenience" not in breach), "a risk, not an inconvenience"
+    assert ("承担应有的责任" if lang == "zh" else "take responsibility") in breach
+    assert count(statement("rumour")) == 0, "no apology for a rumour: it would read as an admission"
+    assert count(statement("disaster")) == 0 and count(statement("fraud")) == 0
+    assert statement("fraud").startswith("谨防诈骗" if lang == "zh" else "Scam alert")
+    assert ("停止使用" if lang == "zh" else "stop using") in statement("safety")
+    normal = "恢复正常" if lang == "zh" else "working"
+    for tone in ("breach", "rumour", "fraud", "safety"):
+        assert normal not in statement(tone), f"{tone}: only a fault of our service is over when it works again"
+    assert (normal in statement("service")) == (stage == "resolved")
+
+
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_script_is_the_playbooks_questions_then_only_what_is_true_of_any_incident(stage: str, lang: str) -> None:
     q, a = ("问：", "答：") if lang == "zh" else ("Q: ", "A: ")
-    assert len(lines) % 2 == 0 and 4 <= len(lines) // 2 <= 7
-    for index, line in enumerate(lines):
-        assert line.startswith(q if index % 2 == 0 else a), line
+
+    def script(**changes: object) -> list[str]:
+        text = render(stage, lang, _facts(lang, stage, FULL, **changes), key=KEY).outlets["script"].text
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert len(lines) % 2 == 0, text
+        for index, line in enumerate(lines):
+            assert line.startswith(q if index % 2 == 0 else a), line
+        return lines[::2]
+
+    full = script()
+    assert full[:2] == [q + question for question, _ in FULL[lang].qa], "the playbook's own questions first"
+    assert len(full) == 5, "then when we say more, compensation and personal data (both chosen here)"
+    bare = script(compensation="", data="unknown", data_harms=[], data_detail="")
+    assert len(bare) == 3, "no compensation or data question when nobody chose them"
+    assert not any("扣款" in line or "charged twice" in line for line in bare), "no payment question for every kind"
     if stage != "resolved":
-        assert ("无法承诺" if lang == "zh" else "cannot promise") in script
+        answers = render(stage, lang, _facts(lang, stage, FULL), key=KEY).outlets["script"].text
+        assert ("不对结束时间做猜测" if lang == "zh" else "do not guess") in answers
 
 
 def test_measure_counts_what_a_reader_counts() -> None:
@@ -233,27 +307,27 @@ def test_measure_counts_what_a_reader_counts() -> None:
 
 
 def test_a_sixty_character_chinese_banner_fits_exactly() -> None:
-    overhead = measure(render("investigating", "zh", Facts(what_happened="", next_update="09:30")).outlets["banner"].text)
-    fits = Facts(what_happened="中" * (60 - overhead), next_update="09:30")
+    overhead = measure(render("investigating", "zh", Facts(headline="", next_update="09:30")).outlets["banner"].text)
+    fits = Facts(headline="中" * (60 - overhead), next_update="09:30")
     banner = render("investigating", "zh", fits).outlets["banner"]
     assert banner.length == 60 and banner.limit == 60 and not banner.over and not banner.problems
-    too_long = render("investigating", "zh", Facts(what_happened="中" * (61 - overhead), next_update="09:30"))
+    too_long = render("investigating", "zh", Facts(headline="中" * (61 - overhead), next_update="09:30"))
     assert too_long.outlets["banner"].over and "banner" in too_long.flagged
     assert too_long.outlets["banner"].problems == ["网站横幅 61/60 字，超出 1 字"]
 
 
 @pytest.mark.parametrize(("stage", "lang"), ALL)
 def test_example_facts_fit_every_outlet(stage: str, lang: str) -> None:
-    rendered = render(stage, lang, _facts(lang, stage, FULL, data_lost="no"), brand=BRAND[lang], key=KEY)
+    rendered = render(stage, lang, _facts(lang, stage, FULL, data="none", data_harms=[]), brand=BRAND[lang], key=KEY)
     assert rendered.flagged == [], {n: o.problems for n, o in rendered.outlets.items()}
 
 
 @pytest.mark.parametrize(("stage", "lang"), ALL)
 def test_over_long_facts_are_flagged_never_cut(stage: str, lang: str) -> None:
     long_fact = ("部分用户下单后页面长时间无响应" * 8) if lang == "zh" else ("Some checkout pages do not load " * 10).strip()
-    facts = _facts(lang, stage, FULL, what_happened=long_fact)
+    facts = _facts(lang, stage, FULL, headline=long_fact, compensation=long_fact)
     rendered = render(stage, lang, facts, brand=BRAND[lang], key=KEY)
-    for name in ("banner", "push", "social"):
+    for name in ("banner", "push", "social") if stage != "resolved" else ("social",):  # resolved: no headline
         outlet = rendered.outlets[name]
         assert outlet.over and name in rendered.flagged
         assert long_fact in outlet.text, f"{name} was truncated"
@@ -289,26 +363,47 @@ def test_bad_inputs_are_refused() -> None:
         render("closed", "zh", MINIMAL["zh"])
     with pytest.raises(ValueError, match="language"):
         render("investigating", "fr", MINIMAL["zh"])
-    with pytest.raises(ValueError, match="data_lost"):
-        render("investigating", "zh", Facts(what_happened="x", data_lost="maybe"))
+    with pytest.raises(ValueError, match="data must be"):
+        render("investigating", "zh", Facts(what_happened="x", data="maybe"))
+    with pytest.raises(ValueError, match="data_harms"):
+        render("investigating", "zh", Facts(what_happened="x", data="confirmed", data_harms=("stolen",)))
+    with pytest.raises(ValueError, match="tone"):
+        render("investigating", "zh", Facts(what_happened="x", tone="cheerful"))
 
 
 def test_facts_round_trip_and_ignore_unknown_keys() -> None:
     facts = Facts.from_dict({"what_happened": "网站无法打开", "severity": "sev1", "affected": None, "data_lost": ""})
-    assert facts == Facts(what_happened="网站无法打开", data_lost="unknown")
+    assert facts == Facts(what_happened="网站无法打开", data="unknown")
     assert Facts.from_dict(FULL["zh"].as_dict()) == FULL["zh"]
+    assert Facts.from_dict({"data_harms": "lost, leaked"}).data_harms == ("leaked", "lost")
 
 
-def test_facts_closing_punctuation_is_not_doubled() -> None:
-    facts = Facts(what_happened="网站无法打开。", customer_action="请稍后再试！", next_update="10:00")
-    for text in _texts(render("investigating", "zh", facts)).values():
+def test_facts_are_printed_as_the_sentences_they_are() -> None:
+    facts = Facts(what_happened="网站无法打开。", doing="正在排查", customer_action="请稍后再试！", next_update="10:00")
+    rendered = render("investigating", "zh", facts)
+    for text in _texts(rendered).values():
         _assert_clean(text, "punctuated facts")
+    assert "网站无法打开。" in rendered.statement and "正在排查。" in rendered.statement
+    assert "请稍后再试！" in rendered.statement
+
+
+@pytest.mark.parametrize(("stage", "lang"), ALL)
+def test_no_wrapper_doubles_a_phrase(stage: str, lang: str) -> None:
+    """A fact that already begins the way a wrapper would (我们发现…) is printed once, as written."""
+    from bot.statements.check import repeated
+
+    found = "我们发现部分用户无法登录。" if lang == "zh" else "We have found that some customers cannot sign in."
+    rendered = render(stage, lang, _facts(lang, stage, MINIMAL, what_happened=found), key=KEY)
+    for name, text in _texts(rendered).items():
+        assert repeated(text) is None, f"{stage}.{lang} {name}: {repeated(text)!r}"
+    assert rendered.statement.count("我们发现" if lang == "zh" else "We have found") == 1
 
 
 def _write_template(directory: Path, name: str, statement: str) -> Path:
     """A complete template whose statement block is given and whose other blocks are harmless."""
+    harmless = "{{ headline }} {{ next_update }} {{ where }}"
     blocks = "".join(
-        f"{{% block {block} %}}{{{{ what_happened }}}} {{{{ next_update }}}}{{% endblock %}}\n"
+        f"{{% block {block} %}}{'Notice' if block in ('push_title', 'email_subject') else harmless}{{% endblock %}}\n"
         for block in ("banner", "push_title", "push_body", "social", "email_subject", "email_body", "script")
     )
     path = directory / name
@@ -317,7 +412,7 @@ def _write_template(directory: Path, name: str, statement: str) -> Path:
 
 
 def test_an_override_directory_replaces_one_template(tmp_path: Path) -> None:
-    _write_template(tmp_path, "investigating.zh.j2", "本店公告：{{ what_happened }}。下次更新 {{ next_update }}。")
+    _write_template(tmp_path, "investigating.zh.j2", "本店公告：{{ what_happened }}下次更新 {{ next_update }}，见{{ where }}。")
     assert template_dirs(tmp_path) == [tmp_path, SHIPPED_DIR] and template_dirs(None) == [SHIPPED_DIR]
     overridden = render("investigating", "zh", MINIMAL["zh"], override_dir=tmp_path)
     assert overridden.statement.startswith("本店公告：")

@@ -65,7 +65,7 @@ async def test_form_prefills_from_the_playbook_and_refuses_a_missing_next_update
     await in_channel(shop, incident, "statement")
     view_id, view = [(k, v) for k, v in shop.sandbox.views.items() if v.get("callback_id") == "statement_form"][-1]
     blocks = {b["block_id"]: b for b in view["blocks"]}
-    assert blocks["what_happened"]["element"]["initial_value"]  # the playbook's impact hint
+    assert blocks["what_happened"]["element"]["initial_value"]  # the playbook's own words
     assert blocks["next_update"]["element"]["initial_value"].startswith(str(utcnow().astimezone(shop.rt.settings.tz).year))
     values = statement_form(shop)
     values["next_update"] = {"value": ""}
@@ -81,6 +81,67 @@ async def test_form_prefills_from_the_playbook_and_refuses_a_missing_next_update
     assert await statements_in_db(shop) == []
     wrong = await in_channel(shop, incident, "statement someday")
     assert "someday" in wrong.text
+
+
+async def test_the_form_asks_about_personal_data_and_a_default_draft_says_nothing_about_it(shop: LocalStack) -> None:
+    incident = await declare(shop, "declare sev2 natural-disaster 台风影响华东配送")
+    await in_channel(shop, incident, "statement")
+    view_id, view = [(k, v) for k, v in shop.sandbox.views.items() if v.get("callback_id") == "statement_form"][-1]
+    blocks = {b["block_id"]: b for b in view["blocks"]}
+    playbook = shop.rt.playbooks["natural-disaster"].statement
+    assert blocks["headline"]["element"]["initial_value"] == playbook.headline.zh
+    assert blocks["what_happened"]["element"]["initial_value"] == playbook.what_happened.zh
+    assert blocks["doing"]["element"]["initial_value"] == playbook.doing.zh
+    assert blocks["data"]["element"]["initial_option"]["value"] == "unknown"  # nobody has checked
+    assert [o["value"] for o in blocks["data"]["element"]["options"]] == ["unknown", "none", "suspected", "confirmed",
+                                                                          "not_applicable"]
+    assert [o["value"] for o in blocks["data_harms"]["element"]["options"]] == ["leaked", "altered", "lost"]
+    assert "initial_options" not in blocks["data_harms"]["element"] and not blocks["compensation"]["element"].get("initial_value")
+    prefilled = {name: {"value": blocks[name]["element"].get("initial_value") or ""}
+                 for name in ("headline", "what_happened", "affected", "doing", "customer_action", "compensation",
+                              "data_detail", "next_update")}
+    prefilled |= {"stage": {"value": "investigating"}, "language": {"value": "zh"}, "data": {"value": "unknown"}}
+    submitted = await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=prefilled)
+    assert not (submitted.json or {}).get("errors"), submitted.body
+    await shop.settle()
+    [draft] = await statements_in_db(shop)
+    said = draft.text + json.dumps(draft.outlets, ensure_ascii=False)
+    assert "个人信息" not in said and "补偿" not in said and "扣款" not in said
+    assert draft.facts["data"] == "unknown" and draft.facts["data_harms"] == []
+    assert "请关注本公告" in draft.text  # when and where the next update comes
+
+
+async def test_personal_data_is_said_only_as_a_person_chose_it(shop: LocalStack) -> None:
+    incident = await declare(shop, "declare sev1 data-breach 会员手机号外泄")
+    for facts, field, why in (
+        ({"data": "unknown", "data_harms": ["leaked"]}, "data_harms", "才能勾选"),
+        ({"data": "none", "data_harms": ["lost"]}, "data_harms", "才能勾选"),
+        ({"data": "confirmed"}, "data_harms", "请勾选"),
+        ({"data": "not_applicable", "data_detail": "手机号"}, "data_detail", "才填写"),
+        ({"data": "maybe"}, "data", "请从列表中选择"),
+        ({"data": "suspected", "data_harms": ["stolen"]}, "data_harms", "才能勾选"),
+    ):
+        await in_channel(shop, incident, "statement")
+        view_id = [k for k, v in shop.sandbox.views.items() if v.get("callback_id") == "statement_form"][-1]
+        refused = await shop.actor.submit_view(view_id, shop.users["zhang.wei"], values=statement_form(shop, **facts))
+        assert refused.json["response_action"] == "errors" and why in refused.json["errors"][field], (facts, refused.json)
+    assert await statements_in_db(shop) == []  # nothing was drafted
+    checked = await draft_statement(shop, incident, data="none")
+    assert "经核查，本次事件未涉及用户个人信息。" in checked.text
+    suspected = await draft_statement(shop, incident, data="suspected", data_harms=["leaked", "altered"],
+                                      data_detail="手机号和收货地址，约 1200 人")
+    assert "部分用户的个人信息可能被泄露或篡改，涉及手机号和收货地址，约 1200 人" in suspected.text
+    assert "丢失" not in suspected.text and "我们对此深感抱歉，并将承担应有的责任" in suspected.text
+    assert "给您带来不便" not in suspected.text  # a breach is a risk, not an inconvenience
+
+
+async def test_the_next_update_says_where_the_deployment_publishes_it(make_stack: StackFactory) -> None:
+    stack = await make_stack(config=lambda users: {**statement_config(users), "public_updates": {"zh": "官网公告页"}})
+    incident = await declare(stack)
+    draft = await draft_statement(stack, incident)
+    assert "请关注官网公告页" in draft.text and "本公告" not in draft.text
+    english = await draft_statement(stack, incident, lang="en")
+    assert "see this notice" in english.text  # no English page configured: this notice
 
 
 async def test_who_may_approve(shop: LocalStack) -> None:
@@ -111,7 +172,7 @@ async def test_a_breach_needs_comms_and_legal(shop: LocalStack) -> None:
     u = shop.users
     incident = await declare(shop, "declare sev1 data-breach 会员手机号外泄")
     await in_channel(shop, incident, f"role comms <@{u['chen.jie']}>")
-    draft = await draft_statement(shop, incident, data_lost="yes", data_detail="手机号和收货地址")
+    draft = await draft_statement(shop, incident, data="confirmed", data_harms=["leaked"], data_detail="手机号和收货地址")
     await _press(shop, draft, "statement_approve", "chen.jie", incident.channel_id)
     partly = (await statements_in_db(shop))[-1]
     assert partly.status == "draft"

@@ -87,21 +87,33 @@ def _db_upgrade() -> int:
 
 
 def _playbooks_check(directory: str | None) -> int:
-    from bot.playbooks import SHIPPED_DIR, check_dir
-    from bot.statements.check import check_templates
+    """Lint the shipped playbooks and templates, the deployment's (yingji.yaml `playbooks_dir`, `templates_dir`,
+    `outlet_limits`, `public_updates`, `brand` when $YINGJI_CONFIG names one) and `directory` if given: every
+    playbook × stage × language rendered with its defaults."""
+    import os
 
-    path = Path(directory) if directory else SHIPPED_DIR
-    problems = check_dir(path)
-    templates = path / "templates"
-    if templates.is_dir():
-        problems += [f"{templates}: {problem}" for problem in check_templates(templates)]
+    from bot.config import FileConfig, load_file_config
+    from bot.statements.check import check_deployment
+
+    config_path = Path(os.environ["YINGJI_CONFIG"]) if os.environ.get("YINGJI_CONFIG") else None
+    file = load_file_config(config_path) if config_path else FileConfig()
+
+    def beside_config(value: str | None) -> Path | None:
+        path = Path(value) if value else None
+        return config_path.parent / path if path and config_path and not path.is_absolute() else path
+
+    dirs = [d for d in (beside_config(file.playbooks_dir), Path(directory) if directory else None) if d is not None]
+    missing = [d for d in dirs if not d.is_dir()]
+    problems = [f"{d}: expected a directory of playbook YAML files" for d in missing] or check_deployment(
+        dirs, templates_dir=beside_config(file.templates_dir), limits=file.outlet_limits or None,
+        public_updates=file.public_updates, brand=file.brand)
     for problem in problems:
         print(problem)
+    where = ", ".join(str(d) for d in ["shipped", *dirs])
     if problems:
-        print(f"{len(problems)} problem(s) in {path}")
+        print(f"{len(problems)} problem(s) in the playbooks ({where})")
         return 1
-    count = len(list(path.glob("*.yaml")) + list(path.glob("*.yml")))
-    print(f"{count} playbooks in {path}: all valid")
+    print(f"playbooks ({where}): all valid; every stage and language of each renders within its limits")
     return 0
 
 
@@ -144,7 +156,8 @@ def parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="apply Alembic migrations up to the latest ($DATABASE_URL)")
     playbooks = sub.add_parser("playbooks", help="playbook files")
     pb_sub = playbooks.add_subparsers(dest="pb_command", required=True)
-    check = pb_sub.add_parser("check", help="validate a directory of playbooks (default: the shipped ones)")
+    check = pb_sub.add_parser("check", help="validate and render the shipped playbooks, yingji.yaml's playbooks_dir "
+                                            "and templates_dir, and DIR if given")
     check.add_argument("dir", nargs="?")
     export = sub.add_parser("export", help="write an incident's review (md), data (json) or timeline (csv)")
     export.add_argument("key", help="the incident key, e.g. INC-42")

@@ -6,6 +6,7 @@ import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,7 +22,7 @@ from bot.slack.text import escape, mention, when
 from bot.statements import facts as facts_module
 from bot.statements import service
 from bot.statements.render import Facts, TemplateProblem, render
-from bot.vocabulary import Language, Role, Stage
+from bot.vocabulary import DATA_HARMED, DataHarm, DataStatus, Language, Role, Stage
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ async def may_draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref,
 
 
 async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, stage: str, language: str,
-                facts: dict[str, str], next_update_at: datetime | None, edit_of: int | None = None) -> Result:
+                facts: dict[str, Any], next_update_at: datetime | None, edit_of: int | None = None) -> Result:
     """Render the facts into every outlet and post version n+1 for review; an edited draft stops being one.
 
     An INVALID result's value names the form field at fault.
@@ -66,16 +67,21 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
         return Result(Outcome.INVALID, t("flow.statements.next_update_missing", lang), entry.id, "next_update")
     if next_update_at is not None and (problem := _next_update_problem(ctx, incident.severity, next_update_at, now, lang)):
         return Result(Outcome.INVALID, problem, entry.id, "next_update")
+    if data_problem := _data_problem(facts, lang):
+        return Result(Outcome.INVALID, data_problem[1], entry.id, data_problem[0])
     previous = await session.get(Statement, edit_of) if edit_of else None
     if previous is not None and previous.incident_id != entry.id:
         previous = None  # a version of another incident is not this form's to supersede
-    stored = {name: facts.get(name, "") for name in facts_module.FIELDS}
+    stored = facts_module.stored({name: facts.get(name) for name in facts_module.FIELDS})  # the form's, no others
     stored["next_update_at"] = next_update_at.isoformat() if next_update_at else ""
     shown = facts_module.show_time(next_update_at, ctx.tz, language, now) if next_update_at else ""  # type: ignore[arg-type]
     file = ctx.file
+    voice = facts_module.voice(ctx.playbooks.get(incident.playbook), language)
+    where = facts_module.where_updates(file.public_updates, language)
     try:
-        rendered = render(stage, language, Facts.from_dict({**stored, "next_update": shown}), brand=file.brand,
-                          key=incident.key or "", override_dir=Path(file.templates_dir) if file.templates_dir else None,
+        rendered = render(stage, language, Facts.from_dict({**stored, **voice, "next_update": shown, "where": where}),
+                          brand=file.brand, key=incident.key or "",
+                          override_dir=Path(file.templates_dir) if file.templates_dir else None,
                           limits=file.outlet_limits or None)
     except TemplateProblem as exc:
         log.error("statement template failed: %s", exc)
@@ -97,6 +103,22 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
         outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=previous.id,
                        text=t("flow.statements.superseded", lang, user=mention(actor.user), version=version.version))
     return await settle(session, Result(Outcome.DONE, incident_id=entry.id, value=version))
+
+
+def _data_problem(facts: dict[str, Any], lang: str) -> tuple[str, str] | None:
+    """What is wrong with the personal-data answer, as (form field, why): harms and the detail are said only when
+    the data is suspected or confirmed to be affected, and a confirmed answer names what happened to it."""
+    status = str(facts.get("data") or DataStatus.UNKNOWN)
+    harms = facts.get("data_harms") or []
+    if not DataStatus.known(status):
+        return "data", t("statement_facts.problem.status", lang)
+    if any(not DataHarm.known(harm) for harm in harms) or (harms and status not in DATA_HARMED):
+        return "data_harms", t("statement_facts.problem.harms_not_allowed", lang)
+    if status == DataStatus.CONFIRMED and not harms:
+        return "data_harms", t("statement_facts.problem.harms_needed", lang)
+    if str(facts.get("data_detail") or "").strip() and status not in DATA_HARMED:
+        return "data_detail", t("statement_facts.problem.detail_not_allowed", lang)
+    return None
 
 
 def _next_update_problem(ctx: Context, severity: str, at: datetime, now: datetime, lang: str) -> str | None:

@@ -32,13 +32,14 @@ from bot.severity import status_label
 from bot.slack.blocks import DRAFT_STATEMENT_ACTION
 from bot.slack.text import Said, clip, mention, when
 from bot.times import utc_offset
-from bot.vocabulary import DataLost, Language, Outlet, Stage
+from bot.vocabulary import DataHarm, DataStatus, Language, Outlet, Stage
 
 FORM_ID = "statement_form"
 CHANGES_FORM_ID = "statement_changes_form"
 PUBLISH_FORM_ID = "statement_publish_form"
 APPROVE, CHANGES, EDIT, PUBLISH = "statement_approve", "statement_changes", "statement_edit", "statement_publish"
 DRAFT_ACTION = DRAFT_STATEMENT_ACTION  # the header's Draft statement button
+HEADLINE_MAX = 150  # one line; the outlets' own limits flag what does not fit
 
 
 def outlet_name(name: str, lang: str) -> str:
@@ -47,11 +48,11 @@ def outlet_name(name: str, lang: str) -> str:
 
 
 def _input(block_id: str, label: str, value: str, *, multiline: bool = False, optional: bool = False,
-           hint: str | None = None) -> InputBlock:
+           hint: str | None = None, max_length: int = 3000) -> InputBlock:
     return InputBlock(
         block_id=block_id, label=label, optional=optional, hint=hint,
-        element=PlainTextInputElement(action_id="value", initial_value=clip(value, 3000) or None,
-                                      multiline=multiline, max_length=3000),
+        element=PlainTextInputElement(action_id="value", initial_value=clip(value, max_length) or None,
+                                      multiline=multiline, max_length=max_length),
     )
 
 
@@ -71,7 +72,10 @@ def statement_form(incident: Incident, *, stage: str, language: str, facts: dict
     lang = incident.language
     stage_options = [Option(value=s, text=status_label(s, lang)) for s in Stage]
     lang_options = [Option(value=code, text=t(f"statement_form.language_name.{code}", lang)) for code in Language]
-    data_options = [Option(value=k, text=t(f"statement_form.data_lost_answer.{k}", lang)) for k in DataLost]
+    data_options = [Option(value=k, text=t(f"statement_facts.form.status.{k}", lang)) for k in DataStatus]
+    harm_options = [Option(value=k, text=t(f"statement_facts.form.harm.{k}", lang)) for k in DataHarm]
+    status = facts.get("data") if DataStatus.known(facts.get("data")) else DataStatus.UNKNOWN
+    harms = [o for o in harm_options if o.value in (facts.get("data_harms") or [])]
     separator = t("statement_form.separator", lang)
     hint = t("statement_form.compensation_options", lang, options=separator.join(compensation_hint)) if compensation_hint else None
     blocks = [
@@ -81,15 +85,19 @@ def statement_form(incident: Incident, *, stage: str, language: str, facts: dict
         InputBlock(block_id="language", label=t("statement_form.language", lang),
                    element=StaticSelectElement(action_id="value", options=lang_options,
                                                initial_option=next(o for o in lang_options if o.value == language))),
+        _input("headline", t("statement_facts.form.headline", lang), facts.get("headline", ""),
+               hint=t("statement_facts.form.headline_hint", lang), max_length=HEADLINE_MAX),
         _input("what_happened", t("statement_form.what_happened", lang), facts.get("what_happened", ""), multiline=True),
-        _input("affected", t("statement_form.affected", lang), facts.get("affected", ""), multiline=True),
+        _input("affected", t("statement_form.affected", lang), facts.get("affected", ""), multiline=True, optional=True),
         _input("doing", t("statement_form.doing", lang), facts.get("doing", ""), multiline=True),
         _input("customer_action", t("statement_form.customer_action", lang), facts.get("customer_action", ""), multiline=True),
         _input("compensation", t("statement_form.compensation", lang), facts.get("compensation", ""), optional=True, hint=hint),
-        InputBlock(block_id="data_lost", label=t("statement_form.data_lost", lang),
+        InputBlock(block_id="data", label=t("statement_facts.form.data", lang), hint=t("statement_facts.form.data_hint", lang),
                    element=StaticSelectElement(action_id="value", options=data_options,
-                                               initial_option=next(o for o in data_options if o.value == facts.get("data_lost", DataLost.UNKNOWN)))),
-        _input("data_detail", t("statement_form.data_detail", lang), facts.get("data_detail", ""), optional=True),
+                                               initial_option=next(o for o in data_options if o.value == status))),
+        InputBlock(block_id="data_harms", label=t("statement_facts.form.harms", lang), optional=True,
+                   element=CheckboxesElement(action_id="value", options=harm_options, initial_options=harms or None)),
+        _input("data_detail", t("statement_facts.form.data_detail", lang), facts.get("data_detail", ""), optional=True),
         _next_update_input(facts, tz, lang),
     ]
     return View(

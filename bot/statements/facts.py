@@ -9,9 +9,12 @@ from zoneinfo import ZoneInfo
 from bot.i18n import t
 from bot.models import Incident, Statement
 from bot.playbooks import Playbook
-from bot.vocabulary import DataLost, Stage, Status
+from bot.statements.render import data_status
+from bot.vocabulary import DataHarm, DataStatus, Stage, Status, Tone
 
-FIELDS = ("what_happened", "affected", "doing", "customer_action", "compensation", "data_lost", "data_detail")
+# What people edit in the form (and what a version stores, with `next_update_at`).
+FIELDS = ("headline", "what_happened", "affected", "doing", "customer_action", "compensation", "data", "data_harms",
+          "data_detail")
 STAGE_OF_STATUS: dict[str, Stage] = {
     Status.INVESTIGATING: Stage.INVESTIGATING, Status.IDENTIFIED: Stage.IDENTIFIED, Status.MONITORING: Stage.MONITORING,
     Status.RESOLVED: Stage.RESOLVED, Status.CLOSED: Stage.RESOLVED,
@@ -24,24 +27,45 @@ def default_stage(incident: Incident) -> str:
     return STAGE_OF_STATUS.get(incident.status, Stage.INVESTIGATING)
 
 
+def from_playbook(playbook: Playbook | None, language: str, stage: str = Stage.INVESTIGATING) -> dict[str, Any]:
+    """The facts a playbook gives before anybody edits them: its words for what customers notice, what we do and
+    what they should do; nothing about personal data (unknown) and no compensation, which only a person decides.
+    Its `doing` says what we are doing while the incident runs, so a resolved statement does not start with it."""
+    hints = playbook.statement if playbook else None
+    words = {name: getattr(hints, name).get(language) if hints else ""
+             for name in ("headline", "what_happened", "doing", "customer_action")}
+    if stage == Stage.RESOLVED:
+        words["doing"] = ""
+    affected = hints.affected.get(language) if hints and hints.affected else ""
+    return {**words, "affected": affected, "compensation": "", "data": DataStatus.UNKNOWN, "data_harms": [],
+            "data_detail": ""}
+
+
+def voice(playbook: Playbook | None, language: str) -> dict[str, Any]:
+    """How the playbook's kind of incident speaks: its tone and its own support questions (not edited in the form)."""
+    if playbook is None:
+        return {"tone": Tone.SERVICE, "qa": []}
+    hints = playbook.statement
+    return {"tone": hints.tone, "qa": [[item.q.get(language), item.a.get(language)] for item in hints.qa]}
+
+
+def stored(facts: dict[str, Any]) -> dict[str, Any]:
+    """A version's facts as the form shows them, including versions stored before data status existed (their
+    `data_lost` is read as bot.statements.render.data_status reads it: an old default "no" is unknown)."""
+    values: dict[str, Any] = {name: str(facts.get(name) or "") for name in FIELDS if name not in ("data", "data_harms")}
+    harms = facts.get("data_harms")
+    values["data_harms"] = [h for h in harms if DataHarm.known(h)] if isinstance(harms, list) else []
+    values["data"] = data_status(facts)
+    return values
+
+
 def prefill(
     incident: Incident, playbook: Playbook | None, previous: Statement | None, *, language: str,
-    now: datetime, cadence_minutes: float | None,
+    now: datetime, cadence_minutes: float | None, stage: str | None = None,
 ) -> dict[str, Any]:
-    """Start from the last version's facts, else from the playbook's hints; next update from the cadence."""
-    if previous is not None:
-        facts = {key: previous.facts.get(key, "") for key in FIELDS}
-    else:
-        hints = playbook.statement if playbook else None
-        facts = {
-            "what_happened": hints.impact.get(language) if hints else "",
-            "affected": hints.affected.get(language) if hints else "",
-            "doing": "",
-            "customer_action": hints.customer_action.get(language) if hints else "",
-            "compensation": "",
-            "data_lost": DataLost.UNKNOWN if incident.playbook in ("data-breach", "cyber-attack") else DataLost.NO,
-            "data_detail": "",
-        }
+    """Start from the last version's facts, else from the playbook's; next update from the cadence."""
+    stage = stage or default_stage(incident)
+    facts = stored(previous.facts) if previous is not None else from_playbook(playbook, language, stage)
     facts["next_update_at"] = (now + timedelta(minutes=cadence_minutes)).isoformat() if cadence_minutes else ""
     return facts
 
@@ -49,6 +73,11 @@ def prefill(
 def compensation_options(playbook: Playbook | None, language: str) -> list[str]:
     """The playbook's compensation options, offered as a hint in the form."""
     return [option.get(language) for option in playbook.statement.compensation] if playbook else []
+
+
+def where_updates(public_updates: dict[str, str], language: str) -> str:
+    """Where the public finds the next update: the deployment's page (yingji.yaml `public_updates`), else this notice."""
+    return (public_updates.get(language) or "").strip() or t("statement_facts.where", language)
 
 
 def parse_time(text: str, tz: ZoneInfo) -> datetime | None:
