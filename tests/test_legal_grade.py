@@ -267,7 +267,7 @@ def _playbook(tmp_path: Path, clock: dict[str, Any], asks: bool) -> Path:
     data = {"slug": "mini", "name": t, "description": t, "default_severity": "sev3", "roles": ["commander", "legal"],
             "duties": {"commander": t, "legal": t}, "steps": [grade, report],
             "statement": {"tone": "service", "headline": t, "what_happened": t, "doing": t, "customer_action": t,
-                          "qa": [{"q": t, "a": t}]},
+                          "qa": [{"q": t, "a": t}, {"q": t, "a": t}]},
             "clocks": [{"id": "cn", "name": t, "basis": "art. 4", "minutes": 240, **clock}]}
     path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
