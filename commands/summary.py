@@ -16,5 +16,6 @@ async def summary_(inv: Invocation, args: str) -> Reply:
     if not result.done:
         return target.reply(inv, ref, result, "`/incident summary INC-n`")
     facts = result.value
-    text = render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(facts.incident.severity))
+    text = render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(facts.incident.severity),
+                  inv.rt.context.roles_of(facts.incident.playbook, facts.holders))
     return Reply(text=text, after=start_work(inv.rt, result.incident_id))

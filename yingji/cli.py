@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_file_config, load_settings
 from bot.db import upgrade
 
 log = logging.getLogger("yingji")
@@ -87,11 +87,16 @@ def _db_upgrade() -> int:
 
 
 def _playbooks_check(directory: str | None) -> int:
+    import os
+
     from bot.playbooks import SHIPPED_DIR, check_dir
     from bot.statements.check import check_templates
+    from bot.vocabulary import Role
 
     path = Path(directory) if directory else SHIPPED_DIR
-    problems = check_dir(path)
+    # A deployment's playbooks may use the roles its yingji.yaml adds (`roles:`).
+    config = os.environ.get("YINGJI_CONFIG")
+    problems = check_dir(path, load_file_config(Path(config)).known_roles() if config else tuple(Role))
     templates = path / "templates"
     if templates.is_dir():
         problems += [f"{templates}: {problem}" for problem in check_templates(templates)]

@@ -205,7 +205,8 @@ async def _header(env: SlackEnv, incident: Incident) -> list[dict]:
     assert incident.id is not None
     holders = await current_holders(env, incident.id)
     name = env.playbook_name(incident.playbook, incident.language)
-    return [b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz)]
+    roles = env.roles_of(incident.playbook, holders)
+    return [b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz, roles)]
 
 
 async def update_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:
