@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.statements.render import DEFAULT_LIMITS
 from bot.vocabulary import Language, Role, Severity
@@ -40,9 +40,11 @@ class ConfigError(Exception):
 
 
 class RoleHolders(BaseModel):
-    """Default role holders: role name -> Slack user id."""
+    """Default role holders: role name -> Slack user id. Besides the five core roles it takes the optional
+    built-in ones (ops, finance) and the deployment's own (`roles:`); FileConfig refuses any other name."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, str | None] = Field(init=False)
 
     commander: str | None = None
     tech: str | None = None
@@ -50,9 +52,40 @@ class RoleHolders(BaseModel):
     legal: str | None = None
     support: str | None = None
 
+    def roles(self) -> list[str]:
+        """Every role named here, held or not."""
+        return [*type(self).model_fields, *(self.model_extra or {})]
+
     def items(self) -> list[tuple[str, str]]:
-        """The roles that have a default holder, in the canonical order."""
-        return [(role, user) for role in Role if (user := getattr(self, role))]
+        """The roles that have a default holder: the built-in ones in the canonical order, then the others."""
+        named = {**{role: getattr(self, role) for role in type(self).model_fields}, **(self.model_extra or {})}
+        order = [*Role, *(role for role in named if not Role.known(role))]
+        return [(role, user) for role in order if (user := named.get(role))]
+
+
+class RoleNames(BaseModel):
+    """A deployment role's name in each language the bot speaks (every incident may run in either)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zh: str = Field(min_length=1, max_length=30)
+    en: str = Field(min_length=1, max_length=30)
+
+
+class DeploymentRole(BaseModel):
+    """A role a deployment adds (`roles:` in yingji.yaml): usable in its playbooks, assignable like the five."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,29}$")  # a lower-case slug, as typed in `/incident role <id> @x`
+    name: RoleNames
+
+    @field_validator("id")
+    @classmethod
+    def _not_built_in(cls, value: str) -> str:
+        if Role.known(value):
+            raise ValueError(f"{value!r} is a built-in role ({', '.join(Role)}); give the deployment's role another id")
+        return value
 
 
 class OutletWebhook(BaseModel):
@@ -95,6 +128,7 @@ class FileConfig(BaseModel):
     channel_prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,19}$")
     language: Language = Language.ZH
     timezone: str = "Asia/Shanghai"
+    roles: list[DeploymentRole] = []   # roles this deployment adds to the built-in ones, e.g. a warehouse lead
     default_roles: RoleHolders = RoleHolders()
     playbook_roles: dict[str, RoleHolders] = {}
     comms_approvers: list[str] = []
@@ -118,6 +152,42 @@ class FileConfig(BaseModel):
     read_timeout_seconds: float = Field(default=10, gt=0, le=300)      # for a whole request body to arrive
     max_connections: int = Field(default=1000, ge=10)                  # open at once; past it, 503 and one log line
     response_url_hosts: list[str] = []   # hosts (host or host:port) besides Slack's that response_urls may name
+
+    @field_validator("roles")
+    @classmethod
+    def _each_role_once(cls, value: list[DeploymentRole]) -> list[DeploymentRole]:
+        ids = [role.id for role in value]
+        twice = sorted({role for role in ids if ids.count(role) > 1})
+        if twice:
+            raise ValueError(f"each role id once: {', '.join(twice)} given more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _holders_of_known_roles(self) -> FileConfig:
+        """Default holders only for roles this deployment has, so a typo never holds a role nobody sees."""
+        known = self.known_roles()
+        given = [("default_roles", self.default_roles)]
+        given += [(f"playbook_roles.{slug}", holders) for slug, holders in self.playbook_roles.items()]
+        for where, holders in given:
+            for role in holders.roles():
+                if role not in known:
+                    raise ValueError(f"{where}.{role}: not a role of this deployment; known: {', '.join(known)}")
+        return self
+
+    def known_roles(self) -> tuple[str, ...]:
+        """Every role this deployment can use: the built-in ones, then its own (`roles:`)."""
+        return (*Role, *(role.id for role in self.roles))
+
+    def role_names(self) -> dict[str, dict[str, str]]:
+        """The deployment's own roles' names: id -> language -> name."""
+        return {role.id: role.name.model_dump() for role in self.roles}
+
+    def holders_for(self, playbook: str) -> dict[str, str]:
+        """Role holders from yingji.yaml for an incident of this playbook: the global ones, overridden per playbook."""
+        holders = dict(self.default_roles.items())
+        if playbook in self.playbook_roles:
+            holders.update(self.playbook_roles[playbook].items())
+        return holders
 
     @field_validator("response_url_hosts")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
@@ -16,12 +17,11 @@ from bot import summary, timeline
 from bot.i18n import t
 from bot.milestones import duration
 from bot.models import Incident, TimelineEvent
-from bot.roles import role_name
+from bot.roles import of_incident, role_name
 from bot.severity import severity_label, status_label
 from bot.summary import Facts
 from bot.timeline import repeats, times_suffix
 from bot.times import when
-from bot.vocabulary import Role
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -68,8 +68,10 @@ def action_items(facts: Facts) -> list[Any]:
     return [e for e in facts.events if e.kind == "action_item"]
 
 
-def markdown(facts: Facts, tz: ZoneInfo, *, playbook_name: str, names: dict[str, str] | None = None) -> str:
-    """The review draft: summary, impact, metrics, the whole timeline, prompts, action items."""
+def markdown(facts: Facts, tz: ZoneInfo, *, playbook_name: str, names: dict[str, str] | None = None,
+             roles: Sequence[str] | None = None) -> str:
+    """The review draft: summary, impact, metrics, the whole timeline, prompts, action items. `roles` are the
+    incident's (bot/roles.py `of_incident`); by default the core five and those held."""
     names = names or {}
     incident, lang, ms = facts.incident, facts.incident.language, facts.milestones
     out = [f"# {t('review.title', lang, key=incident.key, title=incident.title)}", ""]
@@ -86,7 +88,7 @@ def markdown(facts: Facts, tz: ZoneInfo, *, playbook_name: str, names: dict[str,
     ]
     if incident.resolution:
         out.append(f"- {t('review.resolution', lang, text=_plain(incident.resolution, names))}")
-    out += [f"- {role_name(r, lang)}: {person(facts.holders.get(r), names)}" for r in Role]
+    out += [f"- {role_name(r, lang)}: {person(facts.holders.get(r), names)}" for r in roles or of_incident(None, (), facts.holders)]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
     out += ["", f"## {t('review.section.impact', lang)}", impact or t("review.impact_missing", lang), ""]
     detect = duration(ms.time_to_detect, lang) if ms.time_to_detect is not None else t("review.detect_unknown", lang)

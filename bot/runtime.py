@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from bot import deliveries, incidents, intake, outbox, reminders
+from bot import deliveries, incidents, intake, outbox, reminders, roles
 from bot.batchwrite import Executor, OnSession
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_read_engine, make_sessionmaker, utcnow
@@ -66,7 +66,7 @@ def load_deployment_playbooks(settings: Settings) -> dict[str, Playbook]:
             raise ConfigError(f"YINGJI_CONFIG: playbooks_dir: {extra} is not a directory")
         dirs.append(extra)
     try:
-        playbooks = load_playbooks(dirs)
+        playbooks = load_playbooks(dirs, settings.file.known_roles())
     except PlaybookError as exc:
         raise ConfigError(f"playbooks: {exc}") from None
     unknown = sorted(set(settings.file.playbook_roles) - set(playbooks))
@@ -85,6 +85,7 @@ class Runtime:
         self.settings = settings
         # Posts to a payload's response_url go only to Slack's response host (or the sandbox's, or these).
         response_url.configure(settings.api_url, settings.file.response_url_hosts)
+        roles.configure(settings.file.role_names())  # the deployment's own roles, by the names yingji.yaml gives
         self.playbooks = load_deployment_playbooks(settings)
         self.engine = make_engine(settings.database_url)
         # SQLite: declarations are written on the event loop (see bot/loopwrite.py); PostgreSQL has no thread to wait on.
@@ -106,6 +107,8 @@ class Runtime:
         self.scheduler.register("escalate", self._timer(lambda s, i: reminders.escalate(s, i, self.escalate_after)))
         self.scheduler.register("clock_due", self._timer(reminders.clock_due))
         self.scheduler.register("archive", self._timer(reminders.archive_due))
+        self.context = Context(file=settings.file, tz=settings.tz, playbooks=self.playbooks, cadence=self.cadence,
+                               deployment=self.learned)
         self.env = SlackEnv(
             client=self.client,
             tz=settings.tz,
@@ -125,9 +128,8 @@ class Runtime:
             escalation=settings.file.escalation,
             legal_approvers=settings.file.legal_approvers,
             deployment=self.learned,
+            roles_of=self.context.roles_of,
         )
-        self.context = Context(file=settings.file, tz=settings.tz, playbooks=self.playbooks, cadence=self.cadence,
-                               deployment=self.learned)
         self.requests = AckFirst()
         self.runner = OutboxRunner(
             self.sessions, self.env, self.tasks, backoff=outbox_backoff, lease=outbox_lease, gate=self.requests
@@ -168,10 +170,7 @@ class Runtime:
 
     def default_holders(self, playbook: str) -> dict[str, str]:
         """Role holders from yingji.yaml: the global ones, overridden per playbook."""
-        holders = dict(self.settings.file.default_roles.items())
-        if playbook in self.settings.file.playbook_roles:
-            holders.update(self.settings.file.playbook_roles[playbook].items())
-        return holders
+        return self.settings.file.holders_for(playbook)
 
     def playbook_name(self, slug: str, language: str) -> str:
         """A playbook's name in the incident's language (the slug if it was removed since)."""

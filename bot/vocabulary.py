@@ -23,13 +23,20 @@ class Language(Word):
 
 
 class Role(Word):
-    """The roles of an incident, in the order people read them."""
+    """The built-in roles, in the order people read them: the five core ones every incident has, then the
+    optional ones an incident has only when its playbook lists them (or yingji.yaml gives them a holder).
+    A deployment may add its own roles in yingji.yaml (`roles:`); those are not members here."""
 
     COMMANDER = "commander"
     TECH = "tech"
     COMMS = "comms"
     LEGAL = "legal"
     SUPPORT = "support"
+    OPS = "ops"  # warehouse, fulfilment, logistics
+    FINANCE = "finance"  # refunds, compensation budget, payment partners
+
+
+CORE_ROLES = (Role.COMMANDER, Role.TECH, Role.COMMS, Role.LEGAL, Role.SUPPORT)  # every incident's, whatever its playbook
 
 
 class Severity(Word):

@@ -35,7 +35,8 @@ MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 def _roles_list(lang: str) -> str:
-    return ", ".join(f"`{role}` ({role_name(role, lang)})" for role in Role)
+    """Every role of this deployment; an incident's own list is told when a role is not one of its roles."""
+    return roles.listing(roles.all_roles(), lang)
 
 
 async def role(inv: Invocation, args: str) -> Reply:
@@ -45,9 +46,7 @@ async def role(inv: Invocation, args: str) -> Reply:
     words = rest.split()
     if not words:
         return Reply(text=t("command.role.missing", lang, form=FORM, roles=_roles_list(lang)))
-    name = words[0].lower()
-    if not Role.known(name):
-        return Reply(text=t("command.role.unknown", lang, given=escape(clip(words[0], 30)), roles=_roles_list(lang)))
+    name = words[0].lower()  # whether it is one of this incident's roles, the flow decides
     match = MENTION.match(words[1]) if len(words) > 1 else None
     if match is None:
         given = escape(clip(words[1], 40)) if len(words) > 1 else ""
@@ -71,7 +70,7 @@ async def roles_(inv: Invocation, args: str) -> Reply:
         history = await events(session, incident.id)
     since = {e.data.get("role"): e.at for e in history if e.kind == "role_assigned"}
     lines = [t("command.roles.heading", lang, key=incident.key)]
-    for name in Role:
+    for name in inv.rt.context.roles_of(incident.playbook, holders):
         who = holders.get(name)
         held = (t("command.roles.held", lang, who=mention(who), since=when(since[name], inv.rt.settings.tz)) if who
                 else t("command.roles.unassigned", lang))
@@ -82,11 +81,11 @@ async def roles_(inv: Invocation, args: str) -> Reply:
     return Reply(text="\n".join(lines))
 
 
-def assign_form(incident: Incident, holders: dict[str, str]) -> View:
-    """One user picker per role, prefilled with the current holders."""
+def assign_form(incident: Incident, holders: dict[str, str], names: list[str]) -> View:
+    """One user picker per role of the incident (`names`, see bot/roles.py), prefilled with the current holders."""
     lang = incident.language
     blocks = []
-    for name in Role:
+    for name in names:
         element = UserSelectElement(action_id="user", initial_user=holders.get(name))
         blocks.append(InputBlock(block_id=name, label=role_name(name, lang), element=element, optional=True))
     return View(
@@ -108,8 +107,9 @@ async def open_assign_form(rt: Runtime, body: dict[str, Any]) -> None:
         await tell_person(rt.client, user, result.text, response_url=body.get("response_url"))
         return
     incident, holders = result.value
+    form = assign_form(incident, holders, rt.context.roles_of(incident.playbook, holders))
     try:
-        await rt.client.views_open(trigger_id=body.get("trigger_id", ""), view=assign_form(incident, holders).to_dict())
+        await rt.client.views_open(trigger_id=body.get("trigger_id", ""), view=form.to_dict())
     except SlackApiError as exc:
         error = exc.response.get("error", "error")
         log.warning("assign roles form did not open: %s", error)
@@ -122,7 +122,7 @@ async def submit_assign_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[st
     view = body.get("view") or {}
     values = payload.values(view)
     ref = Ref(id=payload.row_id(payload.metadata(view).get("incident")))
-    wanted = {name: payload.chosen(values, name, "user") for name in Role}
+    wanted = {name: payload.chosen(values, name, "user") for name in values}  # the flow refuses a role not the incident's
     async with rt.reads() as session:
         seen = await reads.see(session, rt.context, Actor(payload.user_of(body)), ref)
         holders = await roles.holders(session, seen.incident_id) if seen.done and seen.incident_id else {}

@@ -21,12 +21,12 @@ import yaml
 from bench.serving import free_port
 from bot.sandbox.actor import SlackActor
 from bot.sandbox.server import Sandbox
-from bot.vocabulary import Role
+from bot.vocabulary import CORE_ROLES
 
 SEED = 8_2024
 ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOKS = ("payment-failure", "site-outage", "traffic-surge", "order-anomaly", "logistics-disruption")
-ROLES = tuple(Role)
+ROLES = CORE_ROLES  # every incident's, whatever its playbook
 PEOPLE = ("zhang.wei", "li.na", "wang.fang", "chen.jie", "liu.yang")
 STEPS = 11  # every playbook above has at least this many steps
 LOST_LEASE = "2000-01-01 00:00:00.000000"

@@ -146,6 +146,18 @@ def test_a_language_we_do_not_speak_gets_english(language: str) -> None:
     assert t("header.severity", language) == t("header.severity", "en")
 
 
+def test_every_role_has_its_own_name_in_each_language() -> None:
+    """The optional roles (ops, finance) are words like the core five: named in both catalogs, and no two roles
+    share a name (the header and the forms show names, not ids)."""
+    from bot.vocabulary import CORE_ROLES, Role
+
+    assert [r for r in Role if r not in CORE_ROLES] == [Role.OPS, Role.FINANCE]
+    for language in Language:
+        names = [t(f"role.{role}", language) for role in Role]
+        assert all(f"role.{role}" in catalog(language) for role in Role)
+        assert len(set(names)) == len(names), names
+
+
 def test_every_word_of_the_vocabulary_has_a_name_in_each_language() -> None:
     """A role, status, level, outlet, phase or refusal added to the code without its words fails here, not in
     front of someone at 3 a.m."""

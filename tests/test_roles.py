@@ -197,7 +197,7 @@ def _role_fields(stack: LocalStack, incident: Incident) -> dict[str, str]:
 async def test_the_header_shows_every_role_and_follows_each_change_in_place(stack: LocalStack) -> None:
     sb, u = stack.sandbox, stack.users
     incident = await declare(stack)
-    names = {"*应急指挥*", "*技术支持*", "*信息发布*", "*法务*", "*客服*"}
+    names = {"*应急指挥*", "*技术支持*", "*信息发布*", "*法务*", "*客服*", "*财务*"}  # payment-failure adds finance
     fields = _role_fields(stack, incident)
     assert set(fields) == names and set(fields.values()) == {"待指定"}
     posted = len(sb.messages(incident.channel_id))

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_file_config, load_settings
 from bot.db import upgrade
 
 log = logging.getLogger("yingji")
@@ -88,11 +88,11 @@ def _db_upgrade() -> int:
 
 def _playbooks_check(directory: str | None) -> int:
     """Lint the shipped playbooks and templates, the deployment's (yingji.yaml `playbooks_dir`, `templates_dir`,
-    `outlet_limits`, `public_updates`, `brand` when $YINGJI_CONFIG names one) and `directory` if given: every
+    `outlet_limits`, `public_updates`, `brand` and the roles it adds, when $YINGJI_CONFIG names one) and `directory` if given: every
     playbook × stage × language rendered with its defaults."""
     import os
 
-    from bot.config import FileConfig, load_file_config
+    from bot.config import FileConfig
     from bot.statements.check import check_deployment
 
     config_path = Path(os.environ["YINGJI_CONFIG"]) if os.environ.get("YINGJI_CONFIG") else None
@@ -106,7 +106,7 @@ def _playbooks_check(directory: str | None) -> int:
     missing = [d for d in dirs if not d.is_dir()]
     problems = [f"{d}: expected a directory of playbook YAML files" for d in missing] or check_deployment(
         dirs, templates_dir=beside_config(file.templates_dir), limits=file.outlet_limits or None,
-        public_updates=file.public_updates, brand=file.brand)
+        public_updates=file.public_updates, brand=file.brand, known_roles=file.known_roles())
     for problem in problems:
         print(problem)
     where = ", ".join(str(d) for d in ["shipped", *dirs])

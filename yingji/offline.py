@@ -6,7 +6,7 @@ import json
 import re
 from datetime import timedelta
 
-from bot import incidents, review
+from bot import incidents, review, roles
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_sessionmaker, utcnow
 from bot.drills import past
@@ -45,7 +45,10 @@ async def export(settings: Settings, key: str, fmt: str) -> str:
         return review.timeline_csv(facts, settings.tz)
     playbooks = load_deployment_playbooks(settings)
     name = playbooks[incident.playbook].name.get(incident.language) if incident.playbook in playbooks else incident.playbook
-    return review.markdown(facts, settings.tz, playbook_name=name)
+    roles.configure(settings.file.role_names())
+    incident_roles = roles.of_incident(playbooks.get(incident.playbook), settings.file.holders_for(incident.playbook),
+                                       facts.holders)
+    return review.markdown(facts, settings.tz, playbook_name=name, roles=incident_roles)
 
 
 async def report(settings: Settings, period: timedelta) -> str:

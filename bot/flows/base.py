@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from enum import StrEnum
@@ -12,7 +12,7 @@ from typing import Any, Required, TypedDict
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import deliveries, incidents, timeline
+from bot import deliveries, incidents, roles, timeline
 from bot.config import FileConfig
 from bot.db import lock_row
 from bot.deployment import Learned, not_started
@@ -113,6 +113,10 @@ class Context:
     @property
     def language(self) -> str:
         return self.file.language
+
+    def roles_of(self, playbook: str, held: Iterable[str] = ()) -> list[str]:
+        """The roles of an incident of this playbook with these roles held now (see bot/roles.py)."""
+        return roles.of_incident(self.playbooks.get(playbook), self.file.holders_for(playbook), held)
 
     @property
     def rules(self) -> Rules:

@@ -9,8 +9,7 @@ from bot.flows.base import Actor, Context, Entry, Outcome, Ref, Result, enter, m
 from bot.i18n import t
 from bot.policy import Action
 from bot.roles import role_name
-from bot.slack.text import mention
-from bot.vocabulary import Role
+from bot.slack.text import Said, mention
 
 
 async def open_assign(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref) -> Result:
@@ -29,9 +28,8 @@ async def assign(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, ch
     Concurrent claims of one empty role take turns on the incident's lock: the first wins, the others are
     refused with who holds it now. The Slack side (checking the person, inviting, briefing) follows.
     """
-    unknown = [r for r in changes if not Role.known(r)]
-    if unknown or not changes:
-        raise ValueError(f"unknown roles {unknown}")
+    if not changes:
+        raise ValueError("no role to give")
     entry: Entry | Result = Result(Outcome.UNCHANGED)
     for role in changes:  # every role changed must be this person's to give
         entry = await enter(session, ctx, actor, ref, Action.ASSIGN_ROLE, role=role)
@@ -40,6 +38,11 @@ async def assign(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, ch
         actor = Actor(actor.user, actor.channel)  # the request is claimed once
     assert isinstance(entry, Entry)
     lang = entry.language
+    theirs = [r for r in ctx.roles_of(entry.incident.playbook, entry.who.holders) if roles.known(r)]
+    unknown = [r for r in changes if r not in theirs]
+    if unknown:  # nothing is given: the whole request is refused, and rolled back with its once-only key
+        return Result(Outcome.INVALID, t("incident_roles.unknown", lang, given=Said(unknown[0]).clip(30), key=entry.incident.key,
+                                         roles=roles.listing(theirs, lang)), entry.id)
     if any(user == ctx.bot_user_id for user in changes.values()):
         return Result(Outcome.INVALID, t("flow.roles.bot_cannot_hold", lang))
     given = []

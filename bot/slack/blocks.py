@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -20,11 +21,12 @@ from bot.models import Incident
 from bot.roles import role_name
 from bot.severity import severity_label, status_label
 from bot.slack.text import Said, channel_link, clip, escape, mention, when
-from bot.vocabulary import Role, Severity
+from bot.vocabulary import CORE_ROLES, Severity
 
 ASSIGN_ROLES_ACTION = "open_assign_roles"
 DRAFT_STATEMENT_ACTION = "open_statement_form"
 UPDATE_STATUS_ACTION = "open_status_form"
+FIELDS_PER_SECTION = 10  # Slack's limit on a section's fields
 SEVERITY_ICON: dict[str, str] = {
     Severity.SEV1: ":red_circle:", Severity.SEV2: ":large_orange_circle:", Severity.SEV3: ":large_yellow_circle:",
     Severity.SEV4: ":white_circle:",
@@ -39,9 +41,11 @@ def header_title(incident: Incident) -> str:
 
 
 def header_blocks(
-    incident: Incident, holders: dict[str, str], playbook_name: str, tz: ZoneInfo, *, graded: bool = False
+    incident: Incident, holders: dict[str, str], playbook_name: str, tz: ZoneInfo, roles: Sequence[str] = CORE_ROLES,
+    *, graded: bool = False,
 ) -> list[Block]:
-    """The pinned header: the one message people look at, updated in place as things change; with `graded`
+    """The pinned header: the one message people look at, updated in place as things change. `roles` are the
+    incident's (bot/roles.py `of_incident`: the core five, then its playbook's and the deployment's); with `graded`
     (legal grades this kind of incident) it shows the legal grade, or that legal has not set it yet."""
     lang = incident.language
     fields = [
@@ -58,7 +62,7 @@ def header_blocks(
     blocks: list[Block] = [
         HeaderBlock(text=header_title(incident)),
         SectionBlock(fields=fields),
-        _roles(holders, lang),
+        *_roles(roles, holders, lang),
     ]
     if incident.summary:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=Said(incident.summary).clip(3000))))
@@ -79,12 +83,14 @@ def legal_grade_text(incident: Incident, lang: str) -> str:
     return grade_name(incident.legal_grade, lang) if incident.legal_grade else t("legal_grade.pending", lang)
 
 
-def _roles(holders: dict[str, str], lang: str) -> SectionBlock:
-    """Every role and its holder, or that nobody holds it: at 3 a.m. people read the header, not `/incident roles`."""
-    return SectionBlock(block_id="header-roles", fields=[
-        MarkdownTextObject(text=f"*{role_name(role, lang)}*\n{mention(holders.get(role)) or t('header.unassigned', lang)}")
-        for role in Role
-    ])
+def _roles(roles: Sequence[str], holders: dict[str, str], lang: str) -> list[SectionBlock]:
+    """Every role of the incident and its holder, or that nobody holds it: at 3 a.m. people read the header, not
+    `/incident roles`. Ten to a section (Slack's limit): `header-roles`, then `header-roles-2`, …"""
+    fields = [MarkdownTextObject(text=f"*{role_name(role, lang)}*\n{mention(holders.get(role)) or t('header.unassigned', lang)}")
+              for role in roles]
+    return [SectionBlock(block_id="header-roles" + (f"-{n // FIELDS_PER_SECTION + 1}" if n else ""),
+                         fields=fields[n:n + FIELDS_PER_SECTION])
+            for n in range(0, len(fields), FIELDS_PER_SECTION)]
 
 
 def header_text(incident: Incident) -> str:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import t
 from bot.milestones import duration
-from bot.roles import role_name
+from bot.roles import of_incident, role_name
 from bot.severity import severity_label, status_label
 from bot.slack.blocks import legal_grade_text
 from bot.slack.text import Said, escape, mention, when
 from bot.slack.timeline_view import actor_text, kind_label
 from bot.summary import Facts, next_update_due
 from bot.timers import ClockState, clocks
-from bot.vocabulary import CADENCE_MINUTES, Role, Severity, Status
+from bot.vocabulary import CADENCE_MINUTES, Severity, Status
 
 
 def _clip(text: str, limit: int) -> str:
@@ -44,9 +45,11 @@ def _clock_line(clock: ClockState, tz: ZoneInfo, now: datetime, lang: str) -> st
     return t("summary.clock", lang, name=escape(clock.name), state=state)
 
 
-def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = None, *, graded: bool = False) -> str:
-    """The summary as one message, short lines for a phone; the same facts and `now` give the same text. With
-    `graded` (legal grades this kind of incident) it says the legal grade, or that it is pending."""
+def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = None,
+           roles: Sequence[str] | None = None, *, graded: bool = False) -> str:
+    """The summary as one message, short lines for a phone; the same facts and `now` give the same text. `roles`
+    are the incident's (bot/roles.py `of_incident`; by default the core five and those held); with `graded` (legal
+    grades this kind of incident) it says the legal grade, or that it is pending."""
     incident, lang = facts.incident, facts.incident.language
     ms = facts.milestones
     ago = duration(now - incident.declared_at, lang)
@@ -63,7 +66,7 @@ def render(facts: Facts, tz: ZoneInfo, now: datetime, cadence: float | None = No
         t("discovery.durations" if ms.discovered is not None else "summary.durations", lang,
           acknowledge=duration(ms.time_to_acknowledge, lang), resolve=duration(ms.time_to_resolve, lang)),
         t("summary.roles", lang, roles=" · ".join(
-            f"{role_name(r, lang)} {mention(facts.holders.get(r)) or t('summary.role_unassigned', lang)}" for r in Role)),
+            f"{role_name(r, lang)} {mention(facts.holders.get(r)) or t('summary.role_unassigned', lang)}" for r in roles or of_incident(None, (), facts.holders))),
     ]
     impact = incident.summary or str((facts.statement.facts if facts.statement else {}).get("impact", ""))
     lines.append(t("summary.impact", lang,

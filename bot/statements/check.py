@@ -16,7 +16,7 @@ Its findings are for the people who write playbooks and templates (English, like
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from bot.statements.render import (
     template_name,
     tones,
 )
-from bot.vocabulary import DATA_SILENT, DataHarm, DataStatus, Language, Stage, Tone
+from bot.vocabulary import DATA_SILENT, DataHarm, DataStatus, Language, Role, Stage, Tone
 
 # Phrases the tone rules forbid in anything public: guessed causes and promised fix times.
 FORBIDDEN: dict[str, tuple[re.Pattern[str], ...]] = {
@@ -273,27 +273,28 @@ def check_deployment(
     limits: Mapping[str, int] | None = None,
     public_updates: Mapping[str, str] | None = None,
     brand: str = "",
+    known_roles: Sequence[str] = tuple(Role),
 ) -> list[str]:
     """The whole lint, as `yingji playbooks check` runs it: the shipped playbooks and templates, plus a deployment's
-    own playbook directories (which add or override by slug) and template directory."""
+    own playbook directories (which add or override by slug, and may use the roles it adds) and template directory."""
     dirs = [PLAYBOOKS_DIR, *(Path(d) for d in directories or [] if Path(d).resolve() != PLAYBOOKS_DIR.resolve())]
-    problems = [problem for directory in dirs for problem in check_dir(directory)]
+    problems = [problem for directory in dirs for problem in check_dir(directory, known_roles)]
     templates = templates_dir
     if templates is None:
         own = [Path(d) / "templates" for d in dirs[1:] if (Path(d) / "templates").is_dir()]
         templates = own[-1] if own else None
     problems += [f"{templates or PLAYBOOKS_DIR / 'templates'}: {p}" for p in check_templates(templates)]
-    if problems and not _loads(dirs):
+    if problems and not _loads(dirs, known_roles):
         return problems  # playbooks that do not load cannot be rendered: their problems come first
-    playbooks = load_playbooks(dirs)
+    playbooks = load_playbooks(dirs, known_roles)
     return problems + check_playbooks(playbooks, override_dir=templates, limits=limits, public_updates=public_updates,
                                       brand=brand)
 
 
-def _loads(dirs: list[Path]) -> bool:
+def _loads(dirs: list[Path], known_roles: Sequence[str]) -> bool:
     """Whether the playbooks in these directories load."""
     try:
-        load_playbooks(dirs)
+        load_playbooks(dirs, known_roles)
     except PlaybookError:
         return False
     return True

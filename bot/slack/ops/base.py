@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,7 @@ class SlackEnv:
     escalation: list[str] = field(default_factory=list)
     legal_approvers: list[str] = field(default_factory=list)
     deployment: Learned = not_started
+    roles_of: Callable[[str, Iterable[str]], list[str]] = lambda playbook, held: roles.of_incident(None, (), held)  # an incident's roles
 
     @property
     def bot_user_id(self) -> str:

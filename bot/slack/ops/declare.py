@@ -207,7 +207,8 @@ async def _header(env: SlackEnv, incident: Incident) -> list[dict]:
     name = env.playbook_name(incident.playbook, incident.language)
     playbook = env.playbooks.get(incident.playbook)
     graded = playbook is not None and playbook.graded
-    return [b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz, graded=graded)]
+    roles = env.roles_of(incident.playbook, holders)
+    return [b.to_dict() for b in blocks.header_blocks(incident, holders, name, env.tz, roles, graded=graded)]
 
 
 async def update_header(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome:

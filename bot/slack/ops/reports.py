@@ -102,7 +102,8 @@ async def post_review(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
     names = await _names(env, facts)
     # Off the event loop: a long timeline is half a second of rendering, and acks must not wait for it.
     document = await asyncio.to_thread(review.markdown, facts, env.tz, names=names,
-                                       playbook_name=env.playbook_name(incident.playbook, incident.language))
+                                       playbook_name=env.playbook_name(incident.playbook, incident.language),
+                                       roles=env.roles_of(incident.playbook, facts.holders))
     png = await _chart_png(facts, env, names)
     lang = incident.language
     figures = review.metrics(facts)
