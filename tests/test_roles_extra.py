@@ -252,7 +252,7 @@ def test_a_clash_with_a_built_in_role_says_which_and_what_to_do(tmp_path: Path) 
 async def test_a_playbook_using_a_role_the_deployment_does_not_have_stops_start_up(make_stack: StackFactory,
                                                                                     tmp_path: Path) -> None:
     directory = _warehouse_playbooks(tmp_path / "pb")
-    with pytest.raises(ConfigError, match=r"site-outage.yaml: roles.4: expected one of the known roles: .*finance \(got .warehouse.\)"):
+    with pytest.raises(ConfigError, match=r"site-outage.yaml: roles.5: expected one of the known roles: .*finance \(got .warehouse.\)"):
         await make_stack(config={"playbooks_dir": str(directory)})  # no `roles:` adding warehouse
 
 

@@ -93,6 +93,7 @@ def _playbooks_check(directory: str | None) -> int:
     import os
 
     from bot.config import FileConfig
+    from bot.playbooks import SHIPPED_DIR, load_playbooks
     from bot.statements.check import check_deployment
 
     config_path = Path(os.environ["YINGJI_CONFIG"]) if os.environ.get("YINGJI_CONFIG") else None
@@ -113,7 +114,8 @@ def _playbooks_check(directory: str | None) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in the playbooks ({where})")
         return 1
-    print(f"playbooks ({where}): all valid; every stage and language of each renders within its limits")
+    count = len(load_playbooks([SHIPPED_DIR, *dirs], file.known_roles()))
+    print(f"{count} playbooks ({where}): all valid; every stage and language of each renders within its limits")
     return 0
 
 
