@@ -177,6 +177,7 @@ class Playbook(_Model):
     name: Text
     description: Text
     default_severity: Severity
+    cadence_minutes: int | None = Field(default=None, gt=0)  # between public updates; None: the severity's
     private: bool = False
     legal_review: bool = False
     roles: list[RoleName] = Field(min_length=1)

@@ -54,11 +54,11 @@ async def statement_update_due(session: AsyncSession, statement_id: int) -> int 
 
 
 async def cadence_due(
-    session: AsyncSession, incident_id: int, cadence_of: Callable[[str], float | None]
+    session: AsyncSession, incident_id: int, cadence_of: Callable[[str, str], float | None]
 ) -> int | None:
     """No update within the cadence: record it, remind commander and comms, plan the next check."""
     incident = await session.get(Incident, incident_id)
-    cadence_minutes = cadence_of(incident.severity) if incident else None
+    cadence_minutes = cadence_of(incident.severity, incident.playbook) if incident else None
     if incident is None or incident.status not in ACTIVE or not cadence_minutes:
         return None
     events = await timeline.events(session, incident_id)

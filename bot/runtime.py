@@ -286,9 +286,11 @@ class Runtime:
         """Minutes without a commander before escalating, for this severity (None: never)."""
         return self.settings.file.escalate_after_minutes.get(severity)
 
-    def cadence(self, severity: str) -> float | None:
-        """Minutes between public updates at this severity (yingji.yaml overrides DESIGN.md's defaults)."""
-        return self.settings.file.cadence_minutes.get(severity, CADENCE_MINUTES[Severity(severity)])
+    def cadence(self, severity: str, playbook: str = "") -> float | None:
+        """Minutes between public updates: the playbook's own when it sets one (a typhoon is not a payment outage),
+        else the severity's (yingji.yaml overrides DESIGN.md's defaults)."""
+        own = self.playbooks[playbook].cadence_minutes if playbook in self.playbooks else None
+        return own if own is not None else self.settings.file.cadence_minutes.get(severity, CADENCE_MINUTES[Severity(severity)])
 
     async def channel_taken(self, channel_id: str, incident_id: int) -> bool:
         """Whether another incident already owns this Slack channel."""

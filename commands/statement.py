@@ -54,7 +54,7 @@ async def _form_for(rt: Runtime, incident: Incident, *, stage: str | None, langu
     lang = language or (edit_of.language if edit_of else incident.language)
     stage = stage or (edit_of.stage if edit_of else facts_module.default_stage(incident))
     facts = facts_module.prefill(incident, playbook, previous, language=lang, now=utcnow(),
-                                 cadence_minutes=rt.cadence(incident.severity), stage=stage)
+                                 cadence_minutes=rt.cadence(incident.severity, incident.playbook), stage=stage)
     return statement_form(incident, stage=stage,
                           language=lang, facts=facts, tz=rt.settings.tz,
                           compensation_hint=facts_module.compensation_options(playbook, lang),

@@ -17,7 +17,7 @@ async def summary_(inv: Invocation, args: str) -> Reply:
         return target.reply(inv, ref, result, "`/incident summary INC-n`")
     facts = result.value
     playbook = inv.rt.playbooks.get(facts.incident.playbook)
-    text = render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(facts.incident.severity),
+    text = render(facts, inv.rt.settings.tz, utcnow(), inv.rt.cadence(facts.incident.severity, facts.incident.playbook),
                   inv.rt.context.roles_of(facts.incident.playbook, facts.holders),
                   graded=playbook is not None and playbook.graded)
     return Reply(text=text, after=start_work(inv.rt, result.incident_id))

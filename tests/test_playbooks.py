@@ -20,6 +20,7 @@ from bot.playbooks import (
     load_playbooks,
 )
 from bot.vocabulary import Phase, Role
+from tests.helpers import StackFactory
 
 SLUGS = (
     "site-outage",
@@ -354,3 +355,13 @@ def test_check_dir_never_raises(tmp_path: Path) -> None:
     assert any("got a str" in p for p in problems)
     assert any("expected one file per slug" in p for p in problems)
     assert check_dir(tmp_path / "missing") == [f"{tmp_path / 'missing'}: expected a directory of playbook YAML files"]
+
+
+async def test_a_playbook_sets_its_own_update_cadence_else_the_severitys(make_stack: StackFactory) -> None:
+    stack = await make_stack(config={"cadence_minutes": {"sev2": 45}})
+    rt = stack.rt
+    assert rt.playbooks["natural-disaster"].cadence_minutes == 120 and rt.playbooks["payment-failure"].cadence_minutes is None
+    assert rt.cadence("sev1", "natural-disaster") == 120  # the playbook's own, whatever the severity
+    assert rt.cadence("sev1", "payment-failure") == 15  # the severity's default
+    assert rt.cadence("sev2", "payment-failure") == 45  # the severity's, as yingji.yaml overrides it
+    assert rt.cadence("sev4", "payment-failure") is None and rt.cadence("sev2", "removed-since") == 45

@@ -103,7 +103,7 @@ class Context:
     file: FileConfig = field(default_factory=FileConfig)
     tz: tzinfo = UTC
     playbooks: dict[str, Playbook] = field(default_factory=dict)
-    cadence: Callable[[str], float | None] = lambda severity: None
+    cadence: Callable[[str, str], float | None] = lambda severity, playbook: None
     deployment: Learned = not_started
 
     @property

@@ -73,7 +73,7 @@ async def snooze(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref) ->
     if isinstance(entry, Result):
         return entry
     incident, lang = entry.incident, entry.language
-    cadence = ctx.cadence(incident.severity)
+    cadence = ctx.cadence(incident.severity, incident.playbook)
     if cadence is None:
         return Result(Outcome.INVALID, t("flow.lifecycle.no_reminder", lang), entry.id)
     earlier = await timeline.events(session, entry.id, kinds=["cadence_snoozed"])

@@ -14,7 +14,7 @@ from bot import outbox
 from bot.db import utcnow
 from bot.flows.base import Actor, Context, Entry, Outcome, Ref, Result, asker, enter, may, settle
 from bot.i18n import t
-from bot.models import Statement
+from bot.models import Incident, Statement
 from bot.policy import Action
 from bot.roles import role_name
 from bot.slack.statement_view import outlet_name
@@ -65,7 +65,7 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
     language = language if Language.known(language) else incident.language
     if next_update_at is None and stage != Stage.RESOLVED:
         return Result(Outcome.INVALID, t("flow.statements.next_update_missing", lang), entry.id, "next_update")
-    if next_update_at is not None and (problem := _next_update_problem(ctx, incident.severity, next_update_at, now, lang)):
+    if next_update_at is not None and (problem := _next_update_problem(ctx, incident, next_update_at, now, lang)):
         return Result(Outcome.INVALID, problem, entry.id, "next_update")
     if data_problem := _data_problem(facts, lang):
         return Result(Outcome.INVALID, data_problem[1], entry.id, data_problem[0])
@@ -121,12 +121,12 @@ def _data_problem(facts: dict[str, Any], lang: str) -> tuple[str, str] | None:
     return None
 
 
-def _next_update_problem(ctx: Context, severity: str, at: datetime, now: datetime, lang: str) -> str | None:
+def _next_update_problem(ctx: Context, incident: Incident, at: datetime, now: datetime, lang: str) -> str | None:
     """Why the promised next update cannot stand: it is past, or further than a day (or the cadence) away."""
     shown = when(at, ctx.tz)
     if at <= now:
         return t("flow.statements.next_update_past", lang, at=shown)
-    horizon = max(NEXT_UPDATE_HORIZON, timedelta(minutes=ctx.cadence(severity) or 0))
+    horizon = max(NEXT_UPDATE_HORIZON, timedelta(minutes=ctx.cadence(incident.severity, incident.playbook) or 0))
     if at > now + horizon:
         hours = f"{horizon.total_seconds() / 3600:g}"
         return t("flow.statements.next_update_too_far", lang, at=shown, hours=hours)

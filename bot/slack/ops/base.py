@@ -41,7 +41,7 @@ class SlackEnv:
     unschedule: Callable[[str], Awaitable[None]]
     outlet_webhooks: dict[str, OutletWebhook] = field(default_factory=dict)
     webhook_backoff: float = 0.5
-    cadence_of: Callable[[str], float | None] = lambda severity: None
+    cadence_of: Callable[[str, str], float | None] = lambda severity, playbook: None
     escalate_of: Callable[[str], float | None] = lambda severity: None
     archive_after_days: float = 7
     escalation: list[str] = field(default_factory=list)

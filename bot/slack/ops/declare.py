@@ -61,7 +61,7 @@ async def _start_timers(env: SlackEnv, session: AsyncSession, incident: Incident
     events as sync_timers plans them, but in provision's own transaction: no read and no operation of their own."""
     assert incident.id is not None
     events = await timeline.events(session, incident.id)
-    for timer in timers.wanted(incident, events, cadence_minutes=env.cadence_of(incident.severity),
+    for timer in timers.wanted(incident, events, cadence_minutes=env.cadence_of(incident.severity, incident.playbook),
                                escalate_after_minutes=env.escalate_of(incident.severity),
                                archive_after_days=env.archive_after_days):
         await env.schedule(timer.job_id, timer.at, timer.kind, *timer.args)

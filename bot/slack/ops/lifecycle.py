@@ -33,7 +33,7 @@ async def sync_timers(env: SlackEnv, incident: Incident, op: SlackOp) -> Outcome
     """Make the scheduler hold exactly the timers the timeline calls for (idempotent)."""
     assert incident.id is not None
     events = await _events(env, incident)
-    want = timers.wanted(incident, events, cadence_minutes=env.cadence_of(incident.severity),
+    want = timers.wanted(incident, events, cadence_minutes=env.cadence_of(incident.severity, incident.playbook),
                          escalate_after_minutes=env.escalate_of(incident.severity),
                          archive_after_days=env.archive_after_days)
     for timer in want:
