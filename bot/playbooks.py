@@ -83,6 +83,7 @@ class Step(_Model):
     owner: str
     due_minutes: float = Field(gt=0)  # fractions allowed, for demos and drills with short limits
     clock: str | None = None
+    basis: NonEmpty | None = None  # the article that requires the step ("PIPL art. 57"), shown beside its title
     asks: Literal["legal_grade"] | None = None  # the step is done by answering: its checklist line offers the choice
 
 

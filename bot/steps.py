@@ -32,7 +32,7 @@ def copy_from_playbook(session: AsyncSession, incident: Incident, playbook: Play
             number=number,
             step_key=step.id,
             phase=step.phase,
-            title=step.title.get(incident.language),
+            title=_titled(step.title.get(incident.language), step.basis, incident.language),
             owner_role=step.owner,
             due_at=incident.declared_at + timedelta(minutes=step.due_minutes),
             clock=step.clock,
@@ -96,3 +96,8 @@ async def complete(
         at=now,
     )
     return Completion(step, completed=True)
+
+
+def _titled(title: str, basis: str | None, language: str) -> str:
+    """A step's title with the article that requires it, so whoever does it sees why and can look it up."""
+    return t("step.with_basis", language, title=title, basis=basis) if basis else title
