@@ -162,7 +162,7 @@ async def test_reminder_survives_a_restart(tmp_path: Path, database: Database) -
 
 def test_playbooks_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["playbooks", "check"]) == 0
-    assert "14 playbooks" in capsys.readouterr().out
+    assert "20 playbooks" in capsys.readouterr().out
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "payment-failure.yaml").write_text((SHIPPED_DIR / "payment-failure.yaml").read_text().replace("owner: tech", "owner: janitor", 1))

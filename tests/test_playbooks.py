@@ -37,6 +37,12 @@ SLUGS = (
     "natural-disaster",
     "supply-chain-interruption",
     "coupon-campaign-failure",
+    "product-safety-recall",
+    "mispriced-orders",
+    "fraud-scam",
+    "ransomware",
+    "warehouse-fire",
+    "epidemic",
 )
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -100,7 +106,7 @@ def refused(path: Path, **kwargs: Any) -> str:
 # --- shipped playbooks -------------------------------------------------------------------------
 
 
-def test_all_fourteen_ship_and_are_valid(shipped: dict[str, Playbook]) -> None:
+def test_all_twenty_ship_and_are_valid(shipped: dict[str, Playbook]) -> None:
     assert sorted(shipped) == sorted(SLUGS)
     assert list(shipped) == sorted(shipped)
     assert check_dir(SHIPPED_DIR) == []
@@ -322,10 +328,10 @@ def test_override_dir_replaces_a_shipped_slug_and_adds_a_new_one(tmp_path: Path)
     custom["default_severity"] = "sev1"
     custom["name"] = {"zh": "支付故障（本公司版）", "en": "Payment failure (our version)"}
     write(tmp_path, custom, slug="payment-failure")
-    write(tmp_path, minimal("warehouse-fire"), slug="warehouse-fire")
+    write(tmp_path, minimal("store-flood"), slug="store-flood")
 
     merged = load_playbooks([SHIPPED_DIR, tmp_path])
-    assert list(merged) == sorted([*SLUGS, "warehouse-fire"])
+    assert list(merged) == sorted([*SLUGS, "store-flood"])
     assert merged["payment-failure"].default_severity == "sev1" != shipped_pf.default_severity
     assert merged["payment-failure"].name.en == "Payment failure (our version)"
     assert merged["site-outage"] == load_playbook(SHIPPED_DIR / "site-outage.yaml")

@@ -163,8 +163,10 @@ async def test_the_header_shows_every_role_of_the_incidents_playbook(stack: Loca
         assert list(fields)[:5] == ["*应急指挥*", "*技术支持*", "*信息发布*", "*法务*", "*客服*"], slug
     with_ops = {s for s, p in playbooks.items() if "ops" in p.roles}
     with_finance = {s for s, p in playbooks.items() if "finance" in p.roles}
-    assert with_ops == {"logistics-disruption", "inventory-anomaly", "supply-chain-interruption", "natural-disaster"}
-    assert with_finance == {"after-sales-surge", "coupon-campaign-failure", "payment-failure", "order-anomaly"}
+    assert with_ops == {"logistics-disruption", "inventory-anomaly", "supply-chain-interruption", "natural-disaster",
+                        "product-safety-recall", "mispriced-orders", "warehouse-fire", "epidemic"}
+    assert with_finance == {"after-sales-surge", "coupon-campaign-failure", "payment-failure", "order-anomaly",
+                            "product-safety-recall", "mispriced-orders", "fraud-scam"}
 
 
 def _warehouse_playbooks(directory: Path) -> Path:
