@@ -371,3 +371,19 @@ async def test_a_playbook_sets_its_own_update_cadence_else_the_severitys(make_st
     assert rt.cadence("sev1", "payment-failure") == 15  # the severity's default
     assert rt.cadence("sev2", "payment-failure") == 45  # the severity's, as yingji.yaml overrides it
     assert rt.cadence("sev4", "payment-failure") is None and rt.cadence("sev2", "removed-since") == 45
+
+
+async def test_a_step_the_law_requires_shows_its_article_beside_its_title(make_stack: StackFactory) -> None:
+    from sqlmodel import select
+
+    from bot.models import Step
+    from tests.helpers import declare
+
+    stack = await make_stack()
+    basis = next(s.basis for s in stack.rt.playbooks["fraud-scam"].steps if s.id == "block-accounts")
+    assert basis
+    incident = await declare(stack, "declare sev2 fraud-scam 冒充客服退款诈骗")
+    async with stack.rt.sessions() as session:
+        steps = {s.step_key: s.title for s in (await session.exec(select(Step).where(Step.incident_id == incident.id))).all()}
+    assert steps["block-accounts"].endswith(f"（依据：{basis}）")
+    assert "依据" not in steps["collect-reports"]  # a step of our own cites nothing
