@@ -98,8 +98,10 @@ async def _quiet(db: Path, limit: float = QUIET) -> bool:
     return False
 
 
-def steps_per_incident() -> int:
-    return len(yaml.safe_load((SHIPPED_DIR / f"{PLAYBOOK}.yaml").read_text(encoding="utf-8"))["steps"])
+def done_steps() -> list[str]:
+    """The playbook's steps a `done` completes (a step that asks for an answer, like legal's grade, is done by it)."""
+    steps = yaml.safe_load((SHIPPED_DIR / f"{PLAYBOOK}.yaml").read_text(encoding="utf-8"))["steps"]
+    return [step["id"] for step in steps if not step.get("asks")]
 
 
 @dataclass
@@ -196,7 +198,7 @@ class Bench:
     async def _incidents(self, url: str, db: Path) -> list[tuple[str, int]]:
         """Declare enough incidents for every `done` to complete a step of its own, and wait until they are
         ready; their steps as (channel, number), spread over the incidents."""
-        per = steps_per_incident()
+        per = len(done_steps())
         count = max(2, math.ceil((CONCURRENT + WARM) / per))
         answers = await self.send(url, [(self.general, self.declare_text()) for _ in range(count)])
         if any(status != 200 for _, status in answers):
@@ -211,9 +213,11 @@ class Bench:
             if time.perf_counter() - start > 120:
                 raise TimeoutError(f"{len(made)} of {count} incidents ready after 120 s")
             await asyncio.sleep(0.2)
+        plain = done_steps()
         return [(channel, number) for channel, number in _read(
             db, "SELECT i.channel_id, s.number FROM step s JOIN incident i ON i.id = s.incident_id "
-                "WHERE s.done_at IS NULL ORDER BY s.number, i.id")]
+                f"WHERE s.done_at IS NULL AND s.step_key IN ({', '.join('?' * len(plain))}) ORDER BY s.number, i.id",
+            *plain)]
 
     async def _count_alerts(self, db: Path, out: Round) -> None:
         """The storm's alerts on the timeline, once the count has stopped moving (the server may still be

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 ALERT_NAMES = ("CheckoutErrors", "PaymentGatewayTimeouts", "InventorySyncLag", "SearchLatencyHigh", "CartWriteErrors")
 SCRAPE_TIMEOUT = 10.0   # Prometheus's default scrape_timeout
+RESULT_LINE_LIMIT = 64 * 1024 * 1024  # the result line carries every latency measured: far past asyncio's 64 KiB
 
 
 @dataclass
@@ -261,8 +262,8 @@ class Storm:
 
     @classmethod
     async def start(cls, plan: Plan) -> Storm:
-        child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.storm_load",
-                                                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.storm_load", stdin=asyncio.subprocess.PIPE,
+                                                     stdout=asyncio.subprocess.PIPE, limit=RESULT_LINE_LIMIT)
         assert child.stdin is not None and child.stdout is not None
         child.stdin.write(json.dumps(asdict(plan)).encode() + b"\n")
         await child.stdin.drain()
