@@ -97,6 +97,38 @@ class OutletWebhook(BaseModel):
     secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
 
 
+class StatusComponent(BaseModel):
+    """A part of the shop customers recognise on the status page (下单, 支付, 物流, 售后)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,29}$")
+    name: RoleNames
+
+
+class StatusPageConfig(BaseModel):
+    """The public status page (`status_page:` in yingji.yaml): fed only by approved, published statements."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: dict[Language, str] = {}   # per language; default: the brand, else the catalog's title
+    logo_url: str | None = Field(default=None, pattern=r"^https?://")
+    accent: str = Field(default="#c8102e", pattern=r"^#[0-9a-fA-F]{6}$")
+    components: list[StatusComponent] = []
+    auto_publish: bool = False   # an approved statement goes to the page at approval, without Mark published
+    show_drills: bool = False    # drills appear (marked as drills) only when this is on
+    url: str | None = Field(default=None, pattern=r"^https?://")   # the page's public address, for feeds and links
+
+    @field_validator("components")
+    @classmethod
+    def _each_component_once(cls, value: list[StatusComponent]) -> list[StatusComponent]:
+        ids = [component.id for component in value]
+        twice = sorted({component for component in ids if ids.count(component) > 1})
+        if twice:
+            raise ValueError(f"each component id once: {', '.join(twice)} given more than once")
+        return value
+
+
 class AlertRule(BaseModel):
     """Alerts whose labels all match open this playbook at this severity."""
 
@@ -144,6 +176,7 @@ class FileConfig(BaseModel):
     templates_dir: str | None = None
     outlet_limits: dict[str, int] = {}
     outlet_webhooks: dict[str, OutletWebhook] = {}
+    status_page: StatusPageConfig = StatusPageConfig()
     public_updates: dict[str, str] = {}  # where the public finds the next update, per language (default: this notice)
     cadence_minutes: dict[str, float] = {}
     timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+\-']{1,100}$")

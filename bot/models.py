@@ -10,7 +10,7 @@ from sqlalchemy import text as sql
 from sqlmodel import Field, SQLModel
 
 from bot.db import UTCDateTime, utcnow
-from bot.vocabulary import Language, OpStatus, Status
+from bot.vocabulary import Language, MaintenanceStatus, OpStatus, Status
 
 
 def _when(nullable: bool = False) -> Any:
@@ -135,6 +135,8 @@ class Statement(SQLModel, table=True):
     published_at: datetime | None = _when(nullable=True)
     published_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     message_ts: str | None = Field(default=None, max_length=32)
+    withdrawn_at: datetime | None = _when(nullable=True)   # taken off the status page; the text shown there goes
+    withdrawn_by: str | None = Field(default=None, max_length=32)
 
 
 class StatementReview(SQLModel, table=True):
@@ -218,3 +220,37 @@ __all__ = [
     "TimelineEvent",
     "utcnow",
 ]
+
+
+class Maintenance(SQLModel, table=True):
+    """A scheduled maintenance window (a 大促 freeze, a migration): drafted, approved in a thread like a statement,
+    shown on the status page in advance, as active while it runs, and in history after."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    starts_at: datetime = _when()
+    ends_at: datetime = _when()
+    components: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    text: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # language → text
+    status: str = Field(default=MaintenanceStatus.DRAFT, max_length=16, index=True)
+    drafted_by: str = Field(max_length=32)
+    drafted_at: datetime = _when()
+    approved_by: str | None = Field(default=None, max_length=32)
+    approved_at: datetime | None = _when(nullable=True)
+    cancelled_by: str | None = Field(default=None, max_length=32)
+    cancelled_at: datetime | None = _when(nullable=True)
+    channel_id: str | None = Field(default=None, max_length=32)   # where its review thread is
+    message_ts: str | None = Field(default=None, max_length=32)
+
+
+class MaintenanceEvent(SQLModel, table=True):
+    """A maintenance window's timeline: every change to it, with its actor, written before anything is posted."""
+
+    __table_args__ = (Index("ix_maintenanceevent_window_at", "maintenance_id", "at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    maintenance_id: int = Field(foreign_key="maintenance.id")
+    at: datetime = _when()
+    actor: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    text: str = Field(default="", sa_type=Text)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

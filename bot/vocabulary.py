@@ -137,6 +137,24 @@ class Outlet(Word):
     SCRIPT = "script"
 
 
+class ComponentState(Word):
+    """How a status-page component is doing, worst last (Statuspage's scale): comms chooses it on the statement."""
+
+    OPERATIONAL = "operational"
+    MAINTENANCE = "maintenance"
+    DEGRADED = "degraded"
+    PARTIAL_OUTAGE = "partial_outage"
+    MAJOR_OUTAGE = "major_outage"
+
+
+class MaintenanceStatus(Word):
+    """A scheduled maintenance window's review state; when it runs follows from its start and end."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    CANCELLED = "cancelled"
+
+
 class Phase(Word):
     """The phases of an emergency plan (应急预案) a playbook step belongs to."""
 
