@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from yingji.edges import BoundedSite, Limits, read_body
 log = logging.getLogger(__name__)
 
 BACKLOG = 1024
+GIL_SWITCH_SECONDS = 0.0005  # how long a thread keeps the GIL while the event loop waits for it (default 5 ms)
 
 
 def build_bolt_app(rt: Runtime) -> AsyncApp:
@@ -184,6 +186,9 @@ def share_identity(bolt: AsyncApp, rt: Runtime) -> None:
 
 async def start(rt: Runtime, *, host: str, port: int, socket_mode: bool = False) -> Server:
     """Start listening, then make the runtime ready (health answers 503 until it is)."""
+    # A thread parsing thousands of alerts holds the GIL; the event loop lets it go at every socket call and
+    # would wait the default 5 ms to get it back each time (the convoy effect), so acks queued behind a parse.
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     bolt = build_bolt_app(rt)
     # lingering_time=0: a body the server refused (too large, too slow) is not read on for 10 s more.
     runner = web.AppRunner(build_web_app(rt, bolt), access_log=None, lingering_time=0)
