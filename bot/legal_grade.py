@@ -1,5 +1,5 @@
 """The legal grade: legal's answer, under the CAC 网络安全事件分级指南, to whether and how the incident must be
-reported (《网络安全事件报告管理办法》). It is not our response level; it starts and stops the CN reporting clocks."""
+reported (《国家网络安全事件报告管理办法》). It is not our response level; it starts and stops the CN reporting clocks."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ class Severity(Word):
 
 class LegalGrade(Word):
     """The grade of a cybersecurity incident under the CAC 网络安全事件分级指南, most severe first, as legal sets it
-    (《网络安全事件报告管理办法》): 特别重大, 重大, 较大, 一般, or not reportable. Not our response level."""
+    (《国家网络安全事件报告管理办法》): 特别重大, 重大, 较大, 一般, or not reportable. Not our response level."""
 
     ESPECIALLY_MAJOR = "especially-major"  # 特别重大
     MAJOR = "major"  # 重大

@@ -45,6 +45,9 @@ SLUGS = (
     "epidemic",
 )
 CJK = re.compile(r"[\u4e00-\u9fff]")
+# The breach carries more duties in law than any other scenario (PIPL, the CAC measures, GDPR arts. 33 and 34, the
+# police, the card brands): its checklist may run longer than the others'.
+MAX_STEPS = {"data-breach": 18}
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +132,7 @@ def test_every_text_is_bilingual(shipped: dict[str, Playbook], slug: str) -> Non
 @pytest.mark.parametrize("slug", SLUGS)
 def test_steps_cover_the_closed_loop(shipped: dict[str, Playbook], slug: str) -> None:
     pb = shipped[slug]
-    assert 7 <= len(pb.steps) <= 15
+    assert 7 <= len(pb.steps) <= MAX_STEPS.get(slug, 15)
     assert {s.phase for s in pb.steps} == set(Phase)
     assert "commander" in pb.roles
     assert {s.owner for s in pb.steps} == set(pb.roles), "every role owns at least one step"
