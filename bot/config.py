@@ -118,6 +118,11 @@ class StatusPageConfig(BaseModel):
     auto_publish: bool = False   # an approved statement goes to the page at approval, without Mark published
     show_drills: bool = False    # drills appear (marked as drills) only when this is on
     url: str | None = Field(default=None, pattern=r"^https?://")   # the page's public address, for feeds and links
+    refresh_seconds: float = Field(default=5, gt=0, le=300)   # how often a replica looks for another one's changes
+
+    def component_ids(self) -> list[str]:
+        """The components' ids, in the order the page lists them."""
+        return [component.id for component in self.components]
 
     @field_validator("components")
     @classmethod

@@ -186,6 +186,7 @@ class Playbook(_Model):
     steps: list[Step] = Field(min_length=1)
     statement: StatementHints
     clocks: list[Clock] = []
+    components: list[Slug] = []  # the status-page components it usually touches (ids from yingji.yaml): the form's prefill
 
     @model_validator(mode="after")
     def _cross_check(self) -> Playbook:
@@ -215,6 +216,8 @@ class Playbook(_Model):
         for role in self.roles:
             if role not in self.duties:
                 problems.append((("duties", role), "expected a duty for every role in `roles`", None))
+        if len(set(self.components)) != len(self.components):
+            problems.append((("components",), "expected each component once", self.components))
         clock_ids = [clock.id for clock in self.clocks]
         for i, clock in enumerate(self.clocks):
             if clock.id in clock_ids[:i]:
@@ -349,3 +352,11 @@ def load_playbooks(dirs: Sequence[Path], known_roles: Sequence[str] = tuple(Role
 def check_dir(path: Path, known_roles: Sequence[str] = tuple(Role)) -> list[str]:
     """List every problem in a playbook directory without raising, for linting and startup checks."""
     return _load_dir(Path(path), known_roles)[1]
+
+
+def component_problems(playbooks: dict[str, Playbook], components: Sequence[str]) -> list[str]:
+    """A playbook naming a status-page component the deployment does not have (yingji.yaml `status_page.components`):
+    its form would prefill nothing there, so the author hears of it at the lint and at start-up."""
+    known = ", ".join(components) or "none configured"
+    return [f"{slug}: components: {component!r} is not a status-page component of this deployment ({known})"
+            for slug, playbook in playbooks.items() for component in playbook.components if component not in components]

@@ -31,6 +31,7 @@ class Action(StrEnum):
     REQUEST_CHANGES = "request_changes"
     APPROVE_STATEMENT = "approve_statement"
     PUBLISH_STATEMENT = "publish_statement"
+    WITHDRAW_STATEMENT = "withdraw_statement"  # take a version off the status page
     SNOOZE = "snooze"
     REPAIR = "repair"
     SET_DISCOVERY = "set_discovery"
@@ -65,11 +66,15 @@ POLICY: dict[Action, Need] = {
     Action.REQUEST_CHANGES: Need.REVIEWER,
     Action.APPROVE_STATEMENT: Need.APPROVER,
     Action.PUBLISH_STATEMENT: Need.PUBLISHER,
+    Action.WITHDRAW_STATEMENT: Need.PUBLISHER,
     Action.SNOOZE: Need.MEMBER,
     Action.REPAIR: Need.MEMBER,
     Action.SET_DISCOVERY: Need.MEMBER,
     Action.SET_LEGAL_GRADE: Need.LEGAL,
 }
+
+
+PUBLISHER_REFUSALS = {Action.WITHDRAW_STATEMENT: "status_page.refused"}  # else "… can record publication"
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,7 @@ def decide(action: Action, who: Standing, language: str, *, role: str | None = N
         return None if commands or who.qualifies(Role.LEGAL) else Refusal(t("legal_grade.refused", language))
     if who.qualifies(Role.COMMS):
         return None
-    return Refusal(t("policy.publishers_only", language))
+    return Refusal(t(PUBLISHER_REFUSALS.get(action, "policy.publishers_only"), language))
 
 
 def _not_member(action: Action, language: str) -> Refusal:

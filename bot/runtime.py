@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -30,13 +31,14 @@ from bot.logsafe import quiet_content_loggers
 from bot.loopwrite import LoopWriter
 from bot.models import Incident, TimelineEvent
 from bot.outbox import LEASE
-from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, load_playbooks
+from bot.playbooks import SHIPPED_DIR, Playbook, PlaybookError, component_problems, load_playbooks
 from bot.scheduler import Scheduler
 from bot.slack import response_url
 from bot.slack.channels import find_by_name
 from bot.slack.notify import tell_declarer, tell_person
 from bot.slack.ops import SlackEnv
 from bot.slack.runner import OutboxRunner
+from bot.status_page.board import StatusBoard
 from bot.tasks import AckFirst, TaskSet
 from bot.timeline import BOT_ACTOR
 from bot.vocabulary import ACTIVE, CADENCE_MINUTES, Severity, Status
@@ -72,6 +74,8 @@ def load_deployment_playbooks(settings: Settings) -> dict[str, Playbook]:
     unknown = sorted(set(settings.file.playbook_roles) - set(playbooks))
     if unknown:
         raise ConfigError(f"YINGJI_CONFIG: playbook_roles: unknown playbook {', '.join(unknown)}")
+    if problems := component_problems(playbooks, settings.file.status_page.component_ids()):
+        raise ConfigError(f"playbooks: {'; '.join(problems)}")
     return playbooks
 
 
@@ -107,8 +111,12 @@ class Runtime:
         self.scheduler.register("escalate", self._timer(lambda s, i: reminders.escalate(s, i, self.escalate_after)))
         self.scheduler.register("clock_due", self._timer(reminders.clock_due))
         self.scheduler.register("archive", self._timer(reminders.archive_due))
+        # The public status page, kept in memory (bot/status_page/board.py); its ids are keyed with a secret all
+        # replicas share, so they agree and say nothing.
+        self.status_page = StatusBoard(self.reads, settings.file, settings.tz, self.tasks,
+                                       salt=hashlib.sha256(b"yingji status page\0" + settings.signing_secret.encode()).digest())
         self.context = Context(file=settings.file, tz=settings.tz, playbooks=self.playbooks, cadence=self.cadence,
-                               deployment=self.learned)
+                               deployment=self.learned, status_page_changed=self.status_page.changed)
         self.env = SlackEnv(
             client=self.client,
             tz=settings.tz,
@@ -350,6 +358,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop background work (the outbox keeps what is unfinished) and close connections."""
         self.ready = False
+        await self.status_page.stop()
         await self.tasks.cancel_all()
         # In a thread: shutting down waits for a scheduler thread that may be waiting on a database lock.
         await asyncio.to_thread(self.scheduler.shutdown)

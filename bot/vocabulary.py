@@ -3,6 +3,7 @@ catalogs' keys) uses these values, so a new role or stage is added here and nowh
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -135,6 +136,7 @@ class Outlet(Word):
     SOCIAL = "social"
     EMAIL = "email"
     SCRIPT = "script"
+    STATUS_PAGE = "status_page"  # the public status page (GET /status): only what is published here shows there
 
 
 class ComponentState(Word):
@@ -145,6 +147,15 @@ class ComponentState(Word):
     DEGRADED = "degraded"
     PARTIAL_OUTAGE = "partial_outage"
     MAJOR_OUTAGE = "major_outage"
+
+    @classmethod
+    def worst(cls, states: Iterable[str]) -> ComponentState:
+        """The worst of these states (operational when there are none): what a day or the whole page shows."""
+        order = list(cls)
+        return max((cls(state) for state in states if cls.known(state)), key=order.index, default=cls.OPERATIONAL)
+
+
+IMPACT_STATES = (ComponentState.DEGRADED, ComponentState.PARTIAL_OUTAGE, ComponentState.MAJOR_OUTAGE)  # comms' choice
 
 
 class MaintenanceStatus(Word):

@@ -169,6 +169,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         (sv.CHANGES, statement.changes_button),
         (sv.EDIT, statement.edit_button),
         (sv.PUBLISH, statement.publish_button),
+        (sv.WITHDRAW, statement.withdraw_button),
         (UPDATE_STATUS_ACTION, status.open_status_form),
         (SNOOZE_ACTION, status.snooze_button),
         (GRADE_ACTION, grade.grade_picked),

@@ -23,7 +23,7 @@ from bot.statements import facts as facts_module
 from bot.statements import service
 from bot.vocabulary import Language, Stage
 from commands import payload, target
-from commands.context import Invocation, Reply, answer, run
+from commands.context import Flow, Invocation, Reply, answer, run
 
 log = logging.getLogger(__name__)
 FORM = "`/incident statement [investigating|identified|monitoring|resolved] [zh|en]`"
@@ -58,7 +58,7 @@ async def _form_for(rt: Runtime, incident: Incident, *, stage: str | None, langu
     return statement_form(incident, stage=stage,
                           language=lang, facts=facts, tz=rt.settings.tz,
                           compensation_hint=facts_module.compensation_options(playbook, lang),
-                          edit_of=edit_of.id if edit_of else None)
+                          edit_of=edit_of.id if edit_of else None, components=rt.settings.file.status_page.components)
 
 
 async def statement(inv: Invocation, args: str) -> Reply:
@@ -120,7 +120,9 @@ async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
     actor = payload.form_actor(body)
     result = await run(rt, statement_flows.draft, actor, Ref(id=payload.row_id(meta.get("incident"))),
                        stage=given["stage"], language=given["language"], facts=given, next_update_at=next_at,
-                       edit_of=payload.row_id(meta.get("edit_of")) or None)
+                       edit_of=payload.row_id(meta.get("edit_of")) or None,
+                       components=payload.chosen_many(values, "components"),
+                       component_state=_value(values, "component_state"))
     return _form_answer(rt, result, "what_happened", clear=True)
 
 
@@ -150,13 +152,18 @@ def _tell(rt: Runtime, user: str, text: str, body: dict[str, Any]) -> Reply:
     return Reply(text="", after=[tell])
 
 
-async def approve_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
-    """Approve: counted only from comms (and legal where needed), never from the drafter."""
-    by = payload.user_of(body)
-    result = await run(rt, statement_flows.approve, payload.button_actor(body), _statement_id(body))
+async def _press(rt: Runtime, body: dict[str, Any], flow: Flow) -> Reply:
+    """A button that acts on one version at once: the flow's answer, or why not, told to whoever pressed."""
+    result = await run(rt, flow, payload.button_actor(body), _statement_id(body))
     if result.done:
         return answer(rt, result)
-    return _tell(rt, by, f":no_entry: {result.text}" if result.outcome is Outcome.REFUSED else result.text, body)
+    return _tell(rt, payload.user_of(body), f":no_entry: {result.text}" if result.outcome is Outcome.REFUSED
+                 else result.text, body)
+
+
+async def approve_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
+    """Approve: counted only from comms (and legal where needed), never from the drafter."""
+    return await _press(rt, body, statement_flows.approve)
 
 
 async def _open_review(rt: Runtime, body: dict[str, Any], action: Action) -> Result:
@@ -196,6 +203,11 @@ async def publish_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     incident, version = result.value
     return _open(rt, body.get("trigger_id", ""), publish_form(version, incident.language), user, incident.language,
                  body.get("response_url"))
+
+
+async def withdraw_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
+    """Withdraw from status page: the people who may publish take a version off the public page."""
+    return await _press(rt, body, statement_flows.withdraw)
 
 
 async def submit_changes(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:

@@ -212,6 +212,12 @@ async def published(w: World, scene: Scene, before: Any, after: Any, text: str) 
     return row is not None and "banner" in row.published_to
 
 
+async def withdrawn(w: World, scene: Scene, before: Any, after: Any, text: str) -> bool:
+    async with w.stack.rt.sessions() as session:
+        row = await session.get(Statement, scene.statement_id)
+    return row is not None and row.withdrawn_at is not None
+
+
 async def members_changed(w: World, scene: Scene, before: Any, after: Any, text: str) -> bool:
     return before["members"] != after["members"]
 
@@ -260,6 +266,8 @@ ENTRIES: list[Entry] = [
           view_opened("statement_form"), changes=False),
     Entry("statement_publish", "publisher", button("statement_publish", lambda s: str(s.statement_id)),
           view_opened("statement_publish_form"), changes=False),
+    Entry("statement_withdraw", "publisher", button("statement_withdraw", lambda s: str(s.statement_id)), withdrawn,
+          scene={"published": True}),
     Entry("legal_grade_pick", "legal", grade_pick("general"), incident_is(legal_grade="general")),
     Entry("cadence_snooze", "member", button("cadence_snooze", lambda s: str(s.incident.id)),
           event_added("cadence_snoozed")),

@@ -76,8 +76,9 @@ class World:
         return self.stack.users[name]
 
     async def scene(self, *, private: bool = False, draft: bool = True, approved: bool = False,
-                    resolved: bool = False) -> Scene:
-        """A fresh incident (private: a breach) with 刘洋 in its channel, a draft by 张伟 and the forms opened."""
+                    published: bool = False, resolved: bool = False) -> Scene:
+        """A fresh incident (private: a breach) with 刘洋 in its channel, a draft by 张伟 and the forms opened;
+        `published`: the draft approved and marked published to the status page."""
         stack, self.count = self.stack, self.count + 1
         title = f"{SECRET}{self.count} 会员数据外泄" if private else f"公开事件 {self.count} 支付宝回调超时"
         playbook = "data-breach" if private else "payment-failure"
@@ -95,8 +96,11 @@ class World:
         if draft:
             scene.statement_id = await self._draft(scene)
             await self._open(scene, "zhang.wei", "open_statement_form", str(incident.id))  # one left open
-        if approved:
+        if approved or published:
             await self.press(scene, "wang.fang", "statement_approve", str(scene.statement_id))
+        if published:
+            await self._open(scene, "wang.fang", "statement_publish", str(scene.statement_id))
+            await self.submit(scene.views["statement_publish_form"], "wang.fang", {"outlets": {"value": ["status_page"]}})
         if resolved:
             await self.slash(scene, "zhang.wei", "resolve 已切换备用通道")
         for opener, action, value in (("zhang.wei", "open_assign_roles", incident.id),
@@ -189,7 +193,8 @@ async def snapshot(stack: LocalStack) -> dict[str, list[Any]]:
                      for i in (await rows(Incident)).all()]
         holders = sorted((r.incident_id, r.role, r.user_id, r.ended_at is None) for r in (await rows(RoleAssignment)).all())
         steps = sorted((s.incident_id, s.number, s.done_by) for s in (await rows(Step)).all())
-        statements = sorted((s.id, s.status, s.published_to, s.superseded_by) for s in (await rows(Statement)).all())
+        statements = sorted((s.id, s.status, s.published_to, s.superseded_by, s.withdrawn_at is None)
+                            for s in (await rows(Statement)).all())
         reviews = sorted((r.statement_id, r.reviewer, r.decision) for r in (await rows(StatementReview)).all())
         events = sorted((e.incident_id, e.kind, e.actor, e.text) for e in (await rows(TimelineEvent)).all()
                         if e.kind != "refused" and not TIMED.search(e.kind))

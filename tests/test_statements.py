@@ -52,7 +52,7 @@ async def test_drafts_for_every_stage(shop: LocalStack, lang: str) -> None:
     for stage in Stage:
         draft = await draft_statement(shop, incident, stage=stage, lang=lang, text=f"statement {stage} {lang}")
         assert (draft.stage, draft.language, draft.status) == (stage, lang, "draft")
-        assert draft.text and set(draft.outlets) == {"banner", "push", "social", "email", "script"}
+        assert draft.text and set(draft.outlets) == {"banner", "push", "social", "email", "script", "status_page"}
         message = next(m for m in shop.sandbox.messages(incident.channel_id) if m["ts"] == draft.message_ts)
         assert f"v{draft.version}" in str(message["blocks"]) and "statement_approve" in str(message["blocks"])
         assert f"v{draft.version}" in _thread(shop, incident.channel_id, draft)

@@ -32,7 +32,7 @@ from bot.metrics import BACKGROUND_TASKS, REGISTRY, WINDOW_DAYS, observed, prime
 from bot.runtime import Runtime
 from bot.slack import envelope
 from bot.slack.ops import OPERATIONS
-from yingji import hooks
+from yingji import hooks, status_routes
 from yingji.edges import BoundedSite, Limits, read_body
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def bolt_request(raw: bytes, parsed: dict[str, Any], request: web.Request) -> As
 
 
 def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
-    """Routes from DESIGN.md: /slack/events, /healthz, /metrics."""
+    """Routes from DESIGN.md: /slack/events, /healthz, /metrics, the hooks and the public status page."""
 
     limits = limits_of(rt)
     scrape = Scrape(rt)
@@ -122,6 +122,7 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
     hooks.add_routes(web_app, rt, limits)
+    status_routes.add_routes(web_app, rt.status_page, rt.settings.file)
     return web_app
 
 
@@ -201,6 +202,7 @@ async def start(rt: Runtime, *, host: str, port: int, socket_mode: bool = False)
     server = Server(rt=rt, runner=runner, port=bound)
     try:
         await rt.start()
+        await rt.status_page.start()  # the web process serves the public page (the scheduler worker does not)
         share_identity(bolt, rt)
         await commands.answer_unanswered(rt)
         if socket_mode:

@@ -88,7 +88,7 @@ def _db_upgrade() -> int:
 
 def _playbooks_check(directory: str | None) -> int:
     """Lint the shipped playbooks and templates, the deployment's (yingji.yaml `playbooks_dir`, `templates_dir`,
-    `outlet_limits`, `public_updates`, `brand` and the roles it adds, when $YINGJI_CONFIG names one) and `directory` if given: every
+    `outlet_limits`, `public_updates`, `brand`, the roles and status-page components it adds, when $YINGJI_CONFIG names one) and `directory` if given: every
     playbook × stage × language rendered with its defaults."""
     import os
 
@@ -107,7 +107,8 @@ def _playbooks_check(directory: str | None) -> int:
     missing = [d for d in dirs if not d.is_dir()]
     problems = [f"{d}: expected a directory of playbook YAML files" for d in missing] or check_deployment(
         dirs, templates_dir=beside_config(file.templates_dir), limits=file.outlet_limits or None,
-        public_updates=file.public_updates, brand=file.brand, known_roles=file.known_roles())
+        public_updates=file.public_updates, brand=file.brand, known_roles=file.known_roles(),
+        components=file.status_page.component_ids())
     for problem in problems:
         print(problem)
     where = ", ".join(str(d) for d in ["shipped", *dirs])

@@ -105,6 +105,7 @@ class Context:
     playbooks: dict[str, Playbook] = field(default_factory=dict)
     cadence: Callable[[str, str], float | None] = lambda severity, playbook: None
     deployment: Learned = not_started
+    status_page_changed: Callable[[], None] = lambda: None  # what the public page shows changed: rebuild it soon
 
     @property
     def bot_user_id(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from bot.slack.text import escape, mention, when
 from bot.statements import facts as facts_module
 from bot.statements import service
 from bot.statements.render import Facts, TemplateProblem, render
-from bot.vocabulary import DATA_HARMED, DataHarm, DataStatus, Language, Role, Stage
+from bot.vocabulary import DATA_HARMED, DataHarm, DataStatus, Language, Outlet, Role, Stage
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,10 @@ async def may_draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref,
 
 
 async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, stage: str, language: str,
-                facts: dict[str, Any], next_update_at: datetime | None, edit_of: int | None = None) -> Result:
-    """Render the facts into every outlet and post version n+1 for review; an edited draft stops being one.
+                facts: dict[str, Any], next_update_at: datetime | None, edit_of: int | None = None,
+                components: Sequence[str] = (), component_state: str = "") -> Result:
+    """Render the facts into every outlet and post version n+1 for review; an edited draft stops being one. The
+    status-page components the person ticked are stored in the state they picked for them.
 
     An INVALID result's value names the form field at fault.
     """
@@ -69,11 +72,15 @@ async def draft(session: AsyncSession, ctx: Context, actor: Actor, ref: Ref, *, 
         return Result(Outcome.INVALID, problem, entry.id, "next_update")
     if data_problem := _data_problem(facts, lang):
         return Result(Outcome.INVALID, data_problem[1], entry.id, data_problem[0])
+    affected = facts_module.choose_components(components, component_state, ctx.file.status_page.component_ids(), lang)
+    if isinstance(affected, tuple):
+        return Result(Outcome.INVALID, affected[1], entry.id, affected[0])
     previous = await session.get(Statement, edit_of) if edit_of else None
     if previous is not None and previous.incident_id != entry.id:
         previous = None  # a version of another incident is not this form's to supersede
     stored = facts_module.stored({name: facts.get(name) for name in facts_module.FIELDS})  # the form's, no others
     stored["next_update_at"] = next_update_at.isoformat() if next_update_at else ""
+    stored["components"] = affected
     shown = facts_module.show_time(next_update_at, ctx.tz, language, now) if next_update_at else ""  # type: ignore[arg-type]
     file = ctx.file
     voice = facts_module.voice(ctx.playbooks.get(incident.playbook), language)
@@ -161,12 +168,20 @@ async def approve(session: AsyncSession, ctx: Context, actor: Actor, statement_i
         line = t("flow.statements.approved_partly", lang, user=mention(actor.user), role=role, missing=missing)
     outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement.id, **asker(actor))
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement.id, text=line)
+    automatic = decision.outcome == "approved" and ctx.file.status_page.auto_publish
     if decision.outcome == "approved":
         for name in ctx.file.outlet_webhooks:
             outbox.enqueue(session, entry.id, "deliver_outlet", wave=1, statement_id=statement.id, outlet=name)
         outbox.enqueue(session, entry.id, "schedule_update_reminder", statement_id=statement.id)
         await outbox.enqueue_once(session, entry.id, "sync_timers", wave=1)  # the cadence restarts
-    return await settle(session, Result(Outcome.DONE, incident_id=entry.id))
+    if automatic and await service.mark_published(session, statement, by=actor.user, outlets=[Outlet.STATUS_PAGE],
+                                                  auto=True):
+        outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement.id,
+                       text=t("status_page.flow.auto_published", lang, version=statement.version))
+    result = await settle(session, Result(Outcome.DONE, incident_id=entry.id))
+    if automatic:
+        ctx.status_page_changed()
+    return result
 
 
 async def may_review(session: AsyncSession, ctx: Context, actor: Actor, statement_id: int, action: Action) -> Result:
@@ -219,4 +234,29 @@ async def publish(session: AsyncSession, ctx: Context, actor: Actor, statement_i
     outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement_id,
                    text=t("flow.statements.published", lang, user=mention(actor.user), version=statement.version,
                           outlets=names))
-    return await settle(session, Result(Outcome.DONE, incident_id=entry.id))
+    result = await settle(session, Result(Outcome.DONE, incident_id=entry.id))
+    if Outlet.STATUS_PAGE in outlets:
+        ctx.status_page_changed()
+    return result
+
+
+async def withdraw(session: AsyncSession, ctx: Context, actor: Actor, statement_id: int) -> Result:
+    """Take a version off the status page (the people who may publish may withdraw); pressing again changes nothing."""
+    entered = await _enter_version(session, ctx, actor, statement_id, Action.WITHDRAW_STATEMENT)
+    if isinstance(entered, Result):
+        return entered
+    entry, statement = entered
+    lang = entry.language
+    done = await service.withdraw(session, statement, by=actor.user)
+    if done == "not_published":
+        return Result(Outcome.INVALID, t("status_page.flow.not_on_page", lang, version=statement.version), entry.id)
+    if done == "unchanged":
+        await session.commit()  # the once-only key of this press is kept: its retry is a repeat
+        return Result(Outcome.UNCHANGED, t("status_page.flow.already_withdrawn", lang, version=statement.version),
+                      entry.id)
+    outbox.enqueue(session, entry.id, "redraw_statement", statement_id=statement_id, **asker(actor))
+    outbox.enqueue(session, entry.id, "statement_thread", wave=1, statement_id=statement_id,
+                   text=t("status_page.flow.withdrawn", lang, user=mention(actor.user), version=statement.version))
+    result = await settle(session, Result(Outcome.DONE, incident_id=entry.id))
+    ctx.status_page_changed()
+    return result

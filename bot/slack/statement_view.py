@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     CheckboxesElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -20,10 +22,12 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     SectionBlock,
+    StaticMultiSelectElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
+from bot.config import StatusComponent
 from bot.db import utcnow
 from bot.i18n import has, t
 from bot.models import Incident, Statement
@@ -32,12 +36,13 @@ from bot.severity import status_label
 from bot.slack.blocks import DRAFT_STATEMENT_ACTION
 from bot.slack.text import Said, clip, mention, when
 from bot.times import utc_offset
-from bot.vocabulary import DataHarm, DataStatus, Language, Outlet, Stage
+from bot.vocabulary import IMPACT_STATES, ComponentState, DataHarm, DataStatus, Language, Outlet, Stage
 
 FORM_ID = "statement_form"
 CHANGES_FORM_ID = "statement_changes_form"
 PUBLISH_FORM_ID = "statement_publish_form"
 APPROVE, CHANGES, EDIT, PUBLISH = "statement_approve", "statement_changes", "statement_edit", "statement_publish"
+WITHDRAW = "statement_withdraw"  # take a version off the status page
 DRAFT_ACTION = DRAFT_STATEMENT_ACTION  # the header's Draft statement button
 HEADLINE_MAX = 150  # one line; the outlets' own limits flag what does not fit
 
@@ -66,8 +71,34 @@ def _next_update_input(facts: dict[str, Any], tz: ZoneInfo, lang: str) -> InputB
                   value, optional=True, hint=t("statement_form.next_update_hint", lang))
 
 
+def _component_fields(components: Sequence[StatusComponent], facts: dict[str, Any], lang: str) -> list[Block]:
+    """Which status-page components the version names, and their state: the components come prefilled (the last
+    version's, else the playbook's), the state only from the last version — a person picks it, never the bot."""
+    if not components:
+        return []
+    named = facts.get("components")
+    given: dict[str, str] = named if isinstance(named, dict) else {}
+    options = [Option(value=c.id, text=clip(c.name.model_dump().get(lang) or c.name.en, 75)) for c in components]
+    states = [Option(value=state, text=t(f"status_page.state.{state}", lang)) for state in IMPACT_STATES]
+    picked = [state for state in given.values() if state in IMPACT_STATES]
+    state = ComponentState.worst(picked) if picked else None
+    return [
+        InputBlock(block_id="components", label=t("status_page.form.components", lang), optional=True,
+                   hint=t("status_page.form.components_hint", lang),
+                   element=StaticMultiSelectElement(action_id="value", options=options,
+                                                    placeholder=t("status_page.form.components_placeholder", lang),
+                                                    initial_options=[o for o in options if o.value in given] or None)),
+        InputBlock(block_id="component_state", label=t("status_page.form.component_state", lang), optional=True,
+                   hint=t("status_page.form.component_state_hint", lang),
+                   element=StaticSelectElement(action_id="value", options=states,
+                                               placeholder=t("status_page.form.component_state_placeholder", lang),
+                                               initial_option=next((o for o in states if o.value == state), None))),
+    ]
+
+
 def statement_form(incident: Incident, *, stage: str, language: str, facts: dict[str, Any], tz: ZoneInfo,
-                   compensation_hint: list[str], edit_of: int | None) -> View:
+                   compensation_hint: list[str], edit_of: int | None,
+                   components: Sequence[StatusComponent] = ()) -> View:
     """The drafting form: people edit the facts, the template writes the prose."""
     lang = incident.language
     stage_options = [Option(value=s, text=status_label(s, lang)) for s in Stage]
@@ -99,6 +130,7 @@ def statement_form(incident: Incident, *, stage: str, language: str, facts: dict
                    element=CheckboxesElement(action_id="value", options=harm_options, initial_options=harms or None)),
         _input("data_detail", t("statement_facts.form.data_detail", lang), facts.get("data_detail", ""), optional=True),
         _next_update_input(facts, tz, lang),
+        *_component_fields(components, facts, lang),
     ]
     return View(
         type="modal", callback_id=FORM_ID, title=t("statement_form.title", lang),
@@ -142,6 +174,9 @@ def draft_blocks(incident: Incident, statement: Statement, *, required: tuple[st
         context += " · " + t("statement_form.published_to", lang,
                              outlets=", ".join(outlet_name(o, lang) for o in statement.published_to),
                              time=when(statement.published_at, tz))
+    if statement.withdrawn_at:
+        context += " · " + t("status_page.view.withdrawn", lang, person=mention(statement.withdrawn_by),
+                             time=when(statement.withdrawn_at, tz))
     body = Said(statement.text).clip(2900)
     blocks: list[Block] = [
         HeaderBlock(text=clip(heading, 150)),
@@ -168,9 +203,20 @@ def draft_blocks(incident: Incident, statement: Statement, *, required: tuple[st
         ]
     else:
         buttons = []
+    if Outlet.STATUS_PAGE in statement.published_to and statement.withdrawn_at is None:
+        buttons.append(_withdraw_button(value, lang))
     if buttons:
         blocks.append(ActionsBlock(block_id="statement-actions", elements=buttons))
     return blocks
+
+
+def _withdraw_button(value: str, lang: str) -> ButtonElement:
+    """Withdraw from status page, asked twice: the public stops reading this version at once."""
+    confirm = ConfirmObject(title=t("status_page.view.confirm_title", lang), text=t("status_page.view.confirm_text", lang),
+                            confirm=t("status_page.view.confirm", lang), deny=t("statement_form.cancel", lang),
+                            style="danger")
+    return ButtonElement(text=t("status_page.view.withdraw", lang), action_id=WITHDRAW, value=value, style="danger",
+                         confirm=confirm)
 
 
 def changes_form(statement: Statement, lang: str) -> View:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bot.i18n import t
 from bot.playbooks import SHIPPED_DIR as PLAYBOOKS_DIR
-from bot.playbooks import Playbook, PlaybookError, check_dir, load_playbooks
+from bot.playbooks import Playbook, PlaybookError, check_dir, component_problems, load_playbooks
 from bot.statements import facts as facts_module
 from bot.statements.render import (
     CLAIM_DEFAULTS,
@@ -274,9 +274,11 @@ def check_deployment(
     public_updates: Mapping[str, str] | None = None,
     brand: str = "",
     known_roles: Sequence[str] = tuple(Role),
+    components: Sequence[str] = (),
 ) -> list[str]:
     """The whole lint, as `yingji playbooks check` runs it: the shipped playbooks and templates, plus a deployment's
-    own playbook directories (which add or override by slug, and may use the roles it adds) and template directory."""
+    own playbook directories (which add or override by slug, and may use the roles it adds) and template directory;
+    a playbook's status-page components must be among the deployment's `components`."""
     dirs = [PLAYBOOKS_DIR, *(Path(d) for d in directories or [] if Path(d).resolve() != PLAYBOOKS_DIR.resolve())]
     problems = [problem for directory in dirs for problem in check_dir(directory, known_roles)]
     templates = templates_dir
@@ -287,6 +289,7 @@ def check_deployment(
     if problems and not _loads(dirs, known_roles):
         return problems  # playbooks that do not load cannot be rendered: their problems come first
     playbooks = load_playbooks(dirs, known_roles)
+    problems += component_problems(playbooks, components)
     return problems + check_playbooks(playbooks, override_dir=templates, limits=limits, public_updates=public_updates,
                                       brand=brand)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ from bot.i18n import t
 from bot.models import Incident, Statement
 from bot.playbooks import Playbook
 from bot.statements.render import data_status
-from bot.vocabulary import DataHarm, DataStatus, Stage, Status, Tone
+from bot.vocabulary import IMPACT_STATES, ComponentState, DataHarm, DataStatus, Stage, Status, Tone
 
 # What people edit in the form (and what a version stores, with `next_update_at`).
 FIELDS = ("headline", "what_happened", "affected", "doing", "customer_action", "compensation", "data", "data_harms",
@@ -37,8 +38,9 @@ def from_playbook(playbook: Playbook | None, language: str, stage: str = Stage.I
     if stage == Stage.RESOLVED:
         words["doing"] = ""
     affected = hints.affected.get(language) if hints and hints.affected else ""
+    components = {component: "" for component in playbook.components} if playbook else {}  # chosen, but no state
     return {**words, "affected": affected, "compensation": "", "data": DataStatus.UNKNOWN, "data_harms": [],
-            "data_detail": ""}
+            "data_detail": "", "components": components}
 
 
 def voice(playbook: Playbook | None, language: str) -> dict[str, Any]:
@@ -56,7 +58,31 @@ def stored(facts: dict[str, Any]) -> dict[str, Any]:
     harms = facts.get("data_harms")
     values["data_harms"] = [h for h in harms if DataHarm.known(h)] if isinstance(harms, list) else []
     values["data"] = data_status(facts)
+    values["components"] = components_of(facts)
     return values
+
+
+def components_of(facts: Mapping[str, Any]) -> dict[str, str]:
+    """A version's status-page components, each with the state a person chose for it ({} when it names none)."""
+    given = facts.get("components")
+    if not isinstance(given, Mapping):
+        return {}
+    return {str(component): str(state) for component, state in given.items() if ComponentState.known(state)}
+
+
+def choose_components(chosen: Sequence[str], state: str, known: Sequence[str], lang: str) -> dict[str, str] | tuple[str, str]:
+    """The components a person ticked on the form, each in the one state they picked; the bot never assumes a state,
+    so components without one are refused (as (form field, why)). A state with no component says nothing: ignored."""
+    unknown = [component for component in chosen if component not in known]
+    if unknown:
+        return "components", t("status_page.form.unknown_component", lang, components=", ".join(unknown))
+    if not chosen:
+        return {}
+    if not state:
+        return "component_state", t("status_page.form.state_needed", lang)
+    if state not in IMPACT_STATES:
+        return "component_state", t("status_page.form.state_unknown", lang)
+    return dict.fromkeys(chosen, state)
 
 
 def prefill(

@@ -18,7 +18,11 @@ from bot.i18n import t
 from bot.playbooks import SHIPPED_DIR as PLAYBOOKS_DIR
 from bot.vocabulary import DATA_HARMED, DataHarm, DataStatus, Language, Outlet, Stage, Tone
 
-BLOCKS = ("statement", "banner", "push_title", "push_body", "social", "email_subject", "email_body", "script")
+BLOCKS = ("statement", "banner", "push_title", "push_body", "social", "email_subject", "email_body", "script",
+          "status_page")
+# Blocks a template may leave out, and the block that stands in: a deployment's override written before the status
+# page existed shows its whole statement there.
+OPTIONAL_BLOCKS = {"status_page": "statement"}
 SHIPPED_DIR: Path = PLAYBOOKS_DIR / "templates"  # package data of the `playbooks` package
 
 # Limits in characters a reader counts (see `measure`); `push` is the push body, `email` the email body.
@@ -30,6 +34,7 @@ DEFAULT_LIMITS: dict[str, int] = {
     "email_subject": 50,
     Outlet.EMAIL: 5000,
     Outlet.SCRIPT: 3000,
+    Outlet.STATUS_PAGE: 600,  # a phone screen or two of the status page
 }
 # English needs about twice the characters of Chinese to say the same thing, so it gets its own defaults.
 LANG_LIMITS: dict[str, dict[str, int]] = {
@@ -42,6 +47,7 @@ LANG_LIMITS: dict[str, dict[str, int]] = {
         "email_subject": 80,
         Outlet.EMAIL: 5000,
         Outlet.SCRIPT: 5000,
+        Outlet.STATUS_PAGE: 1200,
     },
 }
 
@@ -52,6 +58,7 @@ _PARTS: dict[str, tuple[tuple[str, str, str], ...]] = {
     Outlet.SOCIAL: (("text", "social", "social"),),
     Outlet.EMAIL: (("body", "email_body", "email"), ("subject", "email_subject", "email_subject")),
     Outlet.SCRIPT: (("text", "script", "script"),),
+    Outlet.STATUS_PAGE: (("text", "status_page", "status_page"),),
 }
 _ONE_LINE = {"banner", "push_title", "push_body", "social", "email_subject"}
 _TRAILING_PUNCTUATION = re.compile(r"[\s。．.！!；;，,、：:]+$")
@@ -236,7 +243,7 @@ def _load(stage: str, lang: str, override: Path | None) -> Template:
         raise TemplateProblem(f"{name}: template not found in {where}") from None
     except TemplateError as error:
         raise TemplateProblem(f"{_where(name, error)}: {error}") from error
-    missing = [block for block in BLOCKS if block not in template.blocks]
+    missing = [block for block in BLOCKS if block not in template.blocks and block not in OPTIONAL_BLOCKS]
     if missing:
         raise TemplateProblem(f"{template.filename or name}: missing block(s) {', '.join(missing)}")
     return template
@@ -294,7 +301,8 @@ def claim(fact: str, caller: Callable[[], str]) -> str:
 
 
 def _render_block(template: Template, block: str, variables: dict[str, Any]) -> str:
-    """One block of the template, rendered alone from the shared facts."""
+    """One block of the template, rendered alone from the shared facts (an optional block left out: its stand-in)."""
+    block = block if block in template.blocks else OPTIONAL_BLOCKS.get(block, block)
     try:
         return "".join(template.blocks[block](template.new_context(variables)))
     except Exception as error:  # a template is a deployment file: any failure in it is its author's problem
@@ -337,12 +345,17 @@ def _harm_words(facts: Facts, lang: str) -> str:
     return t(joined, lang, first=t("statement_facts.harms_separator", lang).join(words[:-1]), last=words[-1])
 
 
+def headline_of(facts: Mapping[str, object]) -> str:
+    """A stored version's headline as its outlets say it: the one a person wrote, else what happened."""
+    return _clean_fact(str(facts.get("headline") or "")) or _clean_fact(str(facts.get("what_happened") or ""))
+
+
 def _variables(stage: str, lang: str, facts: Facts, brand: str, key: str, override: Path | None) -> dict[str, Any]:
     """What a template may use: the facts (whole sentences, or trimmed where the template punctuates), the data
     status and the harms in words, the tone's phrases, the playbook's questions, the brand, key and stage."""
     values: dict[str, Any] = {name: _sentences(getattr(facts, name), lang)
                               for name in ("what_happened", "affected", "doing", "customer_action")}
-    values["headline"] = _clean_fact(facts.headline) or _clean_fact(facts.what_happened)
+    values["headline"] = headline_of({"headline": facts.headline, "what_happened": facts.what_happened})
     values.update(compensation=_clean_fact(facts.compensation), data_detail=_clean_fact(facts.data_detail),
                   next_update=facts.next_update.strip(), where=_clean_fact(facts.where) or t("statement_facts.where", lang))
     values["data"] = facts.data.strip().lower() or DataStatus.UNKNOWN

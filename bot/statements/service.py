@@ -14,7 +14,7 @@ from bot import timeline
 from bot.db import lock_row, utcnow
 from bot.i18n import t
 from bot.models import Incident, Statement, StatementReview
-from bot.vocabulary import Role
+from bot.vocabulary import Outlet, Role
 
 DRAFT, APPROVED, SUPERSEDED = "draft", "approved", "superseded"
 
@@ -182,16 +182,39 @@ async def request_changes(session: AsyncSession, statement: Statement, *, by: st
     return True
 
 
-async def mark_published(session: AsyncSession, statement: Statement, *, by: str, outlets: list[str]) -> bool:
-    """Record where an approved version went out and when; False for a version that is not approved."""
+async def mark_published(session: AsyncSession, statement: Statement, *, by: str, outlets: list[str],
+                         auto: bool = False) -> bool:
+    """Record where an approved version went out and when; False for a version that is not approved. Published to
+    the status page again after a withdrawal, it shows there again. `auto`: the status page took it at approval."""
     await _take_turns(session, statement.incident_id, statement)
     if statement.approved_at is None or not outlets:
         return False
     now = utcnow()
     statement.published_at = now
     statement.published_to = sorted(set(statement.published_to) | set(outlets))
+    if Outlet.STATUS_PAGE in outlets:
+        statement.withdrawn_at, statement.withdrawn_by = None, None
     session.add(statement)
+    data: dict[str, Any] = {"statement": statement.id, "version": statement.version, "outlets": outlets}
+    if auto:
+        data["auto"] = True
     timeline.record(session, statement.incident_id, "statement_published", actor=by,
-                    text=f"v{statement.version}: {', '.join(outlets)}", at=now,
-                    data={"statement": statement.id, "version": statement.version, "outlets": outlets})
+                    text=f"v{statement.version}: {', '.join(outlets)}", at=now, data=data)
     return True
+
+
+async def withdraw(session: AsyncSession, statement: Statement, *, by: str) -> str:
+    """Take a version off the status page: "withdrawn", "unchanged" when it already is, "not_published" when it
+    never went there (or went back to being a draft, which cannot happen: approved versions are frozen)."""
+    await _take_turns(session, statement.incident_id, statement)
+    if Outlet.STATUS_PAGE not in statement.published_to:
+        return "not_published"
+    if statement.withdrawn_at is not None:
+        return "unchanged"
+    now = utcnow()
+    statement.withdrawn_at, statement.withdrawn_by = now, by
+    session.add(statement)
+    timeline.record(session, statement.incident_id, "statement_withdrawn", actor=by, at=now,
+                    text=f"v{statement.version}: {Outlet.STATUS_PAGE}",
+                    data={"statement": statement.id, "version": statement.version, "outlet": Outlet.STATUS_PAGE})
+    return "withdrawn"

@@ -1,0 +1,83 @@
+"""The status page's reads: the versions ever published to it and the approved maintenance windows (once per rebuild),
+and a cheap figure that changes whenever either does (every few seconds, so another replica's change shows here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select as core_select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.models import Incident, Maintenance, MaintenanceEvent, Statement, TimelineEvent
+from bot.statements.facts import components_of
+from bot.statements.render import headline_of
+from bot.status_page.state import HISTORY_DAYS, PageVersion, Window
+from bot.vocabulary import MaintenanceStatus, Outlet
+
+PUBLISHED = "statement_published"
+
+
+async def generation(session: AsyncSession) -> tuple[Any, ...]:
+    """A figure that changes when anything the page shows may have: a publication or withdrawal (their times only
+    grow), a maintenance window added or changed. One query on small tables, never on the timeline."""
+    figures: list[Any] = [func.max(Statement.published_at), func.max(Statement.withdrawn_at), func.count(col(Statement.published_at)),
+               func.max(Maintenance.id), func.max(Maintenance.approved_at), func.max(Maintenance.cancelled_at),
+               func.max(MaintenanceEvent.id)]
+    connection = await session.connection()
+    return tuple((await connection.execute(core_select(*(core_select(f).scalar_subquery() for f in figures)))).one())
+
+
+async def read(session: AsyncSession, now: datetime) -> tuple[list[PageVersion], list[Window]]:
+    """Every version published to the status page, with when it first went there, and the approved windows that
+    have not ended more than HISTORY_DAYS ago."""
+    rows = (await session.exec(select(Statement).where(col(Statement.published_at).is_not(None),
+                                                       col(Statement.approved_at).is_not(None)))).all()
+    statements = [s for s in rows if Outlet.STATUS_PAGE in (s.published_to or [])]
+    incident_ids = sorted({s.incident_id for s in statements})
+    drills = dict((await session.exec(select(Incident.id, Incident.drill).where(col(Incident.id).in_(incident_ids)))).all())
+    firsts = await _first_on_page(session, incident_ids)
+    versions = [_version(s, bool(drills.get(s.incident_id)), firsts.get(s.id or 0)) for s in statements]
+    horizon = now - timedelta(days=HISTORY_DAYS + 1)
+    maintenance = (await session.exec(select(Maintenance).where(Maintenance.status == MaintenanceStatus.APPROVED,
+                                                                col(Maintenance.ends_at) >= horizon))).all()
+    windows = [Window(maintenance_id=m.id or 0, text=dict(m.text or {}), components=tuple(m.components or ()),
+                      starts_at=m.starts_at, ends_at=m.ends_at, approved_at=m.approved_at) for m in maintenance]
+    return versions, windows
+
+
+async def _first_on_page(session: AsyncSession, incident_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each version first went to the status page, from the timeline (its row keeps only the last publication,
+    to any outlet)."""
+    if not incident_ids:
+        return {}
+    events = await session.exec(select(TimelineEvent).where(TimelineEvent.kind == PUBLISHED,
+                                                            col(TimelineEvent.incident_id).in_(incident_ids)))
+    firsts: dict[int, datetime] = {}
+    for event in events.all():
+        statement_id = event.data.get("statement")
+        if isinstance(statement_id, int) and Outlet.STATUS_PAGE in (event.data.get("outlets") or []):
+            firsts[statement_id] = min(event.at, firsts.get(statement_id, event.at))
+    return firsts
+
+
+def _version(statement: Statement, drill: bool, first: datetime | None) -> PageVersion:
+    """A version as the page reads it: its headline, its outlets' texts, the components and states it names."""
+    outlets = statement.outlets or {}
+
+    def part(outlet: str, name: str) -> str:
+        value = outlets.get(outlet)
+        parts = value.get("parts") if isinstance(value, dict) else None
+        return str(parts.get(name) or "") if isinstance(parts, dict) else ""
+
+    published = first or statement.published_at
+    assert published is not None
+    return PageVersion(
+        statement_id=statement.id or 0, incident_id=statement.incident_id, drill=drill, stage=statement.stage,
+        language=statement.language, headline=headline_of(statement.facts or {}),
+        text=part(Outlet.STATUS_PAGE, "text") or statement.text, banner=part(Outlet.BANNER, "text"),
+        push_title=part(Outlet.PUSH, "title"), push_body=part(Outlet.PUSH, "body"),
+        components=components_of(statement.facts or {}), published_at=published, withdrawn_at=statement.withdrawn_at)

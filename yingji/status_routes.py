@@ -1,0 +1,110 @@
+"""The public status page's HTTP side: GET/HEAD /status, /status.json, /status/feed.atom, /status/banner.js (and
+OPTIONS for CORS). Each answer is the board's bytes as they are: the language chosen, 304 for a reader who has them,
+cache headers for the crowd; nothing here reads the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.config import FileConfig
+from bot.i18n import t
+from bot.metrics import observed
+from bot.status_page.board import Response, StatusBoard
+from bot.status_page.render import BANNER, FEED, JSON, PAGE, PER_LANGUAGE
+from bot.vocabulary import Language
+
+PATHS = {"/status": PAGE, "/status.json": JSON, "/status/feed.atom": FEED, "/status/banner.js": BANNER}
+MAX_AGE = 30  # seconds a browser or CDN may reuse an answer: a crowd costs one request per reader per half minute
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+        "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since",
+        "Access-Control-Expose-Headers": "ETag, Last-Modified", "Access-Control-Max-Age": "86400"}
+
+
+def choose_language(asked: str | None, accept: str | None, default: str) -> tuple[str, bool]:
+    """zh or en: `?lang=`, else the best of Accept-Language, else the deployment's; and whether Accept-Language
+    decided (then caches must keep one answer per language)."""
+    if asked and Language.known(asked.strip().lower()):
+        return asked.strip().lower(), False
+    ranked: list[tuple[float, int, str]] = []
+    for order, item in enumerate((accept or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if quality > 0 and Language.known(primary):
+            ranked.append((-quality, order, primary))
+    return (min(ranked)[2] if ranked else default), True
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match against a strong ETag, by the weak comparison RFC 9110 asks for GET."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def not_modified(request: web.Request, response: Response) -> bool:
+    """Whether the reader already has these bytes: If-None-Match first; If-Modified-Since only without it."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        return _matches(if_none_match, response.etag)
+    since = request.headers.get("If-Modified-Since")
+    if since is None:
+        return False
+    try:
+        moment = parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+    return moment.tzinfo is not None and response.last_modified <= moment
+
+
+def _security(file: FileConfig) -> dict[str, str]:
+    """The page fetches nothing but the configured logo; it runs no script and submits no form."""
+    logo = file.status_page.logo_url
+    origin = f"{urlsplit(logo).scheme}://{urlsplit(logo).netloc}" if logo else "'none'"
+    return {"Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; img-src {origin}; "
+                                       "base-uri 'none'; form-action 'none'",
+            "Referrer-Policy": "no-referrer"}
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=True)
+
+
+def add_routes(web_app: web.Application, board: StatusBoard, file: FileConfig) -> None:
+    """The four public routes (HEAD comes with GET) and their CORS preflight."""
+    page_headers = _security(file)
+
+    async def serve(request: web.Request) -> web.Response:
+        route = PATHS[request.path]
+        lang, negotiated = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"),
+                                           file.language)
+        response = board.response(route, lang if route in PER_LANGUAGE else "")
+        if response is None:
+            return web.Response(status=503, text=t("status_page.page.unavailable", lang),
+                                headers={"Retry-After": "5", "Cache-Control": "no-store", **CORS})
+        headers = {"ETag": response.etag, "Last-Modified": _http_date(response.last_modified),
+                   "Cache-Control": f"public, max-age={MAX_AGE}", "X-Content-Type-Options": "nosniff", **CORS}
+        if route in PER_LANGUAGE and negotiated:
+            headers["Vary"] = "Accept-Language"
+        if route == PAGE:
+            headers |= page_headers
+        if not_modified(request, response):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=response.body, headers={**headers, "Content-Type": response.content_type})
+
+    async def preflight(_: web.Request) -> web.Response:
+        return web.Response(status=204, headers=CORS)
+
+    for path in PATHS:
+        web_app.router.add_get(path, observed(path, serve))
+        web_app.router.add_route("OPTIONS", path, preflight)
