@@ -15,7 +15,8 @@ from bot.vocabulary import Role
 
 
 class Action(StrEnum):
-    """Everything a person can do to an incident, by any way in (command, button, form, shortcut, event)."""
+    """Everything a person can do to an incident or a maintenance window, by any way in (command, button, form,
+    shortcut, event)."""
 
     VIEW = "view"
     ASSIGN_ROLE = "assign_role"
@@ -36,6 +37,10 @@ class Action(StrEnum):
     REPAIR = "repair"
     SET_DISCOVERY = "set_discovery"
     SET_LEGAL_GRADE = "set_legal_grade"
+    SCHEDULE_MAINTENANCE = "schedule_maintenance"
+    REQUEST_MAINTENANCE_CHANGES = "request_maintenance_changes"
+    APPROVE_MAINTENANCE = "approve_maintenance"
+    CANCEL_MAINTENANCE = "cancel_maintenance"
 
 
 class Need(StrEnum):
@@ -49,6 +54,11 @@ class Need(StrEnum):
     APPROVER = "approver"  # the comms (or legal) holder, or a configured comms (or legal) approver
     PUBLISHER = "publisher"  # the comms holder, or a configured comms approver
     LEGAL = "legal"  # the legal holder, a configured legal approver, or the commander
+    # A maintenance window belongs to no incident: nobody holds a role in it and it has no channel of its own.
+    ANYONE = "anyone"  # anyone in the workspace, as for declaring: nothing is published before comms approves
+    COMMS_REVIEWER = "comms_reviewer"  # a configured comms approver
+    COMMS_APPROVER = "comms_approver"  # a configured comms approver who did not draft it
+    CANCELLER = "canceller"  # its drafter while it is a draft; a configured comms approver at any time
 
 
 POLICY: dict[Action, Need] = {
@@ -71,6 +81,10 @@ POLICY: dict[Action, Need] = {
     Action.REPAIR: Need.MEMBER,
     Action.SET_DISCOVERY: Need.MEMBER,
     Action.SET_LEGAL_GRADE: Need.LEGAL,
+    Action.SCHEDULE_MAINTENANCE: Need.ANYONE,
+    Action.REQUEST_MAINTENANCE_CHANGES: Need.COMMS_REVIEWER,
+    Action.APPROVE_MAINTENANCE: Need.COMMS_APPROVER,
+    Action.CANCEL_MAINTENANCE: Need.CANCELLER,
 }
 
 
@@ -152,6 +166,8 @@ def decide(action: Action, who: Standing, language: str, *, role: str | None = N
     if need is Need.LEGAL:
         commands = who.user == who.holders.get(Role.COMMANDER)
         return None if commands or who.qualifies(Role.LEGAL) else Refusal(t("legal_grade.refused", language))
+    if need is not Need.PUBLISHER:
+        raise ValueError(f"{action} is an action on a maintenance window: decide_window decides it")
     if who.qualifies(Role.COMMS):
         return None
     return Refusal(t(PUBLISHER_REFUSALS.get(action, "policy.publishers_only"), language))
@@ -175,3 +191,37 @@ def _handover(who: Standing, role: str, language: str) -> Refusal | None:
         return None
     name = roles.role_name(role, language)
     return Refusal(t("policy.held_by", language, role=name, user=current))
+
+
+@dataclass(frozen=True)
+class WindowStanding:
+    """One person's place toward one maintenance window, read in the transaction that acts on it."""
+
+    user: str
+    rules: Rules
+    drafter: str | None = None  # None: the window is not drafted yet
+    draft: bool = True
+
+    @property
+    def comms(self) -> bool:
+        """Outside an incident nobody holds comms: only the configured comms approvers speak for it."""
+        return self.user in self.rules.approvers.get(Role.COMMS, frozenset())
+
+
+def decide_window(action: Action, who: WindowStanding, language: str) -> Refusal | None:
+    """The policy table applied to a maintenance window: None when `who` may do `action`, else the refusal."""
+    need = POLICY[action]
+    if need is Need.ANYONE:
+        return None
+    if need is Need.COMMS_REVIEWER:
+        return None if who.comms else Refusal(t("policy.maintenance.comms_only", language))
+    if need is Need.COMMS_APPROVER:
+        if who.user == who.drafter:
+            return Refusal(t("policy.maintenance.own_draft", language))
+        return None if who.comms else Refusal(t("policy.maintenance.comms_only", language))
+    if need is Need.CANCELLER:
+        if who.comms or (who.draft and who.user == who.drafter):
+            return None
+        key = "policy.maintenance.drafter_before_approval" if who.user == who.drafter else "policy.maintenance.cancel_only"
+        return Refusal(t(key, language))
+    raise ValueError(f"{action} is an action on an incident: decide decides it")

@@ -166,6 +166,15 @@ class MaintenanceStatus(Word):
     CANCELLED = "cancelled"
 
 
+class MaintenancePhase(Word):
+    """Where an approved maintenance window stands in time, as the status page shows it: announced in advance,
+    running (active), or over (kept in history)."""
+
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
 class Phase(Word):
     """The phases of an emergency plan (应急预案) a playbook step belongs to."""
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.runtime import Runtime
+from bot.slack import maintenance_view as mv
 from bot.slack import statement_view as sv
 from bot.slack.blocks import ASSIGN_ROLES_ACTION, UPDATE_STATUS_ACTION
 from bot.slack.checklist import DONE_ACTION, GRADE_ACTION
@@ -21,6 +22,7 @@ from commands import (
     capture,
     declare,
     grade,
+    maintenance,
     payload,
     roles,
     statement,
@@ -173,6 +175,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         (UPDATE_STATUS_ACTION, status.open_status_form),
         (SNOOZE_ACTION, status.snooze_button),
         (GRADE_ACTION, grade.grade_picked),
+        (mv.APPROVE, maintenance.approve_button),
+        (mv.CHANGES, maintenance.changes_button),
+        (mv.CANCEL, maintenance.cancel_button),
     ):
         app.action(action_id)(_button(rt, handler, action_id))
 
@@ -181,6 +186,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         (sv.CHANGES_FORM_ID, statement.submit_changes),
         (sv.PUBLISH_FORM_ID, statement.submit_publish),
         (status.STATUS_FORM_ID, status.submit_status_form),
+        (mv.FORM_ID, maintenance.submit_form),
+        (mv.CHANGES_FORM_ID, maintenance.submit_changes),
     ):
         app.view(callback_id)(_form(rt, submit, callback_id))
 

@@ -14,6 +14,7 @@ from commands.drill import drill
 from commands.grade import grade
 from commands.help import help_
 from commands.list import list_
+from commands.maintenance import maintenance
 from commands.repair import repair
 from commands.roles import role, roles_
 from commands.statement import statement
@@ -50,6 +51,7 @@ HANDLERS: dict[str, Handler] = {
     "summary": summary_,
     "list": list_,
     "repair": repair,
+    "maintenance": maintenance,
     "help": help_,
 }
 

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "timeline": "/incident timeline [INC-n]",
     "list": "/incident list",
     "repair": "/incident repair [INC-n]",
+    "maintenance": "/incident maintenance [list | cancel <n>]",
     "help": "/incident help [severity]",
 }
 

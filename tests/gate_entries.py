@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.models import Incident, Statement, StatementReview, Step, TimelineEvent
+from bot.models import Incident, Maintenance, MaintenanceEvent, Statement, StatementReview, Step, TimelineEvent
 from bot.sandbox import people
-from tests.gate_world import Scene, World, statement_values
+from tests.gate_world import Scene, World, maintenance_values, statement_values
 
 STALE = 999_999  # an id no row has: what a button of a deleted message, or a forged one, may carry
 Send = Callable[[World, Scene, str, bool], Awaitable[Any]]
@@ -28,7 +28,7 @@ class Entry:
     need: str  # a row of tests.test_gate.EXPECTED
     send: Send
     happened: Happened
-    scene: dict[str, bool] | None = None  # what the incident needs first (a resolved one, an approved draft)
+    scene: dict[str, bool] | None = None  # what the scene needs first (a resolved incident, an approved draft, a window)
     changes: bool = True  # whether the right person's request changes stored state (a repeat must not again)
 
 
@@ -71,9 +71,11 @@ def form(callback_id: str, values: Callable[[World, Scene], dict[str, Any]]) -> 
 
     async def send(w: World, scene: Scene, name: str, stale: bool) -> Any:
         view_id = scene.views[callback_id]
-        if stale:  # the same form, naming an incident or statement that does not exist
+        if stale:  # the same form, naming an incident, statement or maintenance window that does not exist
             view = copy.deepcopy(w.stack.sandbox.views[view_id])
             named = scene.statement_id if "statement_" in callback_id and callback_id != "statement_form" else scene.incident.id
+            if callback_id.startswith("maintenance_") and scene.window is not None:
+                named = scene.window.id or 0
             view["private_metadata"] = json.dumps({k: STALE if v == named else v
                                                    for k, v in json.loads(view["private_metadata"]).items()})
             view_id = view["id"] = f"{view_id}S"
@@ -113,6 +115,26 @@ def event(kind: str) -> Send:
             reply = await people.message_shortcut(w.stack.actor, w.user(name), "add_to_timeline", channel, ts)
         await w.stack.settle()
         return reply
+
+    return send
+
+
+def window_button(action: str) -> Send:
+    """A button on the scene's maintenance review message; a stale one names a window that does not exist."""
+
+    async def send(w: World, scene: Scene, name: str, stale: bool) -> Any:
+        assert scene.window is not None
+        return await w.press_window(scene, name, action, str(STALE if stale else scene.window.id))
+
+    return send
+
+
+def window_slash(text: str) -> Send:
+    """`/incident maintenance … <n>` typed in #general, naming the scene's window (or one that does not exist)."""
+
+    async def send(w: World, scene: Scene, name: str, stale: bool) -> Any:
+        assert scene.window is not None
+        return await w.slash(None, name, text.format(n=STALE if stale else scene.window.id), inside=False)
 
     return send
 
@@ -218,6 +240,29 @@ async def withdrawn(w: World, scene: Scene, before: Any, after: Any, text: str) 
     return row is not None and row.withdrawn_at is not None
 
 
+def window_is(status: str) -> Happened:
+    async def check(w: World, scene: Scene, before: Any, after: Any, text: str) -> bool:
+        async with w.stack.rt.sessions() as session:
+            row = await session.get(Maintenance, scene.window.id if scene.window else 0)
+        return row is not None and row.status == status
+
+    return check
+
+
+def window_event(kind: str) -> Happened:
+    async def check(w: World, scene: Scene, before: Any, after: Any, text: str) -> bool:
+        async with w.stack.rt.sessions() as session:
+            rows = await session.exec(select(MaintenanceEvent).where(
+                MaintenanceEvent.maintenance_id == (scene.window.id if scene.window else 0), MaintenanceEvent.kind == kind))
+            return bool(rows.all())
+
+    return check
+
+
+async def new_window(w: World, scene: Scene, before: Any, after: Any, text: str) -> bool:
+    return len(after["windows"]) == len(before["windows"]) + 1
+
+
 async def members_changed(w: World, scene: Scene, before: Any, after: Any, text: str) -> bool:
     return before["members"] != after["members"]
 
@@ -225,6 +270,8 @@ async def members_changed(w: World, scene: Scene, before: Any, after: Any, text:
 def _comms_to_liu(w: World, scene: Scene) -> dict[str, Any]:
     return {"comms": {"user": w.user("liu.yang")}}
 
+
+WINDOW = {"maintenance": True, "draft": False}  # a maintenance window 张伟 drafted; no statement needed
 
 ENTRIES: list[Entry] = [
     # /incident subcommands
@@ -249,6 +296,10 @@ ENTRIES: list[Entry] = [
     Entry("statement-show", "see", slash("statement", "show"), told("口径"), changes=False),
     Entry("summary", "see", slash("summary"), told("角色"), changes=True),  # the chart DM is queued work
     Entry("repair", "member", slash("repair"), told("待补", "重试"), changes=False),
+    Entry("maintenance", "anyone", plain("maintenance"), view_opened("maintenance_form"), changes=False),
+    Entry("maintenance-list", "anyone", plain("maintenance list"), told("维护"), changes=False),
+    Entry("maintenance-cancel", "canceller", window_slash("maintenance cancel {n}"), window_is("cancelled"),
+          scene=WINDOW),
     # buttons
     Entry("open_assign_roles", "member", button("open_assign_roles", lambda s: str(s.incident.id)),
           view_opened("assign_roles_form"), changes=False),
@@ -271,6 +322,11 @@ ENTRIES: list[Entry] = [
     Entry("legal_grade_pick", "legal", grade_pick("general"), incident_is(legal_grade="general")),
     Entry("cadence_snooze", "member", button("cadence_snooze", lambda s: str(s.incident.id)),
           event_added("cadence_snoozed")),
+    Entry("maintenance_approve", "comms_approver", window_button("maintenance_approve"), window_is("approved"),
+          scene=WINDOW),
+    Entry("maintenance_changes", "comms_reviewer", window_button("maintenance_changes"),
+          view_opened("maintenance_changes_form"), scene=WINDOW, changes=False),
+    Entry("maintenance_cancel", "canceller", window_button("maintenance_cancel"), window_is("cancelled"), scene=WINDOW),
     # forms
     Entry("assign_roles_form", "handover", form("assign_roles_form", _comms_to_liu), holder("comms", "liu.yang")),
     Entry("status_form", "member", form("status_form", lambda w, s: {"status": {"value": "identified"}}),
@@ -285,6 +341,10 @@ ENTRIES: list[Entry] = [
     Entry("declare_form", "anyone", form("declare_form", lambda w, s: {
         "title": {"value": "表单里的声明"}, "playbook": {"value": "payment-failure"}, "severity": {"value": "sev3"}}),
         new_incident),
+    Entry("maintenance_form", "anyone", form("maintenance_form", lambda w, s: maintenance_values()), new_window),
+    Entry("maintenance_changes_form", "comms_reviewer",
+          form("maintenance_changes_form", lambda w, s: {"comment": {"value": "写清楚影响哪些银行"}}),
+          window_event("maintenance_changes_requested"), scene=WINDOW),
     # the shortcut and the events
     Entry("add_to_timeline", "member", event("shortcut"), event_added("message")),
     Entry("pin_added", "member", event("pin"), event_added("message")),
@@ -295,12 +355,16 @@ ENTRIES: list[Entry] = [
 ]
 
 SUBCOMMANDS = {"declare", "drill", "list", "help", "role", "roles", "steps", "done", "note", "status", "resolve",
-               "close", "severity", "grade", "timeline", "statement", "summary", "repair", "discovered"}
+               "close", "severity", "grade", "timeline", "statement", "summary", "repair", "discovered", "maintenance"}
 
 
 async def fill(w: World, entry: Entry, scene: Scene) -> None:
-    """Per-scene details an entry needs: the declare form opened (it belongs to no incident)."""
-    if entry.name == "declare_form" and "declare_form" not in scene.views:
-        await w.slash(None, "zhang.wei", "declare", inside=False)
-        scene.views["declare_form"] = w.newest_view("declare_form")
+    """Per-scene details an entry needs: the declare and maintenance forms opened (they belong to no incident), a
+    maintenance window in a scene made without one."""
+    for form_id, command in (("declare_form", "declare"), ("maintenance_form", "maintenance")):
+        if entry.name == form_id and form_id not in scene.views:
+            await w.slash(None, "zhang.wei", command, inside=False)
+            scene.views[form_id] = w.newest_view(form_id)
+    if (entry.scene or {}).get("maintenance") and scene.window is None:
+        await w.maintain(scene)
     scene.seen = w.view_counts()

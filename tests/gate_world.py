@@ -1,8 +1,10 @@
 """The world the gate matrix runs in: one stack, its people, incidents made to order, and what to compare.
 
-The cast: 张伟 commander (a default role) and drafter, 王芳 comms (a default role), 刘洋 in the channel
-without a role, Guest outside every incident channel. A "scene" is an incident with what its entry points
-need: a checklist, a statement draft (and its forms opened once by the right person), a pinned message.
+The cast: 张伟 commander (a default role) and drafter, 王芳 comms (a default role, and the configured comms approver
+who approves maintenance windows, which belong to no incident), 刘洋 in the channel without a role, Guest outside
+every incident channel. A "scene" is an incident with what its entry points need: a checklist, a statement draft
+(and its forms opened once by the right person), a pinned message; and, when asked, a maintenance window 张伟
+drafted from #general.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from sqlmodel import col, select
 from bot.db import utcnow
 from bot.models import (
     Incident,
+    Maintenance,
+    MaintenanceEvent,
     Membership,
     RoleAssignment,
     SlackOp,
@@ -30,13 +34,17 @@ from yingji.local import LocalStack
 
 SECRET = "ZQXGATE"  # every private incident's title carries it; an outsider must never read it
 RIGHT = {"manager": "zhang.wei", "handover": "zhang.wei", "approver": "wang.fang", "publisher": "wang.fang",
-         "legal": "zhang.wei"}  # the commander may set the legal grade (as may legal and a legal approver)
+         "legal": "zhang.wei",  # the commander may set the legal grade (as may legal and a legal approver)
+         "comms_reviewer": "wang.fang", "comms_approver": "wang.fang"}  # a window's canceller: its drafter, 张伟
 TIMED = re.compile(r"remind|overdue|escalat|clock|digest|archive")  # timers may fire while the matrix runs
 
 
 def config(users: dict[str, str]) -> dict[str, Any]:
-    """Commander and comms come with every incident; nobody else has standing beyond the incident."""
-    return {"default_roles": {"commander": users["zhang.wei"], "comms": users["wang.fang"]}}
+    """Commander and comms come with every incident; beyond incidents only 王芳 has standing, as the comms approver
+    (who reviews maintenance windows: nobody holds a role in those)."""
+    return {"default_roles": {"commander": users["zhang.wei"], "comms": users["wang.fang"]},
+            "comms_approvers": [users["wang.fang"]],
+            "status_page": {"components": [{"id": "payment", "name": {"zh": "支付", "en": "Payment"}}]}}
 
 
 @dataclass
@@ -48,6 +56,7 @@ class Scene:
     statement_id: int = 0
     message_ts: str = ""  # a message in the channel (for the shortcut, the pin and the reaction)
     views: dict[str, str] = field(default_factory=dict)  # callback_id → a view the right person opened
+    window: Maintenance | None = None  # a maintenance window 张伟 drafted, when the scene asked for one
     seen: dict[str, int] = field(default_factory=dict)  # how many views of each kind were open before a request
 
     @property
@@ -76,7 +85,7 @@ class World:
         return self.stack.users[name]
 
     async def scene(self, *, private: bool = False, draft: bool = True, approved: bool = False,
-                    published: bool = False, resolved: bool = False) -> Scene:
+                    published: bool = False, resolved: bool = False, maintenance: bool = False) -> Scene:
         """A fresh incident (private: a breach) with 刘洋 in its channel, a draft by 张伟 and the forms opened;
         `published`: the draft approved and marked published to the status page."""
         stack, self.count = self.stack, self.count + 1
@@ -109,7 +118,22 @@ class World:
                                       ("wang.fang", "statement_publish", scene.statement_id)):
             if value:
                 await self._open(scene, opener, action, str(value))
+        if maintenance:
+            await self.maintain(scene)
         return scene
+
+    async def maintain(self, scene: Scene) -> None:
+        """张伟 drafts a window from #general; 王芳 opens its change-request form (one left open)."""
+        await self.slash(None, "zhang.wei", "maintenance", inside=False)
+        submitted = await self.submit(self.newest_view("maintenance_form"), "zhang.wei", maintenance_values())
+        assert submitted.status == 200 and not (submitted.json or {}).get("errors"), submitted.body
+        async with self.stack.rt.sessions() as session:
+            scene.window = (await session.exec(select(Maintenance).order_by(col(Maintenance.id).desc()))).first()
+        assert scene.window is not None and scene.window.message_ts, "the window's review message should be posted"
+        before = set(self.stack.sandbox.views)
+        await self.press_window(scene, "wang.fang", "maintenance_changes", str(scene.window.id))
+        for view_id in set(self.stack.sandbox.views) - before:
+            scene.views[self.stack.sandbox.views[view_id]["callback_id"]] = view_id
 
     async def _draft(self, scene: Scene) -> int:
         await self.slash(scene, "zhang.wei", "statement")
@@ -154,6 +178,15 @@ class World:
         await self.stack.settle()
         return reply
 
+    async def press_window(self, scene: Scene, name: str, action: str, value: str) -> Any:
+        """A button pressed on the scene's maintenance review message."""
+        assert scene.window is not None
+        reply = await self.stack.actor.block_action(self.user(name), action, value=value,
+                                                    channel_id=scene.window.channel_id,
+                                                    message_ts=scene.window.message_ts)
+        await self.stack.settle()
+        return reply
+
     async def submit(self, view_id: str, name: str, values: dict[str, Any]) -> Any:
         reply = await self.stack.actor.submit_view(view_id, self.user(name), values=values)
         await self.stack.settle()
@@ -184,6 +217,13 @@ def statement_values(stack: LocalStack) -> dict[str, dict[str, Any]]:
     return {name: {"value": value} for name, value in facts.items()}
 
 
+def maintenance_values() -> dict[str, dict[str, Any]]:
+    """The maintenance form filled in: a payment-channel switch two hours from now, for three hours."""
+    start = int(utcnow().timestamp()) + 7200
+    return {"starts_at": {"value": start}, "ends_at": {"value": start + 3 * 3600}, "components": {"value": ["payment"]},
+            "text_zh": {"value": "支付渠道切换，部分银行卡付款可能失败"}, "text_en": {"value": "Payment channel switch"}}
+
+
 async def snapshot(stack: LocalStack) -> dict[str, list[Any]]:
     """Everything a request could change, refusals and timers aside (refusals are recorded; timers fire)."""
     async with stack.rt.sessions() as session:
@@ -200,8 +240,12 @@ async def snapshot(stack: LocalStack) -> dict[str, list[Any]]:
                         if e.kind != "refused" and not TIMED.search(e.kind))
         members = sorted((m.incident_id, m.user_id) for m in (await rows(Membership)).all())
         ops = sorted((o.incident_id or 0, o.kind) for o in (await rows(SlackOp)).all() if not TIMED.search(o.kind))
+        windows = sorted((w.id, w.status, w.approved_by, w.cancelled_by) for w in (await rows(Maintenance)).all())
+        window_events = sorted((e.maintenance_id, e.kind, e.actor, e.text) for e in (await rows(MaintenanceEvent)).all()
+                               if e.kind != "refused")
     return {"incidents": incidents, "holders": holders, "steps": steps, "statements": statements,
-            "reviews": reviews, "events": events, "members": members, "ops": ops}
+            "reviews": reviews, "events": events, "members": members, "ops": ops, "windows": windows,
+            "window_events": window_events}
 
 
 def changed(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[str]:
@@ -209,9 +253,13 @@ def changed(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[s
     return [name for name in before if before[name] != after[name]]
 
 
-async def refusals(stack: LocalStack, incident_id: int, user: str) -> int:
-    """How many times `user` was refused on this incident (the count of aggregated refusals)."""
+async def refusals(stack: LocalStack, scene: Scene, user: str) -> int:
+    """How many times `user` was refused on the scene's incident and on its maintenance window (the counts of
+    aggregated refusals)."""
     async with stack.rt.sessions() as session:
         rows = await session.exec(select(TimelineEvent).where(
-            TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "refused", TimelineEvent.actor == user))
-        return sum(int(e.data.get("count", 1)) for e in rows.all())
+            TimelineEvent.incident_id == scene.incident.id, TimelineEvent.kind == "refused", TimelineEvent.actor == user))
+        window = await session.exec(select(MaintenanceEvent).where(
+            MaintenanceEvent.maintenance_id == (scene.window.id if scene.window else 0),
+            MaintenanceEvent.kind == "refused", MaintenanceEvent.actor == user))
+        return sum(int(e.data.get("count", 1)) for e in [*rows.all(), *window.all()])

@@ -163,7 +163,19 @@ def test_every_word_of_the_vocabulary_has_a_name_in_each_language() -> None:
     front of someone at 3 a.m."""
     from bot.policy import POLICY, Need
     from bot.slack.ops import OPERATIONS
-    from bot.vocabulary import DataHarm, DataStatus, LegalGrade, Outlet, Phase, Role, Severity, Stage, Status
+    from bot.vocabulary import (
+        DataHarm,
+        DataStatus,
+        LegalGrade,
+        MaintenancePhase,
+        MaintenanceStatus,
+        Outlet,
+        Phase,
+        Role,
+        Severity,
+        Stage,
+        Status,
+    )
 
     wanted = [f"role.{w}" for w in Role] + [f"status.{w}" for w in (*Status, *Stage)]
     wanted += [f"severity.{w}" for w in Severity] + [f"outlet.{w}" for w in Outlet]
@@ -173,6 +185,7 @@ def test_every_word_of_the_vocabulary_has_a_name_in_each_language() -> None:
     wanted += [f"statement_form.language_name.{w}" for w in Language] + [f"op.{kind}" for kind in OPERATIONS]
     wanted += [f"policy.not_member.{a}" for a, need in POLICY.items() if need in (Need.MEMBER, Need.HANDOVER, Need.REVIEWER)]
     wanted += [f"policy.not_manager.{a}" for a, need in POLICY.items() if need is Need.MANAGER]
+    wanted += [f"maintenance.phase.{w}" for w in MaintenancePhase] + [f"maintenance.state.{w}" for w in MaintenanceStatus]
     for language in Language:
         missing = [key for key in wanted if key not in catalog(language)]
         assert not missing, f"{language}: no words for {missing}"

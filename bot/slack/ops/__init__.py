@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack.ops import alerts, declare, lifecycle, reports, roles, statements, steps, timeline
+from bot.slack.ops import alerts, declare, lifecycle, maintenance, reports, roles, statements, steps, timeline
 from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv
 
 OPERATIONS: dict[str, Operation] = {
@@ -11,6 +11,7 @@ OPERATIONS: dict[str, Operation] = {
     **statements.OPERATIONS,
     **alerts.OPERATIONS,
     **lifecycle.OPERATIONS,
+    **maintenance.OPERATIONS,
 }
 
 __all__ = ["OPERATIONS", "Blocked", "Operation", "Outcome", "SlackEnv"]
