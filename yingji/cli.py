@@ -69,10 +69,13 @@ def _scheduler() -> int:
     return 0
 
 
-def _demo() -> int:
+def _demo(serve: bool) -> int:
     from yingji.demo import run_demo
 
-    return asyncio.run(run_demo())
+    try:
+        return asyncio.run(run_demo(serve))
+    except KeyboardInterrupt:
+        return 0
 
 
 def _db_upgrade() -> int:
@@ -153,7 +156,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the Slack app (HTTP on $HOST:$PORT, or --socket for Socket Mode)")
     serve.add_argument("--socket", action="store_true", help="connect with Socket Mode (needs SLACK_APP_TOKEN)")
     sub.add_parser("scheduler", help="run the worker that fires reminders and timers (one per deployment)")
-    sub.add_parser("demo", help="run a whole incident against the local Slack sandbox; no Slack account needed")
+    demo = sub.add_parser("demo", help="run a whole incident against the local Slack sandbox; no Slack account needed")
+    demo.add_argument("--serve", action="store_true", help="then keep the status page up (http://127.0.0.1:8787/status)")
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations up to the latest ($DATABASE_URL)")
@@ -182,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "scheduler":
             return _scheduler()
         if args.command == "demo":
-            return _demo()
+            return _demo(args.serve)
         if args.command == "db":
             return _db_upgrade()
         if args.command == "export":

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import yaml
 from sqlmodel import col, select
 
@@ -18,10 +19,13 @@ from bot.sandbox import people
 from bot.slack.text import when
 from bot.timeline import times_suffix
 from yingji.local import LocalStack
-from yingji.textview import humanize, message_as_text
+from yingji.textview import html_text, humanize, message_as_text
 
 DEMO_DIR = Path("data") / "demo"
 TITLE = "支付宝回调超时，部分订单支付后仍显示待支付"
+COMPONENTS = [{"id": "payment", "name": {"zh": "支付", "en": "Payment"}},
+              {"id": "checkout", "name": {"zh": "下单", "en": "Checkout"}}]
+SERVE_PORT = 8787  # `yingji demo --serve` keeps the status page up here
 SHORT_LIMIT_MINUTES = 0.08  # step 1's time limit in the demo (about 5 s), so a reminder fires while you watch
 
 
@@ -30,6 +34,7 @@ def _demo_playbooks(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     data = yaml.safe_load((SHIPPED_DIR / "payment-failure.yaml").read_text(encoding="utf-8"))
     data["steps"][0]["due_minutes"] = SHORT_LIMIT_MINUTES
+    data["components"] = [component["id"] for component in COMPONENTS]
     (directory / "payment-failure.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return directory
 
@@ -78,8 +83,8 @@ class Demo:
             "affected": "今天上午用支付宝下单的部分用户",
             "doing": "已切换到备用支付通道，正在逐笔核对已扣款的订单并补单",
             "customer_action": "请勿重复付款；已扣款的订单会在核对后自动更新为已支付",
-            "compensation": "受影响订单赠送 10 元无门槛券", "data_lost": "no", "data_detail": "",
-            "next_update": next_update,
+            "compensation": "受影响订单赠送 10 元无门槛券", "data": "not_applicable", "data_detail": "",
+            "next_update": next_update, "components": ["payment"], "component_state": "partial_outage",
         }
         print(f"\n{self.names[stack.users['zhang.wei']]} fills in the facts (not prose) and submits the form")
         await stack.actor.submit_view(view_id, stack.users["zhang.wei"], values={k: {"value": v} for k, v in facts.items()})
@@ -90,19 +95,38 @@ class Demo:
         await stack.actor.block_action(stack.users["wang.fang"], "statement_approve", value=value,
                                        channel_id=channel_id, message_ts=draft["ts"])
         await stack.settle()
+        print(f"{self.names[stack.users['wang.fang']]} presses [标记已发布] and ticks the status page and the website banner")
+        await stack.actor.block_action(stack.users["wang.fang"], "statement_publish", value=value,
+                                       channel_id=channel_id, message_ts=draft["ts"])
+        await stack.settle()
+        view_id = [k for k, v in sb.views.items() if v.get("callback_id") == "statement_publish_form"][-1]
+        await stack.actor.submit_view(view_id, stack.users["wang.fang"], values={"outlets": {"value": ["status_page", "banner"]}})
+        await stack.settle()
 
     def mention(self, person: str) -> str:
         return f"<@{self.stack.users[person]}|{person}>"
 
 
-async def run_demo() -> int:
-    """Declare, staff, work and watch one incident; then print the channel, checklist and timeline."""
+async def _status_page(stack: LocalStack) -> None:
+    """What a customer reads on the status page now: its address, and the page as text."""
+    async with aiohttp.ClientSession() as http, http.get(f"{stack.server.url}/status?lang=zh") as response:
+        page = await response.text()
+    print(f"  {stack.server.url}/status  (HTTP {response.status}; also /status.json, /status/feed.atom, /status/banner.js)")
+    for line in html_text(page):
+        print(f"  │ {line}")
+
+
+async def run_demo(serve: bool = False) -> int:
+    """Declare, staff, work and watch one incident; then print the channel, checklist, timeline and status page;
+    with `serve`, keep the status page up until interrupted."""
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     playbooks = _demo_playbooks(DEMO_DIR / "playbooks")
     stack = await LocalStack.start(DEMO_DIR, config=lambda people: {
         "default_roles": {"comms": people["wang.fang"]},
         "playbooks_dir": str(playbooks.resolve()),
-    })
+        "brand": "示例商城",
+        "status_page": {"components": COMPONENTS},
+    }, port=SERVE_PORT if serve else 0)
     demo = Demo(stack)
     sb = stack.sandbox
     try:
@@ -178,6 +202,11 @@ async def run_demo() -> int:
             print(f"  {when(event.at, tz, seconds=True)}  {actor:<6} {event.kind:<17} {detail[:56]}{times_suffix(event)}")
         print(f"\n{incident.key}: {len(events)} timeline events, {len(sb.calls)} Slack Web API calls, "
               f"{len([m for m in sb.messages(channel_id) if ':alarm_clock:' in str(m.get('text'))])} reminder.")
+        demo.section("The status page customers read (only the approved statement published to it)")
+        await _status_page(stack)
+        if serve:
+            print(f"\nServing the status page at {stack.server.url}/status until Ctrl-C.")
+            await asyncio.Event().wait()
         return 0
     finally:
         await stack.stop()

@@ -85,11 +85,12 @@ class LocalStack:
         sandbox: Sandbox | None = None,
         alert_token: str | None = "local-alert-token",
         scheduler: bool = True,
+        port: int = 0,
     ) -> LocalStack:
         """Start a sandbox (unless given one), seed people and channels, start the bot against it.
 
         `config` is yingji.yaml as a dict, or a function of the seeded people's ids returning it;
-        `scheduler=False` starts a web replica that stores timed jobs but never fires them.
+        `scheduler=False` starts a web replica that stores timed jobs but never fires them; `port` 0 takes a free one.
         """
         data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 — once, before anything runs
         sb = sandbox or Sandbox(
@@ -118,7 +119,7 @@ class LocalStack:
             **({"ALERT_WEBHOOK_TOKEN": alert_token} if alert_token else {}),
         }, need_app_token=socket_mode)
         await asyncio.to_thread(upgrade, url)
-        server = await start(Runtime(settings, outbox_backoff=outbox_backoff, outbox_lease=outbox_lease), host="127.0.0.1", port=0,
+        server = await start(Runtime(settings, outbox_backoff=outbox_backoff, outbox_lease=outbox_lease), host="127.0.0.1", port=port,
                              socket_mode=socket_mode)
         actor = SlackActor(sb, request_url=f"{server.url}/slack/events", signing_secret=sb.signing_secret,
                            mode="socket" if socket_mode else "http")

@@ -1,8 +1,9 @@
-"""Block Kit as plain text, so the demo can show in a terminal what a person sees in Slack."""
+"""Block Kit and HTML as plain text, so the demo can show in a terminal what a person sees in Slack and on the page."""
 
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 MENTION = re.compile(r"<([@#])([A-Z0-9]+)(?:\|([^>]*))?>")
@@ -50,3 +51,32 @@ def message_as_text(message: dict[str, Any], names: dict[str, str]) -> list[str]
     if message.get("blocks"):
         return blocks_as_text(message["blocks"], names)
     return [humanize(line, names) for line in str(message.get("text", "")).splitlines()]
+
+
+UNREAD = frozenset({"style", "script", "head", "title"})  # elements whose text no reader sees
+
+
+class _PageText(HTMLParser):
+    """The words of an HTML page as a reader sees them: no styles or scripts, one line per block of text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._skipping += tag in UNREAD
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skipping -= tag in UNREAD and self._skipping > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping and data.strip():
+            self.lines.append(" ".join(data.split()))
+
+
+def html_text(page: str) -> list[str]:
+    """What a person reads on an HTML page, line by line (for the demo's terminal)."""
+    parser = _PageText()
+    parser.feed(page)
+    return parser.lines
