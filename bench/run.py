@@ -7,11 +7,11 @@ import logging
 import sys
 import time
 
-from bench import ack, process, ready, replicas, storm, timeline
+from bench import ack, process, ready, replicas, status_flood, storm, timeline
 from bench.common import Figure, table, write
 
 SUITES = {"timeline": timeline.run, "ready": ready.run, "ack": ack.run, "process": process.run,
-          "replicas": replicas.run, "storm": storm.run}
+          "replicas": replicas.run, "storm": storm.run, "status_flood": status_flood.run}
 
 
 async def main(names: list[str]) -> int:
