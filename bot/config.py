@@ -97,6 +97,13 @@ class OutletWebhook(BaseModel):
     secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
 
 
+def _each_id_once(what: str, ids: list[str]) -> None:
+    """A list of things yingji.yaml names by id gives each id once, else the ids given twice are named."""
+    twice = sorted({one for one in ids if ids.count(one) > 1})
+    if twice:
+        raise ValueError(f"each {what} id once: {', '.join(twice)} given more than once")
+
+
 class StatusComponent(BaseModel):
     """A part of the shop customers recognise on the status page (下单, 支付, 物流, 售后)."""
 
@@ -127,10 +134,7 @@ class StatusPageConfig(BaseModel):
     @field_validator("components")
     @classmethod
     def _each_component_once(cls, value: list[StatusComponent]) -> list[StatusComponent]:
-        ids = [component.id for component in value]
-        twice = sorted({component for component in ids if ids.count(component) > 1})
-        if twice:
-            raise ValueError(f"each component id once: {', '.join(twice)} given more than once")
+        _each_id_once("component", [component.id for component in value])
         return value
 
 
@@ -194,10 +198,7 @@ class FileConfig(BaseModel):
     @field_validator("roles")
     @classmethod
     def _each_role_once(cls, value: list[DeploymentRole]) -> list[DeploymentRole]:
-        ids = [role.id for role in value]
-        twice = sorted({role for role in ids if ids.count(role) > 1})
-        if twice:
-            raise ValueError(f"each role id once: {', '.join(twice)} given more than once")
+        _each_id_once("role", [role.id for role in value])
         return value
 
     @model_validator(mode="after")

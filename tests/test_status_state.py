@@ -181,3 +181,19 @@ def test_a_playbooks_components_must_be_the_deployments(tmp_path: Path) -> None:
         {"id": "checkout", "name": {"zh": "下单", "en": "Checkout"}}]}})
     with pytest.raises(ConfigError, match="warehouse"):
         load_deployment_playbooks(Settings(bot_token="x", signing_secret="y", file=file))
+
+
+def test_a_component_or_role_named_twice_in_yingji_yaml_is_refused_by_id() -> None:
+    import pydantic
+
+    from bot.config import FileConfig
+
+    name = {"zh": "支付", "en": "Payment"}
+    for given, said in (({"status_page": {"components": [{"id": "payment", "name": name}] * 2}}, "each component id once: payment"),
+                        ({"roles": [{"id": "warehouse", "name": name}] * 2}, "each role id once: warehouse")):
+        try:
+            FileConfig.model_validate(given)
+        except pydantic.ValidationError as exc:
+            assert said in str(exc)
+        else:
+            raise AssertionError(f"{given} was accepted")
