@@ -31,6 +31,24 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def until_idle(pid: int, *, busy: float = 0.05, window: float = 0.5, limit: float = 60.0) -> float:
+    """Seconds until a process uses under `busy` of a core over `window`: the work a round left behind (Slack posts
+    after 200 acks) is done before the next measurement starts, so no round pays for the one before."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(window)
+        if cpu_seconds(pid) - before < busy * window:
+            return time.perf_counter() - start
+    raise TimeoutError(f"process {pid} still busy after {limit} s")
+
+
 async def until_healthy(url: str, limit: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> float:
     """Seconds until `url` answers 200; fails early if `process` (the server) has died."""
     start = time.perf_counter()

@@ -5,7 +5,8 @@
 The page is fed as in production: an incident declared, its statement drafted, approved by comms and marked
 published to the status page, all through signed Slack requests. The crowd (bench/status_load.py) and the
 commands (bench/load.py) come from processes of their own. Rounds alternate without and with the flood, so each
-pair is measured side by side on a machine whose speed drifts; figures are ratios.
+pair is measured side by side on a machine whose speed drifts; figures are ratios. Each measurement starts once the
+bot is idle, so none pays for the Slack work the commands before it left behind.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import aiohttp
 
 from bench.common import Figure, median, percentile
 from bench.load import exchange_apart, slash_body
-from bench.serving import free_port, start_bot, stop, until_healthy
+from bench.serving import free_port, start_bot, stop, until_healthy, until_idle
 from bot.db import utcnow
 from bot.sandbox.actor import SlackActor
 from bot.sandbox.server import Sandbox
@@ -102,13 +103,14 @@ async def _until(find: Any, limit: float = 30.0) -> Any:
 
 
 async def fetch_pages(base: str) -> dict[str, tuple[bytes, dict[str, str]]]:
-    """The bytes and headers yingji answers, for the bare handler to answer the same."""
+    """The bytes and headers yingji answers (all but those aiohttp writes itself), for the bare handler to answer
+    the same: an answer on the wire costs the same to write whoever writes it."""
     pages = {}
     async with aiohttp.ClientSession() as http:
         for path in PATHS:
             async with http.get(f"{base}{path}") as response:
-                pages[path] = (await response.read(), {k: v for k, v in response.headers.items() if k.lower() in
-                                                       ("etag", "cache-control", "last-modified", "content-type")})
+                pages[path] = (await response.read(), {k: v for k, v in response.headers.items()
+                                                       if k.lower() not in ("date", "server", "content-length")})
     return pages
 
 
@@ -160,14 +162,16 @@ async def run() -> list[Figure]:
                      "note": [(channel, f"note 状态页压测 {i}") for i in range(CONCURRENT)]}
             for _ in range(ROUNDS):
                 for who, url in (("ours", base), ("bare", bare_base)):
+                    await until_idle(bot.pid)
                     result = await crowd(url, SECONDS)
                     rates[who].append(_ok(result) / result["seconds"])
                     times[who] += result["times"]
                     failed += sum(v for k, v in result["statuses"].items() if k != "200")
                 for command in COMMANDS:
                     bodies = [slash_body(sb, c, users["zhang.wei"], t) for c, t in texts[command]]
+                    await until_idle(bot.pid)
                     quiet = [ms for ms, s in await exchange_apart(f"{base}/slack/events", sb.signing_secret, bodies) if s == 200]
-                    await asyncio.sleep(1.0)
+                    await until_idle(bot.pid)
                     flood = asyncio.create_task(crowd(base, FLOOD_WARM + 4.0))
                     await asyncio.sleep(FLOOD_WARM)
                     bodies = [slash_body(sb, c, users["zhang.wei"], t) for c, t in texts[command]]
@@ -176,7 +180,6 @@ async def run() -> list[Figure]:
                     acks.setdefault((command, False), []).extend(quiet)
                     acks.setdefault((command, True), []).extend(during)
                     ratios[command].append(percentile(during, 99) / (percentile(quiet, 99) or 1))
-                    await asyncio.sleep(2.0)
         finally:
             if bare is not None:
                 stop(bare)

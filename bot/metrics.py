@@ -105,18 +105,25 @@ def code_class(status: int) -> str:
 
 
 def observed(path: str, handler: Callable[[Req], Awaitable[Ans]]) -> Callable[[Req], Awaitable[Ans]]:
-    """The handler, its answers counted by status class and timed; an exception counts as aiohttp's 500."""
+    """The handler, its answers counted by status class and timed; an exception counts as aiohttp's 500.
+    The labelled series are looked up once here, not per request: the status page answers thousands a second."""
     duration = HTTP_DURATION.labels(path)
+    counts: dict[int, Counter] = {}  # status // 100 -> its counter, made on first use (a series is born at zero)
+
+    def count(status: int) -> None:
+        if (counter := counts.get(status // 100)) is None:
+            counter = counts[status // 100] = HTTP_REQUESTS.labels(path, code_class(status))
+        counter.inc()
 
     async def handle(request: Req) -> Ans:
         started = time.perf_counter()
         try:
             response = await handler(request)
         except Exception:
-            HTTP_REQUESTS.labels(path, "5xx").inc()
+            count(500)
             duration.observe(time.perf_counter() - started)
             raise
-        HTTP_REQUESTS.labels(path, code_class(response.status)).inc()
+        count(response.status)
         duration.observe(time.perf_counter() - started)
         return response
 

@@ -4,6 +4,8 @@ cache headers for the crowd; nothing here reads the database."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -80,31 +82,58 @@ def _http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A board response with its headers built once: for a 200 and a 304, each with and without
+    `Vary: Accept-Language` (by whether the language was negotiated). A crowd's request costs a lookup."""
+
+    response: Response
+    headers: dict[tuple[bool, bool], dict[str, str]]  # (not modified, negotiated) -> headers
+
+
+def answer_for(route: str, response: Response, page_headers: dict[str, str]) -> Answer:
+    """The headers every 200 and 304 of this response carries (a 304 has no Content-Type: it sends no body)."""
+    same = {"ETag": response.etag, "Last-Modified": _http_date(response.last_modified),
+            "Cache-Control": f"public, max-age={MAX_AGE}", "X-Content-Type-Options": "nosniff", **CORS}
+    if route == PAGE:
+        same |= page_headers
+    ok = {**same, "Content-Type": response.content_type}
+    vary = {"Vary": "Accept-Language"} if route in PER_LANGUAGE else {}
+    return Answer(response, {(False, False): ok, (False, True): ok | vary,
+                             (True, False): same, (True, True): same | vary})
+
+
 def add_routes(web_app: web.Application, board: StatusBoard, file: FileConfig) -> None:
     """The four public routes (HEAD comes with GET) and their CORS preflight."""
     page_headers = _security(file)
+    answers: dict[tuple[str, str], Answer] = {}  # rebuilt lazily when the board swaps a response
 
-    async def serve(request: web.Request) -> web.Response:
-        route = PATHS[request.path]
-        lang, negotiated = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"),
-                                           file.language)
-        response = board.response(route, lang if route in PER_LANGUAGE else "")
-        if response is None:
-            return web.Response(status=503, text=t("status_page.page.unavailable", lang),
-                                headers={"Retry-After": "5", "Cache-Control": "no-store", **CORS})
-        headers = {"ETag": response.etag, "Last-Modified": _http_date(response.last_modified),
-                   "Cache-Control": f"public, max-age={MAX_AGE}", "X-Content-Type-Options": "nosniff", **CORS}
-        if route in PER_LANGUAGE and negotiated:
-            headers["Vary"] = "Accept-Language"
-        if route == PAGE:
-            headers |= page_headers
-        if not_modified(request, response):
-            return web.Response(status=304, headers=headers)
-        return web.Response(body=response.body, headers={**headers, "Content-Type": response.content_type})
+    def serving(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        per_language = route in PER_LANGUAGE
+
+        async def serve(request: web.Request) -> web.Response:
+            key = (route, "")
+            negotiated = False
+            if per_language:
+                asked = request.query.get("lang") if request.query_string else None
+                lang, negotiated = choose_language(asked, request.headers.get("Accept-Language"), file.language)
+                key = (route, lang)
+            response = board.response(*key)
+            if response is None:
+                return web.Response(status=503, text=t("status_page.page.unavailable", key[1] or file.language),
+                                    headers={"Retry-After": "5", "Cache-Control": "no-store", **CORS})
+            answer = answers.get(key)
+            if answer is None or answer.response is not response:
+                answer = answers[key] = answer_for(route, response, page_headers)
+            if not_modified(request, response):
+                return web.Response(status=304, headers=answer.headers[True, negotiated])
+            return web.Response(body=response.body, headers=answer.headers[False, negotiated])
+
+        return serve
 
     async def preflight(_: web.Request) -> web.Response:
         return web.Response(status=204, headers=CORS)
 
-    for path in PATHS:
-        web_app.router.add_get(path, observed(path, serve))
+    for path, route in PATHS.items():
+        web_app.router.add_get(path, observed(path, serving(route)))
         web_app.router.add_route("OPTIONS", path, preflight)
