@@ -22,8 +22,7 @@ disable_created_metrics()  # a `_created` gauge beside every counter doubles the
 
 REGISTRY = CollectorRegistry()
 
-PATHS = ("/slack/events", "/hooks/alertmanager", "/hooks/alert")
-CODES = ("2xx", "4xx", "5xx")  # the classes these handlers answer with (aiohttp's for an exception: 500)
+CODES = ("2xx", "3xx", "4xx", "5xx")  # the classes handlers answer with (3xx: the status page's 304; 5xx: aiohttp's)
 OUTBOX_RESULTS = (OpResult.DONE, OpResult.FAILED)  # as bot/slack/runner.py counts them
 WINDOW_DAYS = 30
 WINDOW = f"{WINDOW_DAYS}d"
@@ -31,11 +30,11 @@ WINDOW = f"{WINDOW_DAYS}d"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
 
 HTTP_REQUESTS = Counter(
-    "yingji_http_requests_total", "Requests answered on /slack/events and the alert hooks, by status class",
+    "yingji_http_requests_total", "Requests answered on /slack/events, the alert hooks and the status page, by status class",
     ["path", "code"], registry=REGISTRY,
 )
 HTTP_DURATION = Histogram(
-    "yingji_http_request_duration_seconds", "Time from a request's headers to its answer (body read included) on /slack/events and the hooks",
+    "yingji_http_request_duration_seconds", "Time from a request's headers to its answer (body read included) on /slack/events, the hooks and the status page",
     ["path"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
 )
 INCIDENTS_DECLARED = Counter(
@@ -66,11 +65,7 @@ MEDIAN_TTR = Gauge(
 
 
 def _prime() -> None:
-    """Every path, status class and severity at zero from the start (a labelled series is born on first use)."""
-    for path in PATHS:
-        HTTP_DURATION.labels(path)
-        for code in CODES:
-            HTTP_REQUESTS.labels(path, code)
+    """Every severity at zero from the start (a labelled series is born on first use; paths: `observed`)."""
     for severity in Severity:
         INCIDENTS_DECLARED.labels(severity)
 
@@ -105,15 +100,15 @@ def code_class(status: int) -> str:
 
 
 def observed(path: str, handler: Callable[[Req], Awaitable[Ans]]) -> Callable[[Req], Awaitable[Ans]]:
-    """The handler, its answers counted by status class and timed; an exception counts as aiohttp's 500.
-    The labelled series are looked up once here, not per request: the status page answers thousands a second."""
+    """The handler, its answers counted by status class and timed; an exception counts as aiohttp's 500. Its series
+    exist at zero from the start and are looked up here once, not per request (the status page answers thousands a
+    second)."""
     duration = HTTP_DURATION.labels(path)
-    counts: dict[int, Counter] = {}  # status // 100 -> its counter, made on first use (a series is born at zero)
+    counts = {int(code[0]): HTTP_REQUESTS.labels(path, code) for code in CODES}
 
     def count(status: int) -> None:
-        if (counter := counts.get(status // 100)) is None:
-            counter = counts[status // 100] = HTTP_REQUESTS.labels(path, code_class(status))
-        counter.inc()
+        counter = counts.get(status // 100)
+        (counter or HTTP_REQUESTS.labels(path, code_class(status))).inc()
 
     async def handle(request: Req) -> Ans:
         started = time.perf_counter()

@@ -42,8 +42,9 @@ async def main() -> None:
 asyncio.run(main())
 """
 # What dashboards and alerting rules rely on, spelled out here rather than read from bot/metrics.py.
-PATHS = ("/slack/events", "/hooks/alertmanager", "/hooks/alert")
-CODES = ("2xx", "4xx", "5xx")
+PATHS = ("/slack/events", "/hooks/alertmanager", "/hooks/alert", "/status", "/status.json", "/status/feed.atom",
+         "/status/banner.js")
+CODES = ("2xx", "3xx", "4xx", "5xx")
 OUTBOX_RESULTS = (OpResult.DONE, OpResult.FAILED)  # what the runner counts
 WINDOW_IN_NAME = re.compile(r"_\d+[smhdwy](_|$)")
 
@@ -139,10 +140,16 @@ async def test_hook_and_slack_requests_are_counted_and_timed(stack: LocalStack) 
     async with aiohttp.ClientSession() as http, http.post(f"{stack.server.url}/slack/events",
                                                           data=json.dumps({"type": "x"})) as resp:
         assert resp.status == 401  # unsigned
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{stack.server.url}/status") as page:
+            assert page.status == 200
+        async with http.get(f"{stack.server.url}/status", headers={"If-None-Match": page.headers["ETag"]}) as same:
+            assert same.status == 304
     await stack.settle()
-    moved = {path: _moved(before[path], _requests(path)) for path in PATHS}
+    moved = {path: change for path in PATHS if (change := _moved(before[path], _requests(path)))}
     assert moved == {
         "/hooks/alert": {"2xx": 1, "4xx": 1, "timed": 2},
         "/hooks/alertmanager": {"4xx": 1, "timed": 1},
         "/slack/events": {"2xx": 1, "4xx": 1, "timed": 2},
+        "/status": {"2xx": 1, "3xx": 1, "timed": 2},
     }

@@ -35,6 +35,13 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 COMPONENTS = [{"id": "checkout", "name": {"zh": "下单", "en": "Checkout"}},
               {"id": "payment", "name": {"zh": "支付", "en": "Payment"}}]
 ROUTES = ("/status", "/status.json", "/status/feed.atom", "/status/banner.js")
+GUARDED = {  # every other way into the app, and what keeps an outsider from learning anything through it
+    ("POST", "/slack/events"): "Slack's signature",
+    ("POST", "/hooks/alertmanager"): "the hook's token",
+    ("POST", "/hooks/alert"): "the hook's token",
+    ("GET", "/healthz"): "says only whether the bot is up",
+    ("GET", "/metrics"): "counts only, checked by tests/test_confidentiality.py",
+}
 
 
 def own_playbooks(directory: Path) -> Path:
@@ -274,6 +281,15 @@ async def test_readers_get_cache_headers_304_cors_and_their_language(shop: Local
         assert f'<html lang="{lang}">' in body, (asked, accept)
         assert ("Vary" in headers) is (asked not in ("en", "zh")), (asked, accept)  # negotiated: one answer per language
     assert (await get(shop, "/status", **{"Accept-Language": "en"}))[2] != (await get(shop, "/status"))[2]
+
+
+async def test_every_public_route_is_one_these_tests_walk(shop: LocalStack) -> None:
+    """A new route anyone may call fails here until the tests above (private text, cache headers, 304, CORS, no
+    database) walk it too, or it is guarded."""
+    routes = {(r.method, r.resource.canonical) for r in shop.server.runner.app.router.routes()
+              if r.method != "HEAD" and r.resource is not None}  # aiohttp adds HEAD beside each GET
+    assert routes - GUARDED.keys() == {(method, path) for path in ROUTES for method in ("GET", "OPTIONS")}
+    assert GUARDED.keys() <= routes  # no stale row
 
 
 async def test_a_crowd_of_readers_never_reaches_the_database(shop: LocalStack) -> None:
