@@ -108,7 +108,7 @@ async def fetch_pages(base: str) -> dict[str, tuple[bytes, dict[str, str]]]:
     pages = {}
     async with aiohttp.ClientSession() as http:
         for path in PATHS:
-            async with http.get(f"{base}{path}") as response:
+            async with http.get(f"{base}{path}", headers={"Accept-Encoding": "identity"}) as response:
                 pages[path] = (await response.read(), {k: v for k, v in response.headers.items()
                                                        if k.lower() not in ("date", "server", "content-length")})
     return pages

@@ -5,6 +5,7 @@ disappears; a private incident shows nothing but its statement text; the crowd n
 
 from __future__ import annotations
 
+import gzip
 import json
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -279,8 +280,37 @@ async def test_readers_get_cache_headers_304_cors_and_their_language(shop: Local
         path = f"/status?lang={asked}" if asked else "/status"
         _, headers, body = await get(shop, path, **({"Accept-Language": accept} if accept else {}))
         assert f'<html lang="{lang}">' in body, (asked, accept)
-        assert ("Vary" in headers) is (asked not in ("en", "zh")), (asked, accept)  # negotiated: one answer per language
+        assert ("Accept-Language" in headers["Vary"]) is (asked not in ("en", "zh")), (asked, accept)  # negotiated
     assert (await get(shop, "/status", **{"Accept-Language": "en"}))[2] != (await get(shop, "/status"))[2]
+
+
+async def raw(stack: LocalStack, path: str, **headers: str) -> tuple[int, CIMultiDict[str], bytes]:
+    """One GET whose body is kept as sent (no decompression)."""
+    async with aiohttp.ClientSession(auto_decompress=False) as http, \
+            http.get(f"{stack.server.url}{path}", headers=headers) as response:
+        return response.status, response.headers.copy(), await response.read()
+
+
+async def test_a_reader_who_takes_gzip_gets_a_third_of_the_bytes(shop: LocalStack) -> None:
+    incident = await declare(shop)
+    await published_version(shop, incident, "部分用户付款后订单仍显示待支付")
+    for path in ROUTES:
+        _, plain_headers, plain = await raw(shop, path, **{"Accept-Encoding": "identity"})
+        status, headers, body = await raw(shop, path, **{"Accept-Encoding": "gzip, deflate, br"})
+        assert status == 200 and "Content-Encoding" not in plain_headers, path
+        assert "Accept-Encoding" in headers["Vary"] and "Accept-Encoding" in plain_headers["Vary"], path
+        if headers.get("Content-Encoding") != "gzip":
+            assert body == plain and len(plain) < 1000, path  # too small to shrink: sent as it is
+            continue
+        assert gzip.decompress(body) == plain and headers["ETag"] != plain_headers["ETag"], path
+        assert (await raw(shop, path, **{"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]}))[0] == 304
+        assert (await raw(shop, path, **{"Accept-Encoding": "identity", "If-None-Match": headers["ETag"]}))[0] == 200
+    page = (await raw(shop, "/status", **{"Accept-Encoding": "gzip"}))[2]
+    assert len(page) * 3 < len(gzip.decompress(page))
+    for refused in ("gzip;q=0", "identity", "br", "*;q=1, gzip;q=0", ""):
+        assert "Content-Encoding" not in (await raw(shop, "/status", **{"Accept-Encoding": refused}))[1], refused
+    for taken in ("*", "GZIP;q=0.5", "x-gzip"):
+        assert (await raw(shop, "/status", **{"Accept-Encoding": taken}))[1]["Content-Encoding"] == "gzip", taken
 
 
 async def test_every_public_route_is_one_these_tests_walk(shop: LocalStack) -> None:
