@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.statements.render import DEFAULT_LIMITS
+from bot.statements.outlet_limits import DEFAULT_LIMITS
 from bot.vocabulary import Language, Role, Severity
 
 DEFAULT_API_URL = "https://slack.com/api/"

@@ -155,7 +155,8 @@ class ComponentState(Word):
         return max((cls(state) for state in states if cls.known(state)), key=order.index, default=cls.OPERATIONAL)
 
 
-IMPACT_STATES = (ComponentState.DEGRADED, ComponentState.PARTIAL_OUTAGE, ComponentState.MAJOR_OUTAGE)  # comms' choice
+IMPACT_STATES = (ComponentState.DEGRADED, ComponentState.PARTIAL_OUTAGE, ComponentState.MAJOR_OUTAGE)  # colour the page
+STATED_STATES = (ComponentState.OPERATIONAL, *IMPACT_STATES)  # what comms may state of a component (back to normal too)
 
 
 class MaintenanceStatus(Word):

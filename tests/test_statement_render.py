@@ -9,13 +9,12 @@ import pytest
 
 from bot.statements import render as render_module
 from bot.statements.check import check_templates
+from bot.statements.outlet_limits import DEFAULT_LIMITS, measure
 from bot.statements.render import (
-    DEFAULT_LIMITS,
     SHIPPED_DIR,
     Facts,
     Rendered,
     TemplateProblem,
-    measure,
     render,
     template_dirs,
 )

@@ -422,8 +422,8 @@ async def test_the_form_asks_for_components_and_never_assumes_their_state(shop: 
     blocks = {b["block_id"]: b for b in view["blocks"]}
     assert [o["value"] for o in blocks["components"]["element"]["initial_options"]] == ["checkout", "payment"]
     assert "initial_option" not in blocks["component_state"]["element"]  # the playbook names components, not a state
-    assert [o["value"] for o in blocks["component_state"]["element"]["options"]] == ["degraded", "partial_outage",
-                                                                                     "major_outage"]
+    assert [o["value"] for o in blocks["component_state"]["element"]["options"]] == ["operational", "degraded",
+                                                                                     "partial_outage", "major_outage"]
     from tests.helpers import statement_form
 
     values = statement_form(shop) | {"components": {"value": ["checkout"]}}

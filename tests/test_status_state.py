@@ -85,8 +85,64 @@ def test_the_day_strip_marks_each_days_worst_state_while_shown() -> None:
     payment = next(c for c in s.components if c.id == "payment").days
     assert len(checkout) == 90 and s.days[-1] == NOW.astimezone(TZ).date()
     assert checkout[-3:] == (ComponentState.MAJOR_OUTAGE, ComponentState.DEGRADED, ComponentState.OPERATIONAL)
-    assert payment[-2:] == (ComponentState.PARTIAL_OUTAGE, ComponentState.OPERATIONAL)  # withdrawn an hour later
+    assert payment[-2:] == (ComponentState.OPERATIONAL, ComponentState.OPERATIONAL)  # withdrawn an hour later: gone
     assert set(checkout[:-3]) == {ComponentState.OPERATIONAL}
+
+
+def local(day: int, hour: float) -> datetime:
+    """A moment in Shanghai on December `day` 2026 (NOW is the 3rd, 15:00 there)."""
+    return datetime(2026, 12, day, tzinfo=TZ) + timedelta(hours=hour)
+
+
+def on_page(statement_id: int, *spans: tuple[datetime, datetime | None], components: dict[str, str],
+            incident: int = 7, stage: str = "investigating", drill: bool = False) -> PageVersion:
+    """A version with its stays on the page, as the timeline gives them; withdrawn when its last stay ended."""
+    text = f"第 {statement_id} 版"
+    return PageVersion(statement_id, incident, drill, stage, "zh", text, text, text, "t", "b", components, spans[0][0],
+                       spans[-1][1], spans)
+
+
+def strip(versions: list[PageVersion], component: str = "checkout", days: int = 4) -> tuple[ComponentState, ...]:
+    """The last `days` days of one component's strip (1st to 3rd December when 3)."""
+    return next(c for c in state(versions).components if c.id == component).days[-days:]
+
+
+OK, DEG, PART, MAJOR = (ComponentState.OPERATIONAL, ComponentState.DEGRADED, ComponentState.PARTIAL_OUTAGE,
+                        ComponentState.MAJOR_OUTAGE)
+
+
+def test_the_strip_marks_only_the_spans_a_version_was_on_the_page_not_the_gap_after_a_withdrawal() -> None:
+    crossing = on_page(1, (local(1, 23), None), components={"checkout": "major_outage"})  # 23:00 local, 15:00 UTC
+    assert strip([crossing]) == (OK, MAJOR, MAJOR, MAJOR)  # the span crosses midnights in Shanghai, not in UTC
+    before_midnight = on_page(1, (local(1, 22), local(1, 23.5)), (local(3, 9), None), components={"checkout": "degraded"})
+    assert strip([before_midnight]) == (OK, DEG, OK, DEG)  # off the page all of the 2nd: nothing claimed then
+    same_day = on_page(1, (local(2, 9), local(2, 10)), (local(2, 14), None), components={"checkout": "partial_outage"})
+    assert strip([same_day]) == (OK, OK, PART, PART)
+    gap = on_page(2, (local(1, 8), local(1, 9)), (local(2, 8), local(2, 9)), (local(3, 8), None),
+                  components={"payment": "major_outage"}, incident=8)
+    replaced = on_page(3, (local(1, 20), None), components={"payment": "degraded"}, incident=8)
+    assert strip([gap], "payment") == (OK, MAJOR, MAJOR, MAJOR)
+    assert strip([gap, replaced], "payment") == (OK, MAJOR, DEG, DEG)  # from the 1st, 20:00 v3 is the newest shown
+    assert strip([gap, replaced, crossing], "checkout") == (OK, MAJOR, MAJOR, MAJOR)  # incidents do not mix
+
+
+def test_a_version_withdrawn_and_never_published_again_marks_no_day() -> None:
+    only = on_page(1, (local(2, 9), local(2, 11)), components={"checkout": "major_outage"})
+    assert strip([only]) == (OK, OK, OK, OK) and state([only]).ongoing == () and state([only]).resolved == ()
+    later = on_page(2, (local(2, 12), None), components={"checkout": "degraded"})
+    assert strip([only, later]) == (OK, OK, DEG, DEG)  # what the page shows now: v2, never v1's claim
+    republished = on_page(1, (local(2, 9), local(2, 11)), (local(3, 8), None), components={"checkout": "major_outage"})
+    assert strip([republished]) == (OK, OK, MAJOR, MAJOR)  # put back: its stays count again, the gap still not
+    resolved = on_page(3, (local(3, 10), None), components={}, stage="resolved")
+    assert strip([republished, resolved]) == (OK, OK, MAJOR, MAJOR) and state([republished, resolved]).ongoing == ()
+
+
+def test_drills_never_mark_a_day_whatever_their_spans() -> None:
+    drill = on_page(1, (local(1, 9), local(1, 10)), (local(2, 9), None), components={"checkout": "major_outage"},
+                    drill=True)
+    assert strip([drill]) == (OK, OK, OK, OK)
+    shown = derive([drill], [], COMPONENTS, now=NOW, tz=TZ, show_drills=True, salt=SALT)
+    assert [i.drill for i in shown.ongoing] == [True] and set(shown.components[0].days) == {OK}
 
 
 def test_maintenance_is_scheduled_active_or_past_and_marks_its_components() -> None:

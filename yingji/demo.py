@@ -39,6 +39,31 @@ def _demo_playbooks(directory: Path) -> Path:
     return directory
 
 
+def _monitoring_facts(stack: LocalStack) -> dict[str, Any]:
+    """What 张伟 states while the backlog is being worked off, with the next update half an hour away."""
+    next_update = (utcnow() + timedelta(minutes=30)).astimezone(stack.rt.settings.tz).strftime("%Y-%m-%d %H:%M")
+    return {
+        "stage": "monitoring", "language": "zh",
+        "what_happened": "部分用户使用支付宝付款后，订单仍显示待支付",
+        "affected": "今天上午用支付宝下单的部分用户",
+        "doing": "已切换到备用支付通道，正在逐笔核对已扣款的订单并补单",
+        "customer_action": "请勿重复付款；已扣款的订单会在核对后自动更新为已支付",
+        "compensation": "受影响订单赠送 10 元无门槛券", "data": "not_applicable", "data_detail": "",
+        "next_update": next_update, "components": ["payment"], "component_state": "partial_outage",
+    }
+
+
+# What 王芳 changes in the form, which starts from the last version's facts: what happened and what was done, that
+# nothing more is promised (no next update: the last one), and that payment is back to normal — said by her.
+RESOLVED_EDITS: dict[str, Any] = {
+    "stage": "resolved",
+    "what_happened": "部分用户使用支付宝付款后，订单一度显示待支付",
+    "doing": "支付宝支付已恢复正常，受影响的订单已全部更新为已支付，没有重复扣款",
+    "customer_action": "您无需任何操作；如订单状态仍不正确，请联系客服",
+    "next_update": "", "component_state": "operational",
+}
+
+
 class Demo:
     """Plays the people of the incident and prints what each of them would see."""
 
@@ -71,28 +96,19 @@ class Demo:
         assert reply.status == 200, reply.body
         return reply.json or {}
 
-    async def draft_and_approve(self, channel_id: str) -> None:
-        """张伟 drafts the public statement from facts; 王芳 (comms) approves it in the draft's thread."""
+    async def draft_and_approve(self, channel_id: str, facts: dict[str, Any], *, drafter: str, approver: str) -> None:
+        """`drafter` types the facts of a statement into the form; `approver` (comms, never the drafter) approves
+        it in the draft's thread; 王芳 (comms) marks it published to the status page and the website banner."""
         stack, sb = self.stack, self.stack.sandbox
-        await self.run("zhang.wei", "statement monitoring", channel_id)
+        await self.run(drafter, f"statement {facts['stage']}", channel_id)
         view_id = [k for k, v in sb.views.items() if v.get("callback_id") == "statement_form"][-1]
-        next_update = (utcnow() + timedelta(minutes=30)).astimezone(stack.rt.settings.tz).strftime("%Y-%m-%d %H:%M")
-        facts = {
-            "stage": "monitoring", "language": "zh",
-            "what_happened": "部分用户使用支付宝付款后，订单仍显示待支付",
-            "affected": "今天上午用支付宝下单的部分用户",
-            "doing": "已切换到备用支付通道，正在逐笔核对已扣款的订单并补单",
-            "customer_action": "请勿重复付款；已扣款的订单会在核对后自动更新为已支付",
-            "compensation": "受影响订单赠送 10 元无门槛券", "data": "not_applicable", "data_detail": "",
-            "next_update": next_update, "components": ["payment"], "component_state": "partial_outage",
-        }
-        print(f"\n{self.names[stack.users['zhang.wei']]} fills in the facts (not prose) and submits the form")
-        await stack.actor.submit_view(view_id, stack.users["zhang.wei"], values={k: {"value": v} for k, v in facts.items()})
+        print(f"\n{self.names[stack.users[drafter]]} fills in the facts (not prose) and submits the form")
+        await stack.actor.submit_view(view_id, stack.users[drafter], values={k: {"value": v} for k, v in facts.items()})
         await stack.settle()
         draft = [m for m in sb.messages(channel_id) if "statement_approve" in str(m.get("blocks"))][-1]
         value = next(e["value"] for b in draft["blocks"] if b["type"] == "actions" for e in b["elements"])
-        print(f"{self.names[stack.users['wang.fang']]} (comms) presses [批准] on the draft")
-        await stack.actor.block_action(stack.users["wang.fang"], "statement_approve", value=value,
+        print(f"{self.names[stack.users[approver]]} (comms) presses [批准] on the draft")
+        await stack.actor.block_action(stack.users[approver], "statement_approve", value=value,
                                        channel_id=channel_id, message_ts=draft["ts"])
         await stack.settle()
         print(f"{self.names[stack.users['wang.fang']]} presses [标记已发布] and ticks the status page and the website banner")
@@ -108,21 +124,28 @@ class Demo:
 
 
 async def _status_page(stack: LocalStack) -> None:
-    """What a customer reads on the status page now: its address, and the page as text."""
-    async with aiohttp.ClientSession() as http, http.get(f"{stack.server.url}/status?lang=zh") as response:
-        page = await response.text()
-    print(f"  {stack.server.url}/status  (HTTP {response.status}; also /status.json, /status/feed.atom, /status/banner.js)")
+    """What a customer reads on the status page now: its address, the page as text, and the widget JSON a shop's
+    banner reads (on one line)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{stack.server.url}/status?lang=zh") as response:
+            page, status = await response.text(), response.status
+        async with http.get(f"{stack.server.url}/status.json") as response:
+            widget = await response.text()
+    print(f"  {stack.server.url}/status  (HTTP {status}; also /status.json, /status/feed.atom, /status/banner.js)")
     for line in html_text(page):
         print(f"  │ {line}")
+    print(f"\n  {stack.server.url}/status.json  (HTTP {response.status}):")
+    print(f"  {widget}")
 
 
 async def run_demo(serve: bool = False) -> int:
-    """Declare, staff, work and watch one incident; then print the channel, checklist, timeline and status page;
-    with `serve`, keep the status page up until interrupted."""
+    """Declare, staff, work, resolve and tell customers about one incident; then print the channel, checklist,
+    timeline and status page; with `serve`, keep the status page up until interrupted."""
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     playbooks = _demo_playbooks(DEMO_DIR / "playbooks")
     stack = await LocalStack.start(DEMO_DIR, config=lambda people: {
         "default_roles": {"comms": people["wang.fang"]},
+        "comms_approvers": [people["zhang.wei"]],  # approves what 王芳 drafts: nobody approves their own words
         "playbooks_dir": str(playbooks.resolve()),
         "brand": "示例商城",
         "status_page": {"components": COMPONENTS},
@@ -159,9 +182,11 @@ async def run_demo(serve: bool = False) -> int:
         await stack.settle()
         await demo.run("zhang.wei", "note action: 回调延迟告警阈值改为 30 秒，并按渠道拆分", channel_id)
         await demo.run("zhang.wei", "status monitoring 已切换备用通道，积压回调补单中", channel_id)
-        await demo.draft_and_approve(channel_id)
+        await demo.draft_and_approve(channel_id, _monitoring_facts(stack), drafter="zhang.wei", approver="wang.fang")
         await demo.run("li.na", f"summary {incident.key}", stack.channels["general"])
         await demo.run("zhang.wei", "resolve 支付宝通道恢复，积压回调已全部补单，无重复扣款", channel_id)
+        await demo.draft_and_approve(channel_id, {**_monitoring_facts(stack), **RESOLVED_EDITS},
+                                     drafter="wang.fang", approver="zhang.wei")
 
         async with stack.rt.sessions() as session:
             incident = (await session.exec(select(Incident))).one()
@@ -202,7 +227,7 @@ async def run_demo(serve: bool = False) -> int:
             print(f"  {when(event.at, tz, seconds=True)}  {actor:<6} {event.kind:<17} {detail[:56]}{times_suffix(event)}")
         print(f"\n{incident.key}: {len(events)} timeline events, {len(sb.calls)} Slack Web API calls, "
               f"{len([m for m in sb.messages(channel_id) if ':alarm_clock:' in str(m.get('text'))])} reminder.")
-        demo.section("The status page customers read (only the approved statement published to it)")
+        demo.section("The status page customers read (only the approved statements published to it)")
         await _status_page(stack)
         if serve:
             print(f"\nServing the status page at {stack.server.url}/status until Ctrl-C.")

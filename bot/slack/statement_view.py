@@ -36,7 +36,7 @@ from bot.severity import status_label
 from bot.slack.blocks import DRAFT_STATEMENT_ACTION
 from bot.slack.text import Said, clip, mention, when
 from bot.times import utc_offset
-from bot.vocabulary import IMPACT_STATES, ComponentState, DataHarm, DataStatus, Language, Outlet, Stage
+from bot.vocabulary import STATED_STATES, ComponentState, DataHarm, DataStatus, Language, Outlet, Stage
 
 FORM_ID = "statement_form"
 CHANGES_FORM_ID = "statement_changes_form"
@@ -79,8 +79,8 @@ def _component_fields(components: Sequence[StatusComponent], facts: dict[str, An
     named = facts.get("components")
     given: dict[str, str] = named if isinstance(named, dict) else {}
     options = [Option(value=c.id, text=clip(c.name.model_dump().get(lang) or c.name.en, 75)) for c in components]
-    states = [Option(value=state, text=t(f"status_page.state.{state}", lang)) for state in IMPACT_STATES]
-    picked = [state for state in given.values() if state in IMPACT_STATES]
+    states = [Option(value=state, text=t(f"status_page.state.{state}", lang)) for state in STATED_STATES]
+    picked = [state for state in given.values() if state in STATED_STATES]
     state = ComponentState.worst(picked) if picked else None
     return [
         InputBlock(block_id="components", label=t("status_page.form.components", lang), optional=True,

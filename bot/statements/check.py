@@ -24,12 +24,12 @@ from bot.i18n import t
 from bot.playbooks import SHIPPED_DIR as PLAYBOOKS_DIR
 from bot.playbooks import Playbook, PlaybookError, check_dir, component_problems, load_playbooks
 from bot.statements import facts as facts_module
+from bot.statements.outlet_limits import measure
 from bot.statements.render import (
     CLAIM_DEFAULTS,
     Facts,
     Rendered,
     TemplateProblem,
-    measure,
     render,
     template_name,
     tones,

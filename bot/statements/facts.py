@@ -11,7 +11,7 @@ from bot.i18n import t
 from bot.models import Incident, Statement
 from bot.playbooks import Playbook
 from bot.statements.render import data_status
-from bot.vocabulary import IMPACT_STATES, ComponentState, DataHarm, DataStatus, Stage, Status, Tone
+from bot.vocabulary import STATED_STATES, ComponentState, DataHarm, DataStatus, Stage, Status, Tone
 
 # What people edit in the form (and what a version stores, with `next_update_at`).
 FIELDS = ("headline", "what_happened", "affected", "doing", "customer_action", "compensation", "data", "data_harms",
@@ -80,7 +80,7 @@ def choose_components(chosen: Sequence[str], state: str, known: Sequence[str], l
         return {}
     if not state:
         return "component_state", t("status_page.form.state_needed", lang)
-    if state not in IMPACT_STATES:
+    if state not in STATED_STATES:
         return "component_state", t("status_page.form.state_unknown", lang)
     return dict.fromkeys(chosen, state)
 

@@ -1,9 +1,9 @@
-"""Statement rendering: the templates turn one set of facts into every public outlet, flagged when too long."""
+"""Statement rendering: the templates turn one set of facts into every public outlet (each measured against its
+limits in bot/statements/outlet_limits.py, flagged when too long)."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -16,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.i18n import t
 from bot.playbooks import SHIPPED_DIR as PLAYBOOKS_DIR
+from bot.statements.outlet_limits import OutletText, measure_outlet, merged_limits
 from bot.vocabulary import DATA_HARMED, DataHarm, DataStatus, Language, Outlet, Stage, Tone
 
 BLOCKS = ("statement", "banner", "push_title", "push_body", "social", "email_subject", "email_body", "script",
@@ -25,45 +26,9 @@ BLOCKS = ("statement", "banner", "push_title", "push_body", "social", "email_sub
 OPTIONAL_BLOCKS = {"status_page": "statement"}
 SHIPPED_DIR: Path = PLAYBOOKS_DIR / "templates"  # package data of the `playbooks` package
 
-# Limits in characters a reader counts (see `measure`); `push` is the push body, `email` the email body.
-DEFAULT_LIMITS: dict[str, int] = {
-    Outlet.BANNER: 60,
-    "push_title": 20,
-    Outlet.PUSH: 100,
-    Outlet.SOCIAL: 140,
-    "email_subject": 50,
-    Outlet.EMAIL: 5000,
-    Outlet.SCRIPT: 3000,
-    Outlet.STATUS_PAGE: 600,  # a phone screen or two of the status page
-}
-# English needs about twice the characters of Chinese to say the same thing, so it gets its own defaults.
-LANG_LIMITS: dict[str, dict[str, int]] = {
-    Language.ZH: DEFAULT_LIMITS,
-    Language.EN: {
-        Outlet.BANNER: 120,
-        "push_title": 40,
-        Outlet.PUSH: 180,
-        Outlet.SOCIAL: 280,
-        "email_subject": 80,
-        Outlet.EMAIL: 5000,
-        Outlet.SCRIPT: 5000,
-        Outlet.STATUS_PAGE: 1200,
-    },
-}
-
-# Each outlet's parts: (part name, template block, limit key); the first part listed is the outlet's main one.
-_PARTS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    Outlet.BANNER: (("text", "banner", "banner"),),
-    Outlet.PUSH: (("body", "push_body", "push"), ("title", "push_title", "push_title")),
-    Outlet.SOCIAL: (("text", "social", "social"),),
-    Outlet.EMAIL: (("body", "email_body", "email"), ("subject", "email_subject", "email_subject")),
-    Outlet.SCRIPT: (("text", "script", "script"),),
-    Outlet.STATUS_PAGE: (("text", "status_page", "status_page"),),
-}
 _ONE_LINE = {"banner", "push_title", "push_body", "social", "email_subject"}
 _TRAILING_PUNCTUATION = re.compile(r"[\s。．.！!；;，,、：:]+$")
 _SENTENCE_END = re.compile(r"[。．.！!？?）)」』”\"]$")
-_ZWJ = "\u200d"
 TONES_FILE = "tones.yaml"
 TONE_PHRASES = ("lead", "title", "apology", "resolved", "closing")  # lead and apology may be empty
 # The facts only a person decides for this incident, each with the value it has until someone does. A template
@@ -153,26 +118,6 @@ def _pairs(value: object) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
-class OutletText:
-    """One outlet's text, with its parts measured against their limits so the draft can flag what does not fit."""
-
-    name: str
-    text: str
-    length: int
-    limit: int
-    parts: dict[str, str]
-    part_limits: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def over(self) -> bool:
-        """True when any part is longer than its limit; such an outlet is flagged, never cut."""
-        if self.length > self.limit:
-            return True
-        return any(measure(self.parts[p]) > lim for p, lim in self.part_limits.items() if p in self.parts)
-
-
-@dataclass(frozen=True)
 class Rendered:
     """The canonical statement and every outlet rendered from the same template and facts."""
 
@@ -184,30 +129,6 @@ class Rendered:
     def flagged(self) -> list[str]:
         """Outlets that do not fit their limits, in draft order."""
         return [name for name in Outlet if name in self.outlets and self.outlets[name].over]
-
-
-def measure(text: str) -> int:
-    """Characters as a reader counts them: a Chinese character is one, combining marks and emoji joiners add none."""
-    count = 0
-    after_joiner = False
-    open_flag = False
-    for char in unicodedata.normalize("NFC", text):
-        if char == _ZWJ:
-            after_joiner = True
-            continue
-        if unicodedata.category(char) in ("Mn", "Me", "Cf") or 0x1F3FB <= ord(char) <= 0x1F3FF:
-            continue
-        if after_joiner:
-            after_joiner = False
-            continue
-        if 0x1F1E6 <= ord(char) <= 0x1F1FF:
-            open_flag = not open_flag
-            if not open_flag:
-                continue
-        else:
-            open_flag = False
-        count += 1
-    return count
 
 
 def template_dirs(override: Path | None) -> list[Path]:
@@ -366,52 +287,6 @@ def _variables(stage: str, lang: str, facts: Facts, brand: str, key: str, overri
     return values
 
 
-def _limits(lang: str, limits: Mapping[str, int] | None) -> dict[str, int]:
-    """The language's default limits with a deployment's overrides applied; unknown keys are refused."""
-    merged = dict(LANG_LIMITS.get(lang, DEFAULT_LIMITS))
-    for key, value in (limits or {}).items():
-        if key not in DEFAULT_LIMITS:
-            raise ValueError(f"unknown outlet limit {key!r}; known: {', '.join(DEFAULT_LIMITS)}")
-        if int(value) <= 0:
-            raise ValueError(f"outlet limit {key!r} must be positive, got {value!r}")
-        merged[key] = int(value)
-    return merged
-
-
-def _problem(lang: str, limit_key: str, length: int, limit: int) -> str:
-    """A human-readable overflow note in the statement's language."""
-    label = t(f"statement.part.{limit_key}", lang)
-    return t("statement.over_limit", lang, label=label, length=length, limit=limit, over=length - limit)
-
-
-def _outlet(name: str, blocks: dict[str, str], limits: dict[str, int], lang: str) -> OutletText:
-    """Assemble one outlet from its rendered blocks and measure every part."""
-    spec = _PARTS[name]
-    parts = {part: blocks[block] for part, block, _ in spec}
-    part_limits = {part: limits[key] for part, _, key in spec}
-    problems = []
-    for part, _, key in reversed(spec):  # title/subject first, as a reader meets them
-        length = measure(parts[part])
-        if length > part_limits[part]:
-            problems.append(_problem(lang, key, length, part_limits[part]))
-    if name == Outlet.PUSH:
-        text = f"{parts['title']}\n{parts['body']}"
-    elif name == Outlet.EMAIL:
-        text = f"{parts['subject']}\n\n{parts['body']}"
-    else:
-        text = parts["text"]
-    main_part, _, main_key = spec[0]
-    return OutletText(
-        name=name,
-        text=text,
-        length=measure(parts[main_part]),
-        limit=limits[main_key],
-        parts=parts,
-        part_limits=part_limits,
-        problems=problems,
-    )
-
-
 def render(
     stage: str,
     lang: str,
@@ -435,12 +310,12 @@ def render(
         raise ValueError(f"data_harms must be among {', '.join(DataHarm)}, got {', '.join(unknown_harms)}")
     if not Tone.known(facts.tone):
         raise ValueError(f"tone must be one of {', '.join(Tone)}, got {facts.tone!r}")
-    merged = _limits(lang, limits)
+    merged = merged_limits(lang, limits)
     override = Path(override_dir) if override_dir is not None else None
     template = _load(stage, lang, override)
     variables = _variables(stage, lang, facts, brand, key, override)
     blocks, claims = {}, {}
     for block in BLOCKS:
         blocks[block], claims[block] = _take_claims(_normalise(_render_block(template, block, variables), block, lang))
-    outlets = {name.value: _outlet(name, blocks, merged, lang) for name in Outlet}
+    outlets = {name.value: measure_outlet(name, blocks, merged, lang) for name in Outlet}
     return Rendered(statement=blocks["statement"], outlets=outlets, claims=claims)

@@ -18,8 +18,8 @@ HISTORY_DAYS = 90  # the day strip, the resolved incidents and the past maintena
 
 @dataclass(frozen=True)
 class PageVersion:
-    """One statement version ever published to the status page, as read from its row (withdrawn ones too: their
-    window on the day strip ends at the withdrawal)."""
+    """One statement version ever published to the status page, as read from its row and the timeline (withdrawn
+    ones too: they are read so that nothing of them is shown)."""
 
     statement_id: int
     incident_id: int  # groups versions; never shown
@@ -33,7 +33,12 @@ class PageVersion:
     push_body: str
     components: Mapping[str, str]  # component id → the state a person chose
     published_at: datetime  # when it first went to the status page
-    withdrawn_at: datetime | None = None
+    withdrawn_at: datetime | None = None  # set while it is off the page
+    spans: tuple[tuple[datetime, datetime | None], ...] = ()  # each stay on the page: (published, withdrawn or None)
+
+    def on_page(self) -> tuple[tuple[datetime, datetime | None], ...]:
+        """When it was on the page: its spans, else (read without its timeline) first publication to withdrawal."""
+        return self.spans or ((self.published_at, self.withdrawn_at),)
 
 
 @dataclass(frozen=True)
@@ -199,11 +204,15 @@ def day_starts(days: Sequence[date], tz: tzinfo) -> list[datetime]:
 
 
 def _segments(versions: Sequence[PageVersion], now: datetime) -> Iterable[tuple[datetime, datetime, Mapping[str, str]]]:
-    """One incident's history as the page showed it: (from, to, components) while the version shown then was not
-    the resolved one. At each moment the page shows the newest version published by then and not yet withdrawn."""
-    moments = sorted({v.published_at for v in versions} | {v.withdrawn_at for v in versions if v.withdrawn_at} | {now})
-    for start, end in pairwise(m for m in moments if m <= now):
-        live = [v for v in versions if v.published_at <= start and (v.withdrawn_at is None or v.withdrawn_at > start)]
+    """One incident's history as the page tells it now: (from, to, components) while the version shown was not the
+    resolved one. Only versions still on the page count (a withdrawn one is gone from the page, its claim with it);
+    at each moment the one shown is the newest of them on the page then, and between a withdrawal and the next
+    publication none is."""
+    standing = [v for v in versions if v.withdrawn_at is None]
+    edges = {edge for v in standing for span in v.on_page() for edge in span if edge is not None}
+    moments = sorted(m for m in edges | {now} if m <= now)
+    for start, end in pairwise(moments):
+        live = [v for v in standing if any(on <= start and (off is None or off > start) for on, off in v.on_page())]
         if live:
             current = max(live, key=lambda v: (v.published_at, v.statement_id))
             if current.stage != Stage.RESOLVED:
@@ -212,8 +221,15 @@ def _segments(versions: Sequence[PageVersion], now: datetime) -> Iterable[tuple[
 
 def _strips(versions: Sequence[PageVersion], windows: Sequence[Window], components: Sequence[str],
             starts: Sequence[datetime], now: datetime) -> dict[str, list[ComponentState]]:
-    """Each component's worst state per day: the published versions' states while they were shown, and the
-    maintenance windows that have begun."""
+    """Each component's worst state per day, as the page tells its history now.
+
+    A day (from midnight to midnight in the deployment's zone) shows the worst of: the states an incident's version
+    names, over each span it was on the status page while it was that incident's newest version there and not the
+    resolved one (a span crossing midnight marks both days); and maintenance on the components of a window that
+    has begun. A version counts only while it is still on the page: one withdrawn and never published again is
+    gone from the page, so it marks no day (a day whose only version was withdrawn is as the page shows it now,
+    with no incident); one withdrawn and published again marks its spans on the page but not the gap between them,
+    when the page showed nothing of it. Drills are not given here: they never mark a day."""
     strips = {component: [ComponentState.OPERATIONAL] * (len(starts) - 1) for component in components}
 
     def mark(start: datetime, end: datetime, component: str, state: str) -> None:
