@@ -1,5 +1,5 @@
 """Scheduled maintenance windows (a 大促 freeze, a payment-channel switch): what a valid window is, the changes to
-one — drafted, approved, changes requested, cancelled — each written with its MaintenanceEvent in the caller's
+one — drafted, edited, approved, changes requested, cancelled — each written with its MaintenanceEvent in the caller's
 transaction, and when an approved window shows on the status page. Takes a session and plain values; no Slack."""
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ LONGEST = timedelta(days=7)  # a longer freeze is a policy, not a maintenance wi
 GRACE = timedelta(minutes=5)  # a start picked for "now" a moment ago is not in the past
 HORIZON = timedelta(days=365)  # a start further ahead is a mistyped year
 REFUSED = "refused"
-DRAFTED, APPROVED, CHANGES_REQUESTED, CANCELLED = (
-    "maintenance_drafted", "maintenance_approved", "maintenance_changes_requested", "maintenance_cancelled")
+DRAFTED, APPROVED, CHANGES_REQUESTED, CANCELLED, EDITED = (
+    "maintenance_drafted", "maintenance_approved", "maintenance_changes_requested", "maintenance_cancelled",
+    "maintenance_edited")
 
 
 class Problem(StrEnum):
@@ -198,11 +199,41 @@ def cancel(session: AsyncSession, window: Maintenance, *, by: str, now: datetime
     return DONE
 
 
+def _fields(starts_at: datetime, ends_at: datetime, components: Collection[str],
+            text: dict[str, str]) -> dict[str, Any]:
+    """A window's values by form field, to compare an edit with what it changes."""
+    return {"starts_at": starts_at, "ends_at": ends_at, "components": list(components),
+            **{text_field(code): text.get(code, "") for code in Language}}
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def edit(session: AsyncSession, window: Maintenance, wanted: Window, *, by: str, now: datetime) -> list[str]:
+    """Make a draft what its drafter asks for now (the policy has checked who, and that it is a draft), recording
+    each field's old and new value; the form fields changed, none when it already was so (nothing is written)."""
+    old = _fields(window.starts_at, window.ends_at, window.components, window.text)
+    new = _fields(wanted.starts_at, wanted.ends_at, wanted.components, wanted.text)
+    changed = [name for name in new if new[name] != old[name]]
+    if not changed:
+        return []
+    window.starts_at, window.ends_at = wanted.starts_at, wanted.ends_at
+    window.components, window.text = list(wanted.components), dict(wanted.text)
+    session.add(window)
+    record(session, window.id or 0, EDITED, actor=by, at=now, text=f"#{window.id} {', '.join(changed)}",
+           data={"changes": {name: {"from": _plain(old[name]), "to": _plain(new[name])} for name in changed}})
+    return changed
+
+
 async def latest_change_request(session: AsyncSession, window_id: int) -> MaintenanceEvent | None:
-    """The newest change request on a window, shown on its review message until it is approved or cancelled."""
+    """The newest change request on a window not yet answered by an edit, shown on its review message until it is
+    answered, approved or cancelled."""
     result = await session.exec(
         select(MaintenanceEvent)
-        .where(MaintenanceEvent.maintenance_id == window_id, MaintenanceEvent.kind == CHANGES_REQUESTED)
+        .where(MaintenanceEvent.maintenance_id == window_id,
+               col(MaintenanceEvent.kind).in_((CHANGES_REQUESTED, EDITED)))
         .order_by(col(MaintenanceEvent.at).desc(), col(MaintenanceEvent.id).desc())
     )
-    return result.first()
+    newest = result.first()
+    return newest if newest is not None and newest.kind == CHANGES_REQUESTED else None

@@ -41,6 +41,7 @@ class Action(StrEnum):
     REQUEST_MAINTENANCE_CHANGES = "request_maintenance_changes"
     APPROVE_MAINTENANCE = "approve_maintenance"
     CANCEL_MAINTENANCE = "cancel_maintenance"
+    EDIT_MAINTENANCE = "edit_maintenance"  # change a draft window's times, components or texts
 
 
 class Need(StrEnum):
@@ -59,6 +60,7 @@ class Need(StrEnum):
     COMMS_REVIEWER = "comms_reviewer"  # a configured comms approver
     COMMS_APPROVER = "comms_approver"  # a configured comms approver who did not draft it
     CANCELLER = "canceller"  # its drafter while it is a draft; a configured comms approver at any time
+    DRAFTER = "drafter"  # its drafter, while it is a draft: comms asks for changes, it does not rewrite them
 
 
 POLICY: dict[Action, Need] = {
@@ -85,6 +87,7 @@ POLICY: dict[Action, Need] = {
     Action.REQUEST_MAINTENANCE_CHANGES: Need.COMMS_REVIEWER,
     Action.APPROVE_MAINTENANCE: Need.COMMS_APPROVER,
     Action.CANCEL_MAINTENANCE: Need.CANCELLER,
+    Action.EDIT_MAINTENANCE: Need.DRAFTER,
 }
 
 
@@ -223,5 +226,10 @@ def decide_window(action: Action, who: WindowStanding, language: str) -> Refusal
         if who.comms or (who.draft and who.user == who.drafter):
             return None
         key = "policy.maintenance.drafter_before_approval" if who.user == who.drafter else "policy.maintenance.cancel_only"
+        return Refusal(t(key, language))
+    if need is Need.DRAFTER:
+        if who.draft and who.user == who.drafter:
+            return None
+        key = "maintenance_edit.refused.not_draft" if who.user == who.drafter else "maintenance_edit.refused.drafter_only"
         return Refusal(t(key, language))
     raise ValueError(f"{action} is an action on an incident: decide decides it")

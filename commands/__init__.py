@@ -178,6 +178,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         (mv.APPROVE, maintenance.approve_button),
         (mv.CHANGES, maintenance.changes_button),
         (mv.CANCEL, maintenance.cancel_button),
+        (mv.EDIT, maintenance.edit_button),
     ):
         app.action(action_id)(_button(rt, handler, action_id))
 
@@ -188,6 +189,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         (status.STATUS_FORM_ID, status.submit_status_form),
         (mv.FORM_ID, maintenance.submit_form),
         (mv.CHANGES_FORM_ID, maintenance.submit_changes),
+        (mv.EDIT_FORM_ID, maintenance.submit_edit),
     ):
         app.view(callback_id)(_form(rt, submit, callback_id))
 

@@ -1,9 +1,10 @@
-"""`/incident maintenance [list | cancel <n>]`, the maintenance form, and the buttons on a window's review message:
-each parses what Slack sent, calls one flow, and answers the person privately."""
+"""`/incident maintenance [list | cancel <n>]`, the maintenance form (to draft, to edit), and the buttons on a
+window's review message: each parses what Slack sent, calls one flow, and answers the person privately."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from bot.db import utcnow
 from bot.flows import maintenance as flows
 from bot.flows.base import Actor, Outcome, Result
 from bot.i18n import t
+from bot.models import Maintenance
+from bot.policy import Action
 from bot.runtime import Runtime
 from bot.slack.maintenance_view import changes_form, list_blocks, maintenance_form
 from bot.slack.notify import tell_person
@@ -89,26 +92,48 @@ def _errors(by_field: dict[str, str]) -> dict[str, Any]:
     return {"response_action": "errors", "errors": {name: clip(text, 150) for name, text in by_field.items()}}
 
 
-async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
-    """Read the form and draft the window; what cannot stand is shown on its own field and nothing is stored."""
-    view = payload.obj(body.get("view"))
+def _read(rt: Runtime, view: dict[str, Any]) -> service.Window | dict[str, Any]:
+    """The window the form asks for, or the form's errors when a time cannot be read."""
     values = payload.values(view)
     starts_at, ends_at = _picked(values, "starts_at"), _picked(values, "ends_at")
     unreadable = t("maintenance.problem.unreadable", rt.language)
     if starts_at is None or ends_at is None:
         return _errors({name: unreadable for name, moment in (("starts_at", starts_at), ("ends_at", ends_at))
-                        if moment is None}), None
-    window = service.Window(starts_at, ends_at, tuple(dict.fromkeys(payload.chosen_many(values, "components"))),
-                            {code: payload.chosen(values, service.text_field(code)).strip() for code in Language})
-    channel = payload.text(payload.metadata(view).get("channel")) or None
-    result = await run(rt, flows.draft, payload.form_actor(body), window, channel=channel)
+                        if moment is None})
+    return service.Window(starts_at, ends_at, tuple(dict.fromkeys(payload.chosen_many(values, "components"))),
+                          {code: payload.chosen(values, service.text_field(code)).strip() for code in Language})
+
+
+def _submitted(rt: Runtime, body: dict[str, Any], result: Result) -> tuple[dict[str, Any], Reply | None]:
+    """What a submitted form comes to: each problem on its own field (the form stays open), or the form closed and
+    the person told (nothing, for a repeat)."""
     if result.outcome is Outcome.INVALID and isinstance(result.value, dict):
         return _errors(result.value), None
     if result.outcome is Outcome.REPEAT:
         return {}, None
-    if result.outcome is not Outcome.DONE:
+    if result.outcome not in (Outcome.DONE, Outcome.UNCHANGED):
         return _errors({service.text_field(Language.ZH): result.text}), None
     return {}, _told(rt, body, result)  # its number, for `cancel <n>`, and where it is reviewed
+
+
+async def submit_form(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
+    """Read the form and draft the window; what cannot stand is shown on its own field and nothing is stored."""
+    view = payload.obj(body.get("view"))
+    window = _read(rt, view)
+    if isinstance(window, dict):
+        return window, None
+    channel = payload.text(payload.metadata(view).get("channel")) or None
+    return _submitted(rt, body, await run(rt, flows.draft, payload.form_actor(body), window, channel=channel))
+
+
+async def submit_edit(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
+    """Read the edit form and change the draft; what cannot stand is shown on its own field and nothing changes."""
+    view = payload.obj(body.get("view"))
+    window = _read(rt, view)
+    if isinstance(window, dict):
+        return window, None
+    window_id = payload.row_id(payload.metadata(view).get("maintenance"))
+    return _submitted(rt, body, await run(rt, flows.edit, payload.form_actor(body), window_id, window))
 
 
 def _window_id(body: dict[str, Any]) -> int:
@@ -136,14 +161,25 @@ async def cancel_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
     return _told(rt, body, await run(rt, flows.cancel, payload.button_actor(body), _window_id(body)))
 
 
-async def changes_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
-    """Request changes: the comment form for comms; anyone else hears why not."""
-    result = await run(rt, flows.may_request_changes, Actor(payload.user_of(body)), _window_id(body))
+async def _form_for(rt: Runtime, body: dict[str, Any], action: Action, draw: Callable[[Maintenance], View]) -> Reply:
+    """Open the form that does `action` to the pressed window, for whoever may; anyone else hears why not."""
+    result = await run(rt, flows.may_open, Actor(payload.user_of(body)), _window_id(body), action)
     if not result.done:
         return _told(rt, body, result)
-    view = changes_form(result.value, rt.language)
-    return _opening(rt, payload.text(body.get("trigger_id")), view, payload.user_of(body),
+    return _opening(rt, payload.text(body.get("trigger_id")), draw(result.value), payload.user_of(body),
                     payload.text(body.get("response_url")) or None)
+
+
+async def changes_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
+    """Request changes: the comment form for comms."""
+    return await _form_for(rt, body, Action.REQUEST_MAINTENANCE_CHANGES, lambda window: changes_form(window, rt.language))
+
+
+async def edit_button(rt: Runtime, body: dict[str, Any]) -> Reply | None:
+    """Edit: the form filled in with the window's values, for its drafter while it is a draft."""
+    names = flows.components(rt.context, rt.language)
+    return await _form_for(rt, body, Action.EDIT_MAINTENANCE,
+                           lambda window: maintenance_form(rt.language, names, {"maintenance": window.id}, window))
 
 
 async def submit_changes(rt: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:

@@ -5,6 +5,8 @@ Every test that starts the bot (through `make_stack`, `stack`, or by asking for 
 `postgresql+asyncpg://user@host:port/db` (`.ci/run` starts a throwaway one); each test then gets fresh
 databases on that server, dropped afterwards. Without it, the PostgreSQL half is skipped and says so.
 
+`browser` is Debian's Chromium, headless (tests/browser.py), for the status page's browser tests.
+
 Only fixtures and hooks live here; the helpers tests share are in tests/helpers.py.
 """
 
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser
 
 from bot.db import create_database, drop_database, upgrade
 from tests import monitoring
+from tests.browser import launched, missing
 from tests.helpers import BACKENDS, SKIP_POSTGRES, Database, StackFactory, postgres_server
 from yingji.local import LocalStack
 
@@ -93,3 +97,24 @@ async def make_stack(tmp_path: Path, database: Database) -> AsyncIterator[StackF
 async def stack(make_stack: StackFactory) -> LocalStack:
     """The bot and the sandbox with the default settings."""
     return await make_stack()
+
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, for the status page as customers see it (tests/browser.py); no chromium: skipped."""
+    if (why := missing()) is not None:
+        pytest.skip(why)
+    async with launched() as launched_browser:
+        yield launched_browser
+
+
+@pytest.fixture
+async def browser_if_any() -> AsyncIterator[Browser | None]:
+    """The same Chromium, or None when there is none: a test that is more than its browser part runs the rest and
+    skips at its end (tests/browser.py's `missing` says why, or fails when the browser is required)."""
+    if missing() is not None:
+        yield None
+        return
+    async with launched() as launched_browser:
+        yield launched_browser

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.models import Incident, Maintenance, MaintenanceEvent, Statement, StatementReview, Step, TimelineEvent
 from bot.sandbox import people
-from tests.gate_world import Scene, World, maintenance_values, statement_values
+from tests.gate_world import Scene, World, edited_values, maintenance_values, statement_values
 
 STALE = 999_999  # an id no row has: what a button of a deleted message, or a forged one, may carry
 Send = Callable[[World, Scene, str, bool], Awaitable[Any]]
@@ -327,6 +327,8 @@ ENTRIES: list[Entry] = [
     Entry("maintenance_changes", "comms_reviewer", window_button("maintenance_changes"),
           view_opened("maintenance_changes_form"), scene=WINDOW, changes=False),
     Entry("maintenance_cancel", "canceller", window_button("maintenance_cancel"), window_is("cancelled"), scene=WINDOW),
+    Entry("maintenance_edit", "drafter", window_button("maintenance_edit"), view_opened("maintenance_edit_form"),
+          scene=WINDOW, changes=False),
     # forms
     Entry("assign_roles_form", "handover", form("assign_roles_form", _comms_to_liu), holder("comms", "liu.yang")),
     Entry("status_form", "member", form("status_form", lambda w, s: {"status": {"value": "identified"}}),
@@ -345,6 +347,8 @@ ENTRIES: list[Entry] = [
     Entry("maintenance_changes_form", "comms_reviewer",
           form("maintenance_changes_form", lambda w, s: {"comment": {"value": "写清楚影响哪些银行"}}),
           window_event("maintenance_changes_requested"), scene=WINDOW),
+    Entry("maintenance_edit_form", "drafter", form("maintenance_edit_form", lambda w, s: edited_values()),
+          window_event("maintenance_edited"), scene=WINDOW),
     # the shortcut and the events
     Entry("add_to_timeline", "member", event("shortcut"), event_added("message")),
     Entry("pin_added", "member", event("pin"), event_added("message")),

@@ -123,7 +123,8 @@ class World:
         return scene
 
     async def maintain(self, scene: Scene) -> None:
-        """张伟 drafts a window from #general; 王芳 opens its change-request form (one left open)."""
+        """张伟 drafts a window from #general and opens its edit form; 王芳 opens its change-request form (both left
+        open)."""
         await self.slash(None, "zhang.wei", "maintenance", inside=False)
         submitted = await self.submit(self.newest_view("maintenance_form"), "zhang.wei", maintenance_values())
         assert submitted.status == 200 and not (submitted.json or {}).get("errors"), submitted.body
@@ -132,6 +133,7 @@ class World:
         assert scene.window is not None and scene.window.message_ts, "the window's review message should be posted"
         before = set(self.stack.sandbox.views)
         await self.press_window(scene, "wang.fang", "maintenance_changes", str(scene.window.id))
+        await self.press_window(scene, "zhang.wei", "maintenance_edit", str(scene.window.id))
         for view_id in set(self.stack.sandbox.views) - before:
             scene.views[self.stack.sandbox.views[view_id]["callback_id"]] = view_id
 
@@ -224,6 +226,11 @@ def maintenance_values() -> dict[str, dict[str, Any]]:
             "text_zh": {"value": "支付渠道切换，部分银行卡付款可能失败"}, "text_en": {"value": "Payment channel switch"}}
 
 
+def edited_values() -> dict[str, dict[str, Any]]:
+    """The edit form as 张伟 sends it back: the same window with its Chinese notice reworded."""
+    return {**maintenance_values(), "text_zh": {"value": "支付渠道切换，部分银行卡和信用卡付款可能失败"}}
+
+
 async def snapshot(stack: LocalStack) -> dict[str, list[Any]]:
     """Everything a request could change, refusals and timers aside (refusals are recorded; timers fire)."""
     async with stack.rt.sessions() as session:
@@ -240,7 +247,8 @@ async def snapshot(stack: LocalStack) -> dict[str, list[Any]]:
                         if e.kind != "refused" and not TIMED.search(e.kind))
         members = sorted((m.incident_id, m.user_id) for m in (await rows(Membership)).all())
         ops = sorted((o.incident_id or 0, o.kind) for o in (await rows(SlackOp)).all() if not TIMED.search(o.kind))
-        windows = sorted((w.id, w.status, w.approved_by, w.cancelled_by) for w in (await rows(Maintenance)).all())
+        windows = sorted((w.id, w.status, w.approved_by, w.cancelled_by, w.starts_at, w.ends_at, w.components, w.text)
+                         for w in (await rows(Maintenance)).all())
         window_events = sorted((e.maintenance_id, e.kind, e.actor, e.text) for e in (await rows(MaintenanceEvent)).all()
                                if e.kind != "refused")
     return {"incidents": incidents, "holders": holders, "steps": steps, "statements": statements,

@@ -10,7 +10,7 @@ kind of person, with stale ids, and twice.
   nothing changes a second time.
 - Coverage: every listener the bolt app registers is hit by some entry, and every `/incident` subcommand
   has one; a button or event added later without an entry here fails this file.
-- A maintenance window belongs to no incident: its rows (comms_reviewer, comms_approver, canceller) refuse everyone
+- A maintenance window belongs to no incident: its rows (comms_reviewer, comms_approver, canceller, drafter) refuse everyone
   but the right person alike, whatever they are to the scene's incident, and never hide anything.
 """
 
@@ -50,6 +50,7 @@ slack      yes    -       -           -
 comms_reviewer  yes  no   no          no
 comms_approver  yes  no   no          no
 canceller  yes    no      no          no
+drafter    yes    no      no          no
 """
 PERSONAS = ("right", "member", "non_member", "outsider")
 PLAYED_BY = {"member": "liu.yang", "non_member": "guest", "outsider": "guest"}

@@ -180,7 +180,7 @@ async def test_a_valid_window_is_one_draft_with_its_event_and_a_review_message(s
                                                                    ["payment", "checkout"])
     assert event.at.tzinfo is not None
     message = _message(shop, window)
-    assert _actions(message) == ["maintenance_approve", "maintenance_changes", "maintenance_cancel"]
+    assert _actions(message) == ["maintenance_approve", "maintenance_changes", "maintenance_edit", "maintenance_cancel"]
     shown = str(message["blocks"])
     assert "支付、下单" in shown and "待审批" in shown and "(UTC+8)" in shown and "支付渠道切换" in shown
     assert f"<@{shop.users['wang.fang']}>" in _thread(shop, window) and f"#{window.id}" in _thread(shop, window)

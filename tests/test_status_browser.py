@@ -8,41 +8,16 @@ tests instead of skipping them."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
+from tests.browser import DESKTOP, PHONE, SCREENSHOTS, opened, sideways
 from tests.helpers import StackFactory, declare, draft_statement
 from tests.test_status_page import page_config, press, publish, published_version
 from yingji.local import LocalStack
-
-CHROMIUM = shutil.which("chromium")  # Debian's
-BROWSER_ENV = "YINGJI_TEST_BROWSER"
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which this network refuses.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if CHROMIUM is None:
-        if os.environ.get(BROWSER_ENV) == "required":
-            pytest.fail(f"{BROWSER_ENV}=required but there is no chromium on PATH (apt install chromium)")
-        pytest.skip("no chromium on PATH")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture
@@ -57,13 +32,8 @@ async def test_a_customer_reads_the_published_statement_on_a_phone_and_a_desktop
     await published_version(shop, incident, long, components=["payment"], component_state="major_outage")
     for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
         for lang in ("zh", "en"):
-            context = await browser.new_context(viewport=size, java_script_enabled=False)
-            try:
-                page = await context.new_page()
-                response = await page.goto(f"{shop.server.url}/status?lang={lang}")
-                assert response is not None and response.status == 200
-                SCREENSHOTS.mkdir(exist_ok=True)
-                await page.screenshot(path=str(SCREENSHOTS / f"status-{size_name}-{lang}.png"), full_page=True)
+            async with opened(browser, f"{shop.server.url}/status?lang={lang}", size, scripts=False,
+                              screenshot=f"status-{size_name}-{lang}") as page:
                 text = await page.inner_text("body")
                 assert "部分用户付款后订单仍显示待支付" in text, (size_name, lang)
                 for secret in (incident.key or "", "ZQXSECRET", "支付宝回调超时", incident.channel_id or ""):
@@ -71,11 +41,8 @@ async def test_a_customer_reads_the_published_statement_on_a_phone_and_a_desktop
                 state = await page.get_attribute('[data-component="payment"]', "data-state")
                 assert state == "major_outage"
                 assert await page.is_visible('[data-component="payment"]')
-                scroll, client = await page.evaluate(
-                    "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+                scroll, client = await sideways(page)
                 assert scroll <= client, f"{size_name} {lang}: scrolls sideways ({scroll} > {client})"
-            finally:
-                await context.close()
 
 
 SHOP_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>shop</title></head>
@@ -130,12 +97,7 @@ async def test_markup_in_a_statement_is_text_in_the_browser(shop: LocalStack, br
     draft = await draft_statement(shop, incident, what_happened='<img src=x onerror="document.title=1">付款异常')
     await press(shop, draft, "statement_approve", "wang.fang", incident.channel_id)
     await publish(shop, draft, incident.channel_id, ["status_page", "banner"])
-    context = await browser.new_context(viewport=PHONE)
-    try:
-        page = await context.new_page()
-        await page.goto(f"{shop.server.url}/status?lang=zh")
+    async with opened(browser, f"{shop.server.url}/status?lang=zh", PHONE) as page:
         assert await page.query_selector("img[src=x]") is None
         assert "<img" in await page.inner_text("body")
         assert await page.title() != "1"
-    finally:
-        await context.close()

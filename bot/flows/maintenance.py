@@ -1,6 +1,6 @@
-"""Scheduled maintenance for the status page: draft a window, ask for changes, approve it, cancel it. Each flow owns
-its checks (the one policy, once-only keys), the change with its event, and the Slack work it queues; a window
-belongs to no incident, so its review message is workspace work in the outbox (incident None)."""
+"""Scheduled maintenance for the status page: draft a window, ask for changes, edit it, approve it, cancel it. Each
+flow owns its checks (the one policy, once-only keys), the change with its event, and the Slack work it queues; a
+window belongs to no incident, so its review message is workspace work in the outbox (incident None)."""
 
 from __future__ import annotations
 
@@ -55,14 +55,20 @@ def _problem_text(ctx: Context, window: service.Window, problem: service.Problem
              components=escape(unknown), limit=service.TEXT_LIMIT)
 
 
+def _wrong(ctx: Context, window: service.Window) -> dict[str, str]:
+    """What cannot stand in a window as drafted or edited, by form field, in the deployment's language."""
+    known = components(ctx, ctx.language)
+    return {field: _problem_text(ctx, window, problem)
+            for field, problem in service.problems(window, utcnow(), known).items()}
+
+
 async def draft(session: AsyncSession, ctx: Context, actor: Actor, window: service.Window, *,
                 channel: str | None) -> Result:
     """Check the window and store it as a draft; its review message goes where it was asked for (the announce
     channel for a direct message), for comms to approve in its thread. An INVALID result's value maps each form
     field at fault to why; nothing is stored then."""
     lang = ctx.language
-    wrong = {field: _problem_text(ctx, window, problem)
-             for field, problem in service.problems(window, utcnow(), components(ctx, lang)).items()}
+    wrong = _wrong(ctx, window)
     where = review_channel(ctx, channel)
     if where is None:
         wrong.setdefault("text_zh", t("maintenance.problem.nowhere", lang))
@@ -109,17 +115,23 @@ async def _refuse(session: AsyncSession, window: Maintenance, actor: Actor, acti
 async def _finish(session: AsyncSession, ctx: Context, actor: Actor, window: Maintenance, action: Action,
                   decision: service.Decision, said: str, **line: str) -> Result:
     """How every change to a window ends: not made (refused and recorded, unchanged, invalid: the reason said), or
-    made: the review message redrawn, `maintenance.thread.<said>` in its thread, committed, and answered."""
+    made: `maintenance.thread.<said>` in its thread (see _made)."""
     lang = ctx.language
     if decision.outcome != Outcome.DONE:
         reason = t(f"maintenance.reason.{decision.code}", lang, n=window.id)
         if decision.outcome == Outcome.REFUSED:
             return await _refuse(session, window, actor, action, reason)
         return Result(Outcome(decision.outcome), reason, value="comment")
+    return await _made(session, ctx, window, t(f"maintenance.thread.{said}", lang, n=window.id, user=mention(actor.user),
+                                               **line), t(f"maintenance.done.{said}", lang, n=window.id))
+
+
+async def _made(session: AsyncSession, ctx: Context, window: Maintenance, thread: str, told: str) -> Result:
+    """A change made (its event already added): the review message redrawn, `thread` said in its thread, committed,
+    and `told` to whoever made it."""
     outbox.enqueue(session, None, "redraw_maintenance", maintenance_id=window.id, **_render_args(ctx))
-    outbox.enqueue(session, None, "maintenance_thread", wave=1, maintenance_id=window.id,
-                   text=t(f"maintenance.thread.{said}", lang, n=window.id, user=mention(actor.user), **line))
-    return await settle(session, Result(Outcome.DONE, t(f"maintenance.done.{said}", lang, n=window.id)))
+    outbox.enqueue(session, None, "maintenance_thread", wave=1, maintenance_id=window.id, text=thread)
+    return await settle(session, Result(Outcome.DONE, told))
 
 
 async def approve(session: AsyncSession, ctx: Context, actor: Actor, window_id: int) -> Result:
@@ -134,10 +146,10 @@ async def approve(session: AsyncSession, ctx: Context, actor: Actor, window_id: 
     return result
 
 
-async def may_request_changes(session: AsyncSession, ctx: Context, actor: Actor, window_id: int) -> Result:
-    """Whether the person may open the change-request form for this window (a refusal is recorded like any other);
-    the result's value is the window."""
-    window = await _enter(session, ctx, Actor(actor.user), window_id, Action.REQUEST_MAINTENANCE_CHANGES)
+async def may_open(session: AsyncSession, ctx: Context, actor: Actor, window_id: int, action: Action) -> Result:
+    """Whether the person may open the form that does `action` to this window (the change-request form, the edit
+    form; a refusal is recorded like any other); the result's value is the window."""
+    window = await _enter(session, ctx, Actor(actor.user), window_id, action)
     if isinstance(window, Result):
         return window
     await session.commit()  # nothing changed: this lets the window's row go
@@ -165,3 +177,24 @@ async def cancel(session: AsyncSession, ctx: Context, actor: Actor, window_id: i
     if result.done and shown:
         page_changed(ctx, window)
     return result
+
+
+async def edit(session: AsyncSession, ctx: Context, actor: Actor, window_id: int, wanted: service.Window) -> Result:
+    """The drafter changes their draft (after a change request, say): checked as a draft is; what changed is on the
+    window's timeline before the review message is redrawn, and the change request it answers leaves that message.
+    An INVALID result's value maps each form field at fault to why; nothing is changed then."""
+    window = await _enter(session, ctx, actor, window_id, Action.EDIT_MAINTENANCE)
+    if isinstance(window, Result):
+        return window
+    wrong = _wrong(ctx, wanted)
+    if wrong:
+        return Result(Outcome.INVALID, next(iter(wrong.values())), value=wrong)
+    changed = service.edit(session, window, wanted, by=actor.user, now=utcnow())
+    if not changed:
+        await session.commit()  # the request is answered: its repeat changes nothing either
+        return Result(Outcome.UNCHANGED, t("maintenance_edit.unchanged", ctx.language, n=window.id))
+    lang = ctx.language
+    fields = t("maintenance.review.separator", lang).join(t(f"maintenance_edit.field.{name}", lang) for name in changed)
+    return await _made(session, ctx, window,
+                       t("maintenance_edit.thread.edited", lang, n=window.id, user=mention(actor.user), fields=fields),
+                       t("maintenance_edit.done.edited", lang, n=window.id))

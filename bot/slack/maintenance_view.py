@@ -1,5 +1,5 @@
-"""Block Kit for scheduled maintenance: the form, the review message redrawn at every change, the change-request
-form, and the list of windows with their cancel buttons."""
+"""Block Kit for scheduled maintenance: the form (blank, or filled in to edit a draft), the review message redrawn
+at every change, the change-request form, and the list of windows with their cancel buttons."""
 
 from __future__ import annotations
 
@@ -33,34 +33,49 @@ from bot.slack.text import Said, clip, mention, when
 from bot.vocabulary import Language, MaintenanceStatus
 
 FORM_ID = "maintenance_form"
+EDIT_FORM_ID = "maintenance_edit_form"
 CHANGES_FORM_ID = "maintenance_changes_form"
-APPROVE, CHANGES, CANCEL = "maintenance_approve", "maintenance_changes", "maintenance_cancel"
+APPROVE, CHANGES, CANCEL, EDIT = "maintenance_approve", "maintenance_changes", "maintenance_cancel", "maintenance_edit"
 LISTED = 20  # windows in one list reply (a block each, within a message's 50)
 
 
-def _notice(block_id: str, label: str, lang: str) -> InputBlock:
+def _notice(block_id: str, label: str, lang: str, said: str | None) -> InputBlock:
     return InputBlock(block_id=block_id, label=label, hint=t("maintenance.form.text_hint", lang, limit=service.TEXT_LIMIT),
-                      element=PlainTextInputElement(action_id="value", multiline=True, max_length=service.TEXT_LIMIT))
+                      element=PlainTextInputElement(action_id="value", multiline=True, max_length=service.TEXT_LIMIT,
+                                                    initial_value=said or None))
 
 
-def maintenance_form(lang: str, names: dict[str, str], origin: dict[str, Any]) -> View:
-    """Start, end, the components affected (when the status page has any) and the notice in each language."""
+def _picker(moment: datetime | None) -> DateTimePickerElement:
+    return DateTimePickerElement(action_id="value", initial_date_time=int(moment.timestamp()) if moment else None)
+
+
+def maintenance_form(lang: str, names: dict[str, str], origin: dict[str, Any], window: Maintenance | None = None) -> View:
+    """Start, end, the components affected (when the status page has any) and the notice in each language; `origin`
+    comes back with the answers. Given a `window`, the edit form, filled in with its values (a component no longer
+    configured cannot be picked again)."""
     blocks: list[Block] = [
         InputBlock(block_id="starts_at", label=t("maintenance.form.starts_at", lang),
-                   hint=t("maintenance.form.picker_hint", lang), element=DateTimePickerElement(action_id="value")),
+                   hint=t("maintenance.form.picker_hint", lang), element=_picker(window.starts_at if window else None)),
         InputBlock(block_id="ends_at", label=t("maintenance.form.ends_at", lang),
-                   element=DateTimePickerElement(action_id="value")),
+                   element=_picker(window.ends_at if window else None)),
     ]
     if names:
         options = [Option(value=key, text=clip(name, 75)) for key, name in names.items()]
+        picked = [option for option in options if window and option.value in window.components] or None
         blocks.append(InputBlock(block_id="components", label=t("maintenance.form.components", lang), optional=True,
                                  hint=t("maintenance.form.components_hint", lang),
-                                 element=StaticMultiSelectElement(action_id="value", options=options)))
+                                 element=StaticMultiSelectElement(action_id="value", options=options,
+                                                                  initial_options=picked)))
     else:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t("maintenance.form.no_components", lang))]))
-    blocks += [_notice(service.text_field(code), t(f"maintenance.form.text.{code}", lang), lang) for code in Language]
-    return View(type="modal", callback_id=FORM_ID, title=t("maintenance.form.title", lang),
-                submit=t("maintenance.form.submit", lang), close=t("command.cancel", lang),
+    blocks += [_notice(service.text_field(code), t(f"maintenance.form.text.{code}", lang), lang,
+                       window.text.get(code) if window else None) for code in Language]
+    if window is None:
+        callback_id, title, submit = FORM_ID, t("maintenance.form.title", lang), t("maintenance.form.submit", lang)
+    else:
+        callback_id, submit = EDIT_FORM_ID, t("maintenance_edit.submit", lang)
+        title = clip(t("maintenance_edit.title", lang, n=window.id), 24)
+    return View(type="modal", callback_id=callback_id, title=title, submit=submit, close=t("command.cancel", lang),
                 private_metadata=json.dumps(origin), blocks=blocks)
 
 
@@ -116,7 +131,8 @@ def review_blocks(window: Maintenance, *, lang: str, tz: ZoneInfo, names: dict[s
     buttons: list[ButtonElement] = []
     if window.status == MaintenanceStatus.DRAFT:
         buttons = [ButtonElement(text=t("maintenance.review.approve", lang), action_id=APPROVE, value=value, style="primary"),
-                   ButtonElement(text=t("maintenance.review.request_changes", lang), action_id=CHANGES, value=value)]
+                   ButtonElement(text=t("maintenance.review.request_changes", lang), action_id=CHANGES, value=value),
+                   ButtonElement(text=t("maintenance_edit.button", lang), action_id=EDIT, value=value)]
     if window.status != MaintenanceStatus.CANCELLED:
         buttons.append(_cancel_button(window, lang))
     if buttons:
