@@ -44,6 +44,10 @@ INCIDENTS_DECLARED = Counter(
 OUTBOX_OPS = Counter(
     "yingji_outbox_ops_total", "Slack operations finished, by kind and result", ["kind", "result"], registry=REGISTRY
 )
+OUTBOX_UNTOLD = Counter(
+    "yingji_outbox_untold_total", "Slack operations given up with nobody to tell (each logged at WARNING), by kind",
+    ["kind"], registry=REGISTRY,
+)
 BACKGROUND_TASKS = Gauge("yingji_background_tasks", "Background tasks running", registry=REGISTRY)
 INCIDENTS = Gauge(
     "yingji_incidents", "Incidents declared within the window, by severity (drills excluded)", ["window", "severity"],
@@ -81,6 +85,7 @@ def prime_outbox(kinds: Iterable[str]) -> None:
     for kind in kinds:
         for result in OUTBOX_RESULTS:
             OUTBOX_OPS.labels(kind, result)
+        OUTBOX_UNTOLD.labels(kind)
 
 
 class Answer(Protocol):

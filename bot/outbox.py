@@ -112,10 +112,16 @@ async def release(session: AsyncSession, op: SlackOp, error: str) -> None:
     session.add(op)
 
 
-async def fail(session: AsyncSession, op: SlackOp, error: str) -> None:
-    """Stop trying: the operation waits for `/incident repair`."""
-    op.status, op.lease_until, op.error = OpStatus.FAILED, None, error
-    session.add(op)
+async def fail(session: AsyncSession, op: SlackOp, error: str) -> bool:
+    """Stop trying: the operation waits for `/incident repair`; False (nothing changed) if this process no longer
+    holds the claim it ran under (its lease lapsed and another process took the operation over)."""
+    result = await session.exec(
+        update(SlackOp)
+        .where(col(SlackOp.id) == op.id, col(SlackOp.status) == OpStatus.RUNNING, col(SlackOp.attempts) == op.attempts)
+        .values(status=OpStatus.FAILED, lease_until=None, error=error)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
 
 
 async def finish(session: AsyncSession, op: SlackOp) -> bool:

@@ -204,3 +204,11 @@ class OpResult(Word):
     SKIPPED = "skipped"  # nothing to do (already done, or no longer wanted)
     BLOCKED = "blocked"  # waiting on Slack (rate limit): the incident's later operations wait too
     RETRY = "retry"  # failed for now; tried again after a backoff
+
+
+class OpOwner(Word):
+    """Whose work a queued Slack operation is, and so who is told when Slack refuses it for good (bot/slack/gave_up.py)."""
+
+    INCIDENT = "incident"  # its declarer, and whoever asked for the operation
+    WINDOW = "window"  # a maintenance window: its timeline and its drafter
+    WORKSPACE = "workspace"  # the deployment's own (the daily digest): logged and counted, nobody to tell

@@ -12,15 +12,16 @@ from urllib.parse import urlencode
 
 from hypothesis import strategies as st
 
-from bot.models import Incident, Statement, Step
+from bot.models import Incident, Maintenance, Statement, Step
 from bot.playbooks import SHIPPED_DIR
 from bot.vocabulary import SETTABLE, Role, Stage
+from tests import fuzz_maintenance as windows
 from tests.fuzz_harness import Case, Harness
 
 # -- the rules the bot is held to, written out here rather than taken from the bot ----------------------
 
 SUBCOMMANDS = ("declare", "role", "roles", "severity", "status", "note", "steps", "done", "statement",
-               "summary", "timeline", "list", "resolve", "close", "drill", "help", "repair")
+               "summary", "timeline", "list", "resolve", "close", "drill", "help", "repair", "maintenance")
 INCIDENT_SCOPED = ("role", "roles", "severity", "status", "note", "steps", "done", "statement", "summary",
                    "timeline", "resolve", "close")
 READ_ONLY = ("roles", "steps", "statement", "timeline", "list", "help")  # they answer or open a form, nothing more
@@ -33,13 +34,16 @@ ACTION_TARGETS = {  # action_id → the table its value names a row of
     "open_assign_roles": Incident, "open_status_form": Incident, "open_statement_form": Incident,
     "cadence_snooze": Incident, "step_done": Step, "statement_approve": Statement,
     "statement_changes": Statement, "statement_edit": Statement, "statement_publish": Statement,
+    "maintenance_approve": Maintenance, "maintenance_changes": Maintenance, "maintenance_cancel": Maintenance,
+    "maintenance_edit": Maintenance,
 }
 READ_ONLY_ACTIONS = ("open_assign_roles", "open_status_form", "open_statement_form", "statement_changes",
-                     "statement_edit")  # they only open a form
+                     "statement_edit", "maintenance_edit")  # they only open a form
 FORM_TARGETS = {  # callback_id → (metadata key, table) the form belongs to
     "assign_roles_form": ("incident", Incident), "statement_form": ("incident", Incident),
     "status_form": ("incident", Incident), "statement_changes_form": ("statement", Statement),
     "statement_publish_form": ("statement", Statement),
+    "maintenance_changes_form": ("maintenance", Maintenance), "maintenance_edit_form": ("maintenance", Maintenance),
 }
 PLAYBOOKS = tuple(path.stem for path in SHIPPED_DIR.glob("*.yaml"))  # the shipped playbooks' slugs
 EVENT_TYPES = ("pin_added", "reaction_added", "message", "app_mention", "member_joined_channel",
@@ -100,6 +104,8 @@ def slash_invalid(text: str, from_incident: bool) -> bool:
         return True
     if sub in READ_ONLY or (sub == "declare" and not args):
         return True
+    if sub == "maintenance":  # the form and the list change nothing; `cancel <n>` may (see fuzz_maintenance.slash_row)
+        return not (len(args) == 2 and args[0].lower() == "cancel")
     if args and KEY.match(args[0]) and sub in INCIDENT_SCOPED:
         keyed, args = True, args[1:]
     if sub in INCIDENT_SCOPED and not from_incident and not keyed:
@@ -133,11 +139,13 @@ def slash_cases(h: Harness) -> st.SearchStrategy[Case]:
         .map(lambda t: f"{t[0]}{t[1]} {t[2]}"),
         args,
         st.text(max_size=200),
+        windows.slash_texts(h),
     )
     channel = st.sampled_from([h.stack.channels["general"], h.incident.channel_id or ""])
     users = st.sampled_from([h.stack.users[name] for name in ("zhang.wei", "li.na", "liu.yang", "guest")])
     return st.builds(
-        lambda t, c, u: Case("slash", t, user=u, channel=c, invalid=slash_invalid(t, c == h.incident.channel_id)),
+        lambda t, c, u: Case("slash", t, user=u, channel=c, invalid=slash_invalid(t, c == h.incident.channel_id),
+                             row_check=windows.slash_row(t)),
         text, channel, users,
     )
 
@@ -161,7 +169,7 @@ def _metadata(h: Harness) -> st.SearchStrategy[str | None]:
         st.none(),
         st.text(max_size=40),
         st.sampled_from(["{", "[]", "null", "1", '"x"', "{}"]),
-        st.fixed_dictionaries({}, optional={"incident": number, "statement": number, "edit_of": number,
+        st.fixed_dictionaries({}, optional={"incident": number, "statement": number, "edit_of": number, "maintenance": number,
                                             "channel": st.one_of(st.text(max_size=12), st.integers())}).map(json.dumps),
     )
 
@@ -169,7 +177,8 @@ def _metadata(h: Harness) -> st.SearchStrategy[str | None]:
 def _state(h: Harness) -> st.SearchStrategy[Any]:
     """state.values of a form: known fields and unknown ones, each in some element's shape, with junk."""
     blocks = st.sampled_from(["title", "playbook", "severity", "summary", "options", "status", "note", "comment",
-                              "outlets", "stage", "language", "what_happened", "next_update", *ROLES, "zzz"])
+                              "outlets", "stage", "language", "what_happened", "next_update", *ROLES, "zzz",
+                              "starts_at", "ends_at", "components", "text_zh", "text_en"])
     text = st.one_of(st.text(max_size=40), st.sampled_from(["site-outage", "sev1", "resolved", "zh", "monitoring",
                                                             "2030-01-01 09:00", *h.ids["users"]]))
     element = st.one_of(
@@ -177,6 +186,8 @@ def _state(h: Harness) -> st.SearchStrategy[Any]:
         st.fixed_dictionaries({"type": st.just("static_select"),
                                "selected_option": st.one_of(st.none(), st.fixed_dictionaries({"value": text}))}),
         st.fixed_dictionaries({"type": st.just("users_select"), "selected_user": st.one_of(text, st.none())}),
+        st.fixed_dictionaries({"type": st.just("datetimepicker"), "selected_date_time": st.one_of(
+            st.integers(-2**40, 2**40), text, st.none(), st.floats(allow_nan=False))}),
         st.fixed_dictionaries({"type": st.just("checkboxes"), "selected_options": st.lists(
             st.one_of(st.fixed_dictionaries({"value": text}), st.just({})), max_size=3)}),
         st.dictionaries(st.text(max_size=8), st.one_of(st.text(max_size=8), st.integers(), st.none()), max_size=3),
@@ -219,7 +230,7 @@ def block_action_cases(h: Harness) -> st.SearchStrategy[Case]:
 
 def view_submission_cases(h: Harness) -> st.SearchStrategy[Case]:
     """Form submissions: known and unknown callback_ids, odd or missing metadata and state."""
-    callback = st.one_of(st.sampled_from(["declare_form", *FORM_TARGETS]), st.text(max_size=30))
+    callback = st.one_of(st.sampled_from(["declare_form", windows.FORM, *FORM_TARGETS]), st.text(max_size=30))
 
     def build(callback_id: str, metadata: str | None, state: Any, user: str, closed: bool) -> Case:
         view: dict[str, Any] = {"id": "V0FUZZ", "type": "modal", "callback_id": callback_id, "hash": "1.a"}
@@ -229,8 +240,10 @@ def view_submission_cases(h: Harness) -> st.SearchStrategy[Case]:
             view["state"] = state
         payload = {"type": "view_closed" if closed else "view_submission", "user": {"id": user},
                    "team": {"id": "T0SANDBOX"}, "view": view, "trigger_id": "$trigger"}
-        if closed or (callback_id not in FORM_TARGETS and callback_id != "declare_form"):
+        if closed or (callback_id not in FORM_TARGETS and callback_id not in ("declare_form", windows.FORM)):
             return Case("interactive", payload, invalid=True)
+        if callback_id == windows.FORM:
+            return Case("interactive", payload, invalid=windows.form_invalid(state))
         if callback_id == "declare_form":  # nothing to declare without the three fields
             fields = (state or {}).get("values", {}) if isinstance(state, dict) else {}
             return Case("interactive", payload, invalid=not {"title", "playbook", "severity"} <= set(fields))

@@ -17,6 +17,8 @@ from sqlmodel import col, select
 
 from bot.models import (
     Incident,
+    Maintenance,
+    MaintenanceEvent,
     RoleAssignment,
     SlackOp,
     Statement,
@@ -30,7 +32,10 @@ from yingji.local import LocalStack
 
 # -- the rules the bot is held to, written out here rather than taken from the bot ----------------------
 
-COUNTED = (Incident, TimelineEvent, SlackOp, RoleAssignment, Step, Statement, StatementReview)
+COUNTED = (Incident, TimelineEvent, SlackOp, RoleAssignment, Step, Statement, StatementReview, Maintenance,
+           MaintenanceEvent)
+REFUSED = "refused"  # the kind of a refusal's record, on an incident's timeline and on a window's
+COMPONENTS = ("checkout", "payment")  # the status page's components, for maintenance windows
 REFUSED_FOR_SHAPE = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments",
                      "view_too_large", "no_text"}
 MAX_TEXT = 40_000  # Slack's (and the sandbox's) limit on a message's text
@@ -41,9 +46,10 @@ FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=True,
 
 
 def config(users: dict[str, str]) -> dict[str, Any]:
-    """Roles and approvers, so approvals, publishing and handovers have someone to act."""
+    """Roles and approvers, so approvals, publishing and handovers have someone to act; components for windows."""
     return {"default_roles": {"commander": users["zhang.wei"], "comms": users["wang.fang"]},
-            "comms_approvers": [users["wang.fang"]], "legal_approvers": [users["li.na"]]}
+            "comms_approvers": [users["wang.fang"]], "legal_approvers": [users["li.na"]],
+            "status_page": {"components": [{"id": c, "name": {"zh": c, "en": c}} for c in COMPONENTS]}}
 
 
 # -- watching for what goes wrong unseen ------------------------------------------------------------
@@ -120,6 +126,13 @@ async def seed(stack: LocalStack) -> Incident:
     values = {name: {"value": value} for name, value in facts.items()}
     values["stage"] = {"value": "resolved"}  # the resolved stage needs no next update time
     await stack.actor.submit_view(view_id, u["zhang.wei"], values=values)
+    await stack.actor.slash("/incident", "maintenance", user_id=u["zhang.wei"], channel_id=stack.channels["general"])
+    await stack.settle()
+    [form] = [k for k, v in stack.sandbox.views.items() if v.get("callback_id") == "maintenance_form"]
+    start = int(time.time()) + 3600  # a window drafted by the commander, for comms to approve
+    await stack.actor.submit_view(form, u["zhang.wei"], values={
+        "starts_at": {"value": start}, "ends_at": {"value": start + 7200}, "components": {"value": ["payment"]},
+        "text_zh": {"value": "支付渠道切换"}, "text_en": {"value": "Payment channel switch"}})
     await stack.settle()
     return incident
 
@@ -129,9 +142,10 @@ async def known_ids(h: Harness) -> dict[str, list[str]]:
     async with h.stack.rt.sessions() as session:
         steps = (await session.exec(select(Step.id))).all()
         statements = (await session.exec(select(Statement.id))).all()
+        windows = (await session.exec(select(Maintenance.id))).all()
     channel = h.incident.channel_id or ""
     return {
-        "rows": sorted({str(i) for i in [h.incident.id, *steps, *statements] if i is not None}),
+        "rows": sorted({str(i) for i in [h.incident.id, *steps, *statements, *windows] if i is not None}),
         "ts": [m["ts"] for m in h.sb.channels[channel].messages][:8],
         "users": sorted(h.stack.users.values()),
         "channels": sorted([channel, *h.stack.channels.values()]),
@@ -142,10 +156,15 @@ async def known_ids(h: Harness) -> dict[str, list[str]]:
 
 
 async def _counts(stack: LocalStack) -> dict[str, int]:
-    """Row counts of everything a request could add: an invalid one must leave them as they were."""
+    """Row counts of everything a request could add: an invalid one must leave them as they were. A refusal's own
+    record (one per person, action and minute, with a count) is the policy's audit of the attempt, not a change."""
     async with stack.rt.sessions() as session:
-        return {model.__name__: (await session.exec(select(func.count()).select_from(model))).one()
-                for model in COUNTED}
+        counts = {model.__name__: (await session.exec(select(func.count()).select_from(model))).one()
+                  for model in COUNTED}
+        for model in (TimelineEvent, MaintenanceEvent):
+            refused = select(func.count()).select_from(model).where(col(model.kind) == REFUSED)
+            counts[model.__name__] -= (await session.exec(refused)).one()
+        return counts
 
 
 async def _names_row(stack: LocalStack, table: type, value: Any) -> bool:
@@ -233,7 +252,8 @@ async def _exercise(h: Harness, case: Case) -> None:
     assert reply.status == case.expect, (reply.status, reply.body[:300])
     assert h.watch.problems == [], h.watch.problems
     if invalid:
-        assert await _counts(h.stack) == before, "an invalid request changed the database"
+        after = await _counts(h.stack)
+        assert after == before, f"an invalid request changed the database: {before} → {after}"
     assert blockkit_problems(h, reply) == []
     assert await refused_for_shape(h.stack) == []
 

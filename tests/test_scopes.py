@@ -40,10 +40,10 @@ class FirstInEachConversation(Faults):
         self.sb = sb
         self.seen: set[tuple[str, str]] = set()
 
-    def take(self, method: str) -> Fault | None:
+    def take(self, method: str, channel: str | None = None) -> Fault | None:
         """A 503 for the first such call in a conversation (the call being answered is the last one recorded)."""
         if method not in UPLOADS:
-            return super().take(method)
+            return super().take(method, channel)
         params = self.sb.calls[-1][1]
         where = (method, str(params.get("channel") or params.get("channel_id") or params.get("channels")))
         if where in self.seen:

@@ -177,10 +177,10 @@ class FirstTryFails(Faults):
         self.sb, self.method, self.kind = sb, method, kind
         self.seen: set[str] = set()
 
-    def take(self, method: str) -> Fault | None:
+    def take(self, method: str, channel: str | None = None) -> Fault | None:
         """A fault for the first try of each distinct call of the method, else nothing."""
         if method != self.method:
-            return super().take(method)
+            return super().take(method, channel)
         name, params = self.sb.calls[-1]
         call = json.dumps(params, sort_keys=True, default=str)
         if name != method or call in self.seen:

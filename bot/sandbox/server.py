@@ -178,7 +178,7 @@ class Sandbox(Workspace):
             self._check_token(method, token)
         except SlackError as e:
             return web.json_response(e.body())
-        fault = self.faults.take(method)
+        fault = self.faults.take(method, str(data.get("channel") or "") or None)
         if fault is not None:
             early = await self._apply_fault(fault, request)
             if early is not None:

@@ -23,8 +23,8 @@ from bot.db import utcnow
 from bot.i18n import t
 from bot.metrics import OUTBOX_OPS
 from bot.models import Incident, SlackOp
+from bot.slack import gave_up
 from bot.slack.errors import classify
-from bot.slack.notify import tell_person
 from bot.slack.ops import OPERATIONS, Blocked, Outcome, SlackEnv
 from bot.tasks import AckFirst, TaskSet
 from bot.vocabulary import OpResult, OpStatus
@@ -107,6 +107,7 @@ class OutboxRunner:
         self._gate = gate or AckFirst(max_pause=0)
         self._again: set[int | None] = set()
         self._behind_acks: list[int | None] = []
+        self._teller = gave_up.Teller(env, sessions)
 
     def kick(self, incident_id: int | None) -> None:
         """Start (or re-run) the drain for one incident, in the background."""
@@ -162,8 +163,8 @@ class OutboxRunner:
                 wave = await self._complete(incident_id, last, deferred)
         finally:
             self._draining.discard(incident_id)
-        if failures and incident_id is not None:
-            await self._report(incident_id, failures)
+        if failures:
+            await self._teller.tell(failures)
 
     async def _next(self, incident_id: int | None, deferred: set[int | None]) -> Wave:
         """Claim the incident's next wave in a transaction of its own (once the acks are out)."""
@@ -233,15 +234,14 @@ class OutboxRunner:
     async def _attempt(self, op: SlackOp, may_wait: bool, held: Held | None) -> tuple[Ran, float | None]:
         """One try under the wave's claim (`held`) or a claim of its own; returns how it ended and how long to wait
         before the next try (None: no more)."""
-        operation = OPERATIONS.get(op.kind)
-        if operation is None:  # queued by an older version whose operation is gone: say so, never crash the drain
-            log.warning("op %s: no operation %s in this version", op.id, op.kind)
-            await self._settle(op, OpResult.FAILED, f"unknown operation {op.kind}")
-            return Ran(OpResult.FAILED, f"unknown operation {op.kind}"), None
         taken = await (self._keep(held) if held is not None else self._claim_one(op))
         if taken is None:
             return Ran(OpResult.SKIPPED), None
         op, incident = taken
+        operation = OPERATIONS.get(op.kind)
+        if operation is None:  # queued by an older version whose operation is gone: say so, never crash the drain
+            log.warning("op %s: no operation %s in this version", op.id, op.kind)
+            return await self._give_up(op, f"unknown operation {op.kind}"), None
         try:
             if incident is None and op.incident_id is not None:
                 raise Blocked("the incident no longer exists")
@@ -249,11 +249,9 @@ class OutboxRunner:
                 outcome = await operation(self.env, incident, op)  # type: ignore[arg-type]
         except Blocked as exc:
             if may_wait:
-                await self._settle(op, OpResult.RETRY, str(exc))
+                await self._release(op, str(exc))
                 return Ran(OpResult.BLOCKED, str(exc)), None
-            await self._settle(op, OpResult.FAILED, str(exc))
-            OUTBOX_OPS.labels(op.kind, OpResult.FAILED).inc()
-            return Ran(OpResult.FAILED, str(exc)), None
+            return await self._give_up(op, str(exc)), None
         except Exception as exc:  # noqa: BLE001 — classified and logged in _failed; nothing escapes unlogged
             return await self._failed(op, incident, exc)
         return Ran(OpResult.DONE, finished=Finished(op, outcome, jobs)), None
@@ -262,21 +260,19 @@ class OutboxRunner:
         """Put a failed attempt back for a retry (after Retry-After, or backoff), or give up on it."""
         failure = classify(exc)
         if failure.kind == "ratelimited":
-            await self._settle(op, OpResult.RETRY, failure.error)
+            await self._release(op, failure.error)
             if op.kind == "create_channel" and incident is not None:
                 await self._tell_delayed(incident, op, failure.retry_after)
             return Ran(OpResult.RETRY, failure.error), failure.retry_after
         if failure.kind == "transient" and op.attempts < self.max_attempts:
             log.info("op %s %s attempt %s: %s", op.id, op.kind, op.attempts, failure.error)
-            await self._settle(op, OpResult.RETRY, failure.error)
+            await self._release(op, failure.error)
             return Ran(OpResult.RETRY, failure.error), self.backoff * 2 ** (op.attempts - 1) * (1 + random.random() / 4)
         if failure.kind == "permanent" and failure.error.startswith(type(exc).__name__):
             log.exception("op %s %s failed with an unexpected error", op.id, op.kind, exc_info=exc)
         else:
             log.warning("op %s %s gave up: %s", op.id, op.kind, failure.error)
-        await self._settle(op, OpResult.FAILED, failure.error)
-        OUTBOX_OPS.labels(op.kind, OpResult.FAILED).inc()
-        return Ran(OpResult.FAILED, failure.error), None
+        return await self._give_up(op, failure.error), None
 
     async def _keep(self, held: Held) -> Held | None:
         """The wave's claim, while at least half its lease is left (a wave may wait for slots and acks); renewed
@@ -305,15 +301,24 @@ class OutboxRunner:
         text = t("declare.channel_delayed", incident.language, key=incident.key, seconds=f"{seconds:.0f}")
         self.tasks.spawn(self.env.tell(incident, text), name=f"tell-delay:{incident.id}")
 
-    async def _settle(self, op: SlackOp, status: OpResult, error: str) -> None:
+    async def _release(self, op: SlackOp, error: str) -> None:
+        """Give the attempt back to the queue: for a retry, or blocked for now."""
         async with self.sessions() as session:
             row = await session.get(SlackOp, op.id)
             assert row is not None
-            if status == OpResult.FAILED:
-                await outbox.fail(session, row, error)
-            else:
-                await outbox.release(session, row, error)
+            await outbox.release(session, row, error)
             await session.commit()
+
+    async def _give_up(self, op: SlackOp, error: str) -> Ran:
+        """Stop trying `op`, recording the refusal with its owner in the same transaction, to be told after the drain;
+        skipped when this process no longer holds the claim (the process that took it over decides and tells)."""
+        async with self.sessions() as session:
+            if not await outbox.fail(session, op, error):
+                return Ran(OpResult.SKIPPED)
+            await gave_up.record(session, op, error)
+            await session.commit()
+        OUTBOX_OPS.labels(op.kind, OpResult.FAILED).inc()
+        return Ran(OpResult.FAILED, error)
 
     async def _complete(self, incident_id: int | None, finished: list[Finished], deferred: set[int | None]) -> Wave:
         """Record the wave's last outcomes and claim the next wave: one transaction."""
@@ -371,27 +376,3 @@ class OutboxRunner:
                 await outcome.apply(session)
         await scheduler.write_jobs(await session.connection(), {**item.jobs, **jobs})
         return True
-
-    async def _report(self, incident_id: int, failures: list[tuple[SlackOp, str]]) -> None:
-        """Tell the declarer plainly what Slack did not do, and how to finish it; and whoever asked for one
-        of those operations (a role handed over by someone else), who would otherwise wait for it in vain."""
-        async with self.sessions() as session:
-            incident = await session.get(Incident, incident_id)
-        if incident is None:
-            return
-        await self.env.tell(incident, _gave_up(incident, failures))
-        askers: dict[str, list[tuple[SlackOp, str]]] = {}
-        for op, error in failures:
-            by = op.args.get("by")
-            if by and by not in (incident.declared_by, timeline.BOT_ACTOR):
-                askers.setdefault(str(by), []).append((op, error))
-        for user, theirs in askers.items():
-            url = next((op.args["response_url"] for op, _ in theirs if op.args.get("response_url")), None)
-            await tell_person(self.env.client, user, _gave_up(incident, theirs), response_url=url)
-
-
-def _gave_up(incident: Incident, failures: list[tuple[SlackOp, str]]) -> str:
-    """What Slack did not do, the error, and `/incident repair` to finish it."""
-    lang = incident.language
-    what = ", ".join(t(f"op.{op.kind}", lang) for op, _ in failures if op.kind != "tell_declarer_ready")
-    return t("declare.slack_gave_up", lang, key=incident.key, what=what, error=failures[0][1])

@@ -19,6 +19,7 @@ from bot.models import Incident, SlackOp
 from bot.playbooks import Playbook
 
 OP_EVENT_TYPE = "yingji_op"
+GAVE_UP = "slack_gave_up"  # the event of an operation (or a part of one) Slack refused for good, on its owner's timeline
 
 
 class Blocked(Exception):

@@ -7,10 +7,13 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import maintenance as service
+from bot import timeline
 from bot.i18n import t
 from bot.models import Incident, Maintenance, SlackOp
+from bot.slack.error_codes import ErrorKind
+from bot.slack.errors import classify
 from bot.slack.maintenance_view import fallback, review_blocks
-from bot.slack.ops.base import Blocked, Operation, Outcome, SlackEnv, already_posted, dm, op_metadata
+from bot.slack.ops.base import GAVE_UP, Blocked, Operation, Outcome, SlackEnv, already_posted, dm, op_metadata
 from bot.slack.text import channel_link
 from bot.vocabulary import Language
 
@@ -60,8 +63,9 @@ async def post_maintenance(env: SlackEnv, incident: Incident | None, op: SlackOp
         if exc.response.get("error") not in NOT_THERE or not announce or announce == wanted:
             raise
         channel, ts = announce, await _post_in(env, announce, op, text, blocks)
-        lang = str(op.args.get("language") or Language.ZH)
-        await dm(env, window.drafted_by, t("maintenance.moved", lang, n=window.id, channel=channel_link(channel)), op)
+        unsaid = await _tell_moved(env, op, window, channel)
+    else:
+        unsaid = None
     window_id = window.id
 
     async def apply(session: AsyncSession) -> None:
@@ -69,8 +73,25 @@ async def post_maintenance(env: SlackEnv, incident: Incident | None, op: SlackOp
         assert row is not None
         row.channel_id, row.message_ts = channel, ts
         session.add(row)
+        if unsaid is not None:  # the review is up; only the drafter's notice of where could not be sent
+            service.record(session, row.id or 0, GAVE_UP, actor=timeline.BOT_ACTOR, text=f"{op.kind}: {unsaid}",
+                           data={"op": op.kind, "op_id": op.id, "error": unsaid, "part": "moved"})
 
     return Outcome(apply=apply)
+
+
+async def _tell_moved(env: SlackEnv, op: SlackOp, window: Maintenance, channel: str) -> str | None:
+    """Tell the drafter where the review went; Slack's code when it will never take that DM (the review stands: the
+    refusal goes on the window's timeline instead of failing a post that is up). Passing trouble is retried."""
+    lang = str(op.args.get("language") or Language.ZH)
+    try:
+        await dm(env, window.drafted_by, t("maintenance.moved", lang, n=window.id, channel=channel_link(channel)), op)
+    except SlackApiError as exc:
+        failure = classify(exc)
+        if failure.kind in (ErrorKind.RATELIMITED, ErrorKind.TRANSIENT):
+            raise
+        return failure.error
+    return None
 
 
 async def redraw_maintenance(env: SlackEnv, incident: Incident | None, op: SlackOp) -> Outcome:
